@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The project's commands. Kbuild (not this file) lists the modules.
+#
+#   make            build every module (and, the first time, the dev kernel)
+#   make run        boot the VM, load world_storage.ko and the sample, show it
+#   make check      every check and every test, in the VM
+#   make vm         an interactive shell in the VM
+#   make vm-run EXTRA=<host dir> CMD='<guest command>'
+#   make KDIR=<built kernel tree>   build against your own kernel instead
+#
+# Downloads and builds live in $(WORLD_STORAGE_CACHE), never in the tree.
+
+SHELL := /bin/bash
+export WORLD_STORAGE_CACHE ?= $(HOME)/.cache/world-storage
+
+# With KDIR given, nothing is downloaded and no kernel is built.
+ifeq ($(origin KDIR),undefined)
+KDIR := $(shell scripts/paths.sh kdir)
+OWN_KERNEL :=
+else
+OWN_KERNEL := 1
+endif
+KMAKE_ARGS ?= $(shell scripts/paths.sh kmake-args)
+OUT := $(shell scripts/paths.sh out)
+MODOUT := $(OUT)/modules
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODOUT) $(KMAKE_ARGS)
+
+.PHONY: all modules setup kernel selftests run check vm vm-run fmt clippy \
+	clean help
+
+all: modules
+
+help:
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+ifeq ($(OWN_KERNEL),)
+	@scripts/setup.sh
+endif
+
+kernel: setup
+ifeq ($(OWN_KERNEL),)
+	@scripts/build-kernel.sh
+endif
+
+modules: kernel
+	@mkdir -p $(MODOUT)
+	+$(KMAKE) $(if $(WERROR),WERROR=y) $(if $(CLIPPY),CLIPPY=1) modules
+
+selftests: setup
+	+$(MAKE) -C selftests/world_storage OUTPUT=$(OUT)/selftests \
+		KSFT_DIR=$(shell scripts/paths.sh ksrc)/tools/testing/selftests
+
+run: modules selftests
+	@scripts/vm.sh --name run --script scripts/guest/run-demo.sh
+
+check:
+	@scripts/check.sh
+
+vm: modules selftests
+	@scripts/vm.sh --name shell --interactive
+
+vm-run: modules selftests
+	@test -n "$(CMD)" || { echo "usage: make vm-run [EXTRA=<dir>] CMD='<command>'"; exit 2; }
+	@scripts/vm.sh --name vm-run $(if $(EXTRA),--extra $(EXTRA)) --cmd "$(CMD)"
+
+fmt:
+	@scripts/rustfmt.sh --check
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The layout test: Rust's view of kernel structures must match C's.
+//!
+//! bindgen can get a structure's layout wrong (with `CONFIG_SCHEDSTATS=n`,
+//! libclang 19 drops the alignment of the empty `struct sched_statistics` and
+//! every later `task_struct` field moves). Every field this module reads
+//! through `bindings` is listed here and compared with `offsetof()` from the
+//! C half of the module.
+
+use core::mem::offset_of;
+use kernel::{bindings, prelude::*};
+
+/// Every kernel structure field read through bindings, with Rust's offset.
+pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
+    (c"task_struct.pid", offset_of!(bindings::task_struct, pid)),
+    (c"task_struct.tgid", offset_of!(bindings::task_struct, tgid)),
+    (c"task_struct.flags", offset_of!(bindings::task_struct, flags)),
+    (c"tracepoint.name", offset_of!(bindings::tracepoint, name)),
+    (c"module.name", offset_of!(bindings::module, name)),
+];
+
+extern "C" {
+    fn ws_layout_c_offset(name: *const core::ffi::c_char) -> usize;
+}
+
+/// The offset of `name` ("struct.field") as the C compiler sees it, or
+/// `usize::MAX` if the C table does not list it.
+pub(crate) fn c_offset(name: &core::ffi::CStr) -> usize {
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the
+    // call; the C function only reads it.
+    unsafe { ws_layout_c_offset(name.as_ptr()) }
+}
+
+#[kunit_tests(world_storage_layout)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_offsets_match_c() {
+        for (name, rust) in RUST_LAYOUT {
+            assert_eq!(c_offset(name), *rust, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_field_is_reported() {
+        assert_eq!(c_offset(c"task_struct.no_such_field"), usize::MAX);
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Configure and build the dev kernel into the cache, once per key.
+# Usage: build-kernel.sh [EXTRA_FRAGMENT]   (a path relative to the repository)
+# Prints nothing but progress; the build directory is `kernel_build_dir`.
+
+. "$(dirname "$0")/lib.sh"
+
+extra=${1:-}
+src=$(kernel_src_dir)
+out=$(kernel_build_dir "$extra")
+read -r -a margs <<<"$(kmake_args)"
+
+[ -d "$src" ] || die "no kernel source in $src: run scripts/setup.sh"
+
+if [ -f "$out/.built" ]; then
+	echo "kernel up to date: $out"
+	exit 0
+fi
+
+configure() {
+	mkdir -p "$out"
+	make -s -C "$src" O="$out" "${margs[@]}" tinyconfig
+	local frags=("$WS_TOP/.config.fragment")
+	[ -z "$extra" ] || frags+=("$WS_TOP/$extra")
+	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" .config "${frags[@]}" >/dev/null)
+	make -s -C "$src" O="$out" "${margs[@]}" olddefconfig
+	# Kconfig silently drops options whose dependencies are missing.
+	local lost=0 line opt
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*) opt=$line ;;
+		"# CONFIG_"*" is not set") opt=$line ;;
+		*) continue ;;
+		esac
+		if ! grep -qxF "$opt" "$out/.config"; then
+			echo "error: '$opt' did not survive olddefconfig" >&2
+			lost=1
+		fi
+	done < <(cat "${frags[@]}")
+	[ "$lost" -eq 0 ] || die "kernel configuration lost options (see above)"
+}
+
+build() {
+	make -s -C "$src" O="$out" "${margs[@]}" -j"$(($(nproc) + 1))" bzImage modules
+	touch "$out/.built"
+}
+
+step "rust available" make -s -C "$src" O="$out" "${margs[@]}" rustavailable
+step "configure kernel ($out)" configure
+step "build kernel" build

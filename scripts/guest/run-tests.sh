@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the guest: load the modules, run every KUnit suite (at insmod) and every
+# kselftest, and write each suite's KTAP between markers on /dev/results:
+#   WS-SUITE-BEGIN <kind> <name> / ... / WS-SUITE-END <kind> <name> <status>
+#
+# Kernel command line switches (harness self-tests, see scripts/check.sh):
+#   ws.only=harness   run only the harness's own suites
+#   ws.plant=X        plant a failure: kunit-fail, ktap-fail, warn, missing,
+#                     hang
+
+arg() { sed -n "s/.*$1=\([a-z-]*\).*/\1/p" /proc/cmdline; }
+plant=$(arg ws.plant)
+only=$(arg ws.only)
+
+emit() { echo "$*" >/dev/results; }
+
+kunit_results() {
+	for d in /sys/kernel/debug/kunit/*/; do
+		[ -f "$d/results" ] || continue
+		s=$(basename "$d")
+		emit "WS-SUITE-BEGIN kunit $s"
+		cat "$d/results" >/dev/results
+		emit "WS-SUITE-END kunit $s 0"
+	done
+}
+
+kselftests() {
+	for target in "$@"; do
+		[ -f "/selftests/$target/tests" ] || continue
+		for t in $(cat "/selftests/$target/tests"); do
+			emit "WS-SUITE-BEGIN kselftest $target/$t"
+			(cd "/selftests/$target" && "./$t") >/dev/results 2>&1
+			emit "WS-SUITE-END kselftest $target/$t $?"
+		done
+	done
+}
+
+[ "$plant" != hang ] || while :; do sleep 1000; done
+
+harness_args=""
+[ "$plant" != kunit-fail ] || harness_args="$harness_args fail=1"
+[ "$plant" != warn ] || harness_args="$harness_args warn=1"
+[ "$plant" = missing ] || insmod /modules/ws_harness.ko $harness_args
+
+if [ "$only" = harness ]; then
+	kunit_results
+	kselftests harness
+	exit 0
+fi
+
+insmod /modules/world_storage.ko || exit 1
+kunit_results
+kselftests world_storage harness
+[ "$plant" = missing ] || rmmod ws_harness
+rmmod world_storage

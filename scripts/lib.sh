@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Common paths and helpers for the project's scripts. Sourced, never run.
+#
+# Everything downloaded or built lives under $WORLD_STORAGE_CACHE, outside the
+# repository. The kernel build directory is keyed by everything that changes
+# the kernel: series, exact source version, fragment, rustc, bindgen, clang.
+
+set -euo pipefail
+
+WS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WS_CACHE=${WORLD_STORAGE_CACHE:-$HOME/.cache/world-storage}
+WS_SERIES=${WORLD_STORAGE_KERNEL_SERIES:-7.3}
+WS_BINDGEN_VERSION=0.73.2
+WS_LLVM_VERSION=19
+WS_BACKPORTS_SUITE=${WORLD_STORAGE_SUITE:-trixie-backports}
+
+WS_TOOLS=$WS_CACHE/tools
+WS_BINDGEN=$WS_TOOLS/bindgen-$WS_BINDGEN_VERSION/bin/bindgen
+WS_APT=$WS_CACHE/apt
+WS_DL=$WS_CACHE/downloads
+
+export LIBCLANG_PATH=/usr/lib/llvm-$WS_LLVM_VERSION/lib
+
+mkdir -p "$WS_CACHE"
+
+# step NAME CMD...: run CMD, announcing it and how long it took.
+step() {
+	local name=$1 start end
+	shift
+	echo "==> $name"
+	start=$(date +%s)
+	"$@"
+	end=$(date +%s)
+	echo "==> $name: done in $((end - start)) s"
+}
+
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# The rustc version string, e.g. "1.95.0".
+rustc_version() {
+	rustc --version | awk '{print $2}'
+}
+
+# The directory holding the unpacked Rust standard library source.
+rust_src_dir() {
+	echo "$WS_CACHE/rust-src-$(rustc_version)/usr/lib/rustlib/src/rust/library"
+}
+
+# The directory holding the unpacked kernel source of $WS_SERIES.
+kernel_src_dir() {
+	echo "$WS_CACHE/linux-source-$WS_SERIES/linux-source-$WS_SERIES"
+}
+
+# The key of a kernel build: any change to an input gives a new directory.
+# $1 is the name of an optional extra fragment (the debug kernel).
+kernel_key() {
+	local extra=${1:-}
+	{
+		echo "series=$WS_SERIES"
+		cat "$WS_CACHE/linux-source-$WS_SERIES/VERSION" 2>/dev/null || true
+		cat "$WS_TOP/.config.fragment"
+		[ -z "$extra" ] || cat "$WS_TOP/$extra"
+		rustc --version
+		echo "bindgen=$WS_BINDGEN_VERSION llvm=$WS_LLVM_VERSION"
+	} | sha256sum | cut -c1-16
+}
+
+kernel_build_dir() {
+	echo "$WS_CACHE/kernel-$WS_SERIES-$(kernel_key "${1:-}")"
+}
+
+# Arguments every kernel and module make needs.
+kmake_args() {
+	echo "LLVM=-$WS_LLVM_VERSION BINDGEN=$WS_BINDGEN RUST_LIB_SRC=$(rust_src_dir)"
+}
+
+# This checkout's build outputs: modules, test programs, initramfs, logs.
+# Keyed by the checkout's path and the kernel, so clones do not collide.
+out_dir() {
+	local tag
+	tag=$(echo "$WS_TOP" | sha256sum | cut -c1-8)
+	echo "$WS_CACHE/out/$tag-$(kernel_key "${1:-}")"
+}

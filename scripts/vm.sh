@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the dev kernel in QEMU with an initramfs of busybox, the project's
+# modules, test programs and guest scripts, run one thing, and return its
+# exit status.
+#
+#   vm.sh --name NAME [--interactive | --script FILE | --cmd CMD]
+#         [--extra DIR] [--append KERNEL-ARGS] [--timeout SECONDS] [--quiet]
+#
+# The guest's console (ttyS0) is kept in $OUT/vm/NAME/console.log; a second
+# serial port (ttyS1, /dev/results in the guest) is a clean channel for test
+# results, kept in results.log. The guest command's exit status comes back
+# through it. Exit status: the command's, 124 on timeout, 125 if the guest
+# died without reporting one.
+
+. "$(dirname "$0")/lib.sh"
+
+name=vm mode=cmd cmd="" script="" extra="" append="" quiet=0
+timeout=${WORLD_STORAGE_VM_TIMEOUT:-900}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--name) name=$2; shift ;;
+	--interactive) mode=interactive ;;
+	--script) mode=script script=$2; shift ;;
+	--cmd) mode=cmd cmd=$2; shift ;;
+	--extra) extra=$2; shift ;;
+	--append) append=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--quiet) quiet=1 ;;
+	*) die "unknown argument $1" ;;
+	esac
+	shift
+done
+
+OUT=$(out_dir)
+KBUILD=$(kernel_build_dir)
+dir=$OUT/vm/$name
+root=$dir/root
+bzimage=$KBUILD/arch/x86/boot/bzImage
+[ -f "$bzimage" ] || die "no kernel at $bzimage: run make"
+
+build_initramfs() {
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,modules,selftests,guest}
+	cp /bin/busybox "$root/bin/busybox"
+	find "$OUT/modules" -name '*.ko' -exec cp {} "$root/modules/" \;
+	[ ! -d "$OUT/selftests" ] || cp -r "$OUT/selftests/." "$root/selftests/"
+	cp "$WS_TOP"/scripts/guest/*.sh "$root/guest/"
+	cp "$WS_TOP/scripts/guest/init" "$root/init"
+	chmod +x "$root/init"
+	case "$mode" in
+	interactive) echo interactive >"$root/guest/mode" ;;
+	script) cp "$script" "$root/guest/cmd" ;;
+	cmd) printf '%s\n' "$cmd" >"$root/guest/cmd" ;;
+	esac
+	if [ -n "$extra" ]; then
+		[ -d "$extra" ] || die "--extra $extra is not a directory"
+		mkdir -p "$root/extra"
+		cp -r "$extra/." "$root/extra/"
+	fi
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/initramfs.cpio.gz"
+}
+
+# KVM only where a probe boot shows it works (it hangs on some hosts).
+accel() {
+	if [ -n "${WORLD_STORAGE_ACCEL:-}" ]; then
+		echo "$WORLD_STORAGE_ACCEL"
+		return
+	fi
+	local probe=$WS_CACHE/accel-probe-$(kernel_key)
+	if [ ! -f "$probe" ]; then
+		local result=tcg pdir
+		if [ -w /dev/kvm ]; then
+			pdir=$(mktemp -d)
+			mkdir -p "$pdir/root"
+			cp /bin/busybox "$pdir/root/busybox"
+			printf '#!/busybox sh\n/busybox echo WS-KVM-PROBE-OK\n/busybox reboot -f\n' >"$pdir/root/init"
+			chmod +x "$pdir/root/init"
+			(cd "$pdir/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$pdir/probe.cpio.gz"
+			if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 512M \
+				-kernel "$bzimage" -initrd "$pdir/probe.cpio.gz" \
+				-append "console=ttyS0 panic=-1" -display none -serial stdio \
+				-no-reboot </dev/null 2>/dev/null | grep -q WS-KVM-PROBE-OK; then
+				result=kvm
+			fi
+			rm -rf "$pdir"
+		fi
+		echo "$result" >"$probe"
+		echo "accelerator probe: $result" >&2
+	fi
+	cat "$probe"
+}
+
+mkdir -p "$dir"
+build_initramfs
+acc=$(accel)
+cpu=()
+[ "$acc" != kvm ] || cpu=(-cpu host)
+qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2 -m 1G
+	-kernel "$bzimage" -initrd "$dir/initramfs.cpio.gz"
+	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 $append"
+	-no-reboot)
+rm -f "$dir/results.log"
+
+if [ "$mode" = interactive ]; then
+	"${qemu[@]}" -nographic -serial mon:stdio -serial "file:$dir/results.log"
+	exit 0
+fi
+
+start=$(date +%s)
+set +e
+if [ "$quiet" -eq 1 ]; then
+	timeout "$timeout" "${qemu[@]}" -display none -serial "file:$dir/console.log" \
+		-serial "file:$dir/results.log" </dev/null >/dev/null 2>&1
+	qrc=$?
+else
+	timeout "$timeout" "${qemu[@]}" -display none -serial stdio \
+		-serial "file:$dir/results.log" </dev/null 2>&1 | tee "$dir/console.log"
+	qrc=${PIPESTATUS[0]}
+fi
+set -e
+echo "vm $name ($acc): $(($(date +%s) - start)) s, log $dir/console.log" >&2
+if [ "$qrc" -eq 124 ]; then
+	echo "vm $name: timed out after $timeout s" >&2
+	exit 124
+fi
+rc=$(sed -n 's/^WS-EXIT \([0-9]*\).*/\1/p' "$dir/results.log" 2>/dev/null | tail -n1)
+[ -n "$rc" ] || { echo "vm $name: the guest reported no exit status" >&2; exit 125; }
+exit "$rc"
