@@ -50,7 +50,7 @@ modules: kernel
 	+$(KMAKE) $(if $(WERROR),WERROR=y) $(if $(CLIPPY),CLIPPY=1) modules
 
 selftests: setup
-	+$(MAKE) -C selftests/world_storage OUTPUT=$(OUT)/selftests \
+	+$(MAKE) -C selftests OUTPUT=$(OUT)/selftests \
 		KSFT_DIR=$(shell scripts/paths.sh ksrc)/tools/testing/selftests
 
 run: modules selftests

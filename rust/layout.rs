@@ -15,13 +15,16 @@ use kernel::{bindings, prelude::*};
 pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
     (c"task_struct.pid", offset_of!(bindings::task_struct, pid)),
     (c"task_struct.tgid", offset_of!(bindings::task_struct, tgid)),
-    (c"task_struct.flags", offset_of!(bindings::task_struct, flags)),
+    (
+        c"task_struct.flags",
+        offset_of!(bindings::task_struct, flags),
+    ),
     (c"tracepoint.name", offset_of!(bindings::tracepoint, name)),
     (c"module.name", offset_of!(bindings::module, name)),
 ];
 
 extern "C" {
-    fn ws_layout_c_offset(name: *const core::ffi::c_char) -> usize;
+    fn ws_layout_c_offset(name: *const kernel::ffi::c_char) -> usize;
 }
 
 /// The offset of `name` ("struct.field") as the C compiler sees it, or
@@ -29,7 +32,7 @@ extern "C" {
 pub(crate) fn c_offset(name: &core::ffi::CStr) -> usize {
     // SAFETY: `name` is a valid NUL-terminated string for the duration of the
     // call; the C function only reads it.
-    unsafe { ws_layout_c_offset(name.as_ptr()) }
+    unsafe { ws_layout_c_offset(name.as_char_ptr()) }
 }
 
 #[kunit_tests(world_storage_layout)]
@@ -39,7 +42,11 @@ mod tests {
     #[test]
     fn rust_offsets_match_c() {
         for (name, rust) in RUST_LAYOUT {
-            assert_eq!(c_offset(name), *rust, "{name:?}");
+            let c = c_offset(name);
+            if c != *rust {
+                pr_err!("{name:?}: C offset {c}, Rust offset {rust}\n");
+            }
+            assert_eq!(c, *rust);
         }
     }
 

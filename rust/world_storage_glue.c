@@ -13,6 +13,8 @@
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 
+#include "world_storage_glue.h"
+
 #define WS_FIELD(type, field) { #type "." #field, offsetof(struct type, field) }
 
 static const struct {

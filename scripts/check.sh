@@ -65,7 +65,7 @@ harness_tests() {
 	for entry in "${plants[@]}"; do
 		plant=${entry%%|*} reason=${entry#*|} n=$((n + 1)) rc=0
 		timeout=300
-		[ "$plant" != hang ] || timeout=30
+		[ "$plant" != hang ] || timeout=15
 		run_vm "harness-$plant" "ws.only=harness ws.plant=$plant" "$timeout" \
 			kunit/ws_harness kselftest/harness/ktap_harness || rc=$?
 		if [ "$rc" -ne 0 ] && grep -qF "$reason" <<<"$summary"; then

@@ -99,7 +99,7 @@ cpu=()
 [ "$acc" != kvm ] || cpu=(-cpu host)
 qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2 -m 1G
 	-kernel "$bzimage" -initrd "$dir/initramfs.cpio.gz"
-	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 $append"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 $append"
 	-no-reboot)
 rm -f "$dir/results.log"
 
