@@ -6,8 +6,9 @@
 //! libclang 19 drops the alignment of the empty `struct sched_statistics` and
 //! every later `task_struct` field moves). Every field this module reads
 //! through `bindings` is listed here and compared with `offsetof()` from the
-//! C half of the module.
+//! C half of the module, and so is our own `struct world_storage_props`.
 
+use crate::exports::WorldStorageProps as Props;
 use core::mem::offset_of;
 use kernel::{bindings, prelude::*};
 
@@ -21,6 +22,24 @@ pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
     ),
     (c"tracepoint.name", offset_of!(bindings::tracepoint, name)),
     (c"module.name", offset_of!(bindings::module, name)),
+    (
+        c"notifier_block.notifier_call",
+        offset_of!(bindings::notifier_block, notifier_call),
+    ),
+    // Our own ABI: the Rust mirror of `struct world_storage_props`.
+    (c"world_storage_props.type", offset_of!(Props, kind)),
+    (c"world_storage_props.owner", offset_of!(Props, owner)),
+    (c"world_storage_props.size", offset_of!(Props, size)),
+    (c"world_storage_props.align", offset_of!(Props, align)),
+    (
+        c"world_storage_props.constructor",
+        offset_of!(Props, constructor),
+    ),
+    (
+        c"world_storage_props.destructor",
+        offset_of!(Props, destructor),
+    ),
+    (c"world_storage_props.arg", offset_of!(Props, arg)),
 ];
 
 extern "C" {

@@ -1,19 +1,96 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The C half of world_storage.ko: what Rust cannot express.
+ * The C half of world_storage.ko: only what Rust cannot express.
  *
- * - ws_layout_c_offset(): the C side of the layout test, offsetof() of every
- *   kernel structure field that the Rust half reads through bindings.
+ * - EXPORT_SYMBOL_GPL() of the C API, whose functions are in exports.rs;
+ * - wrappers of static inline functions and macros the Rust half calls;
+ * - ws_layout_c_offset(), the C side of the layout test.
  */
 
 #include <linux/limits.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <linux/wait_bit.h>
+#include <linux/xarray.h>
 
+#include "../include/world_storage.h"
 #include "world_storage_glue.h"
+
+EXPORT_SYMBOL_GPL(world_storage_create);
+EXPORT_SYMBOL_GPL(world_storage_destroy);
+EXPORT_SYMBOL_GPL(world_storage_lookup_local);
+EXPORT_SYMBOL_GPL(world_storage_lookup);
+EXPORT_SYMBOL_GPL(world_storage_lookup_task);
+EXPORT_SYMBOL_GPL(world_storage_release);
+
+/*
+ * One initialiser per kind of xarray, so that each kind's lock has its own
+ * lockdep class (xa_init_flags() keys the class by call site).
+ */
+void ws_xa_init_worlds(struct xarray *xa)
+{
+	xa_init_flags(xa, 0);
+}
+
+void ws_xa_init_objects(struct xarray *xa)
+{
+	xa_init_flags(xa, XA_FLAGS_LOCK_IRQ);
+}
+
+void ws_xa_init_index(struct xarray *xa)
+{
+	xa_init_flags(xa, XA_FLAGS_LOCK_IRQ);
+}
+
+unsigned long ws_xa_lock_irqsave(struct xarray *xa)
+{
+	unsigned long flags;
+
+	xa_lock_irqsave(xa, flags);
+	return flags;
+}
+
+void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags)
+{
+	xa_unlock_irqrestore(xa, flags);
+}
+
+bool ws_refcount_inc_not_zero(refcount_t *r)
+{
+	return refcount_inc_not_zero(r);
+}
+
+void ws_wait_var_zero(unsigned long *counter)
+{
+	wait_var_event(counter, !READ_ONCE(*counter));
+}
+
+void ws_tracepoint_synchronize_unregister(void)
+{
+	tracepoint_synchronize_unregister();
+}
+
+size_t ws_collect_threads(struct task_struct **buf, size_t cap)
+{
+	struct task_struct *p, *t;
+	size_t n = 0;
+
+	rcu_read_lock();
+	for_each_process_thread(p, t) {
+		if (n < cap)
+			buf[n] = get_task_struct(t);
+		n++;
+	}
+	rcu_read_unlock();
+	return n;
+}
 
 #define WS_FIELD(type, field) { #type "." #field, offsetof(struct type, field) }
 
@@ -26,14 +103,16 @@ static const struct {
 	WS_FIELD(task_struct, flags),
 	WS_FIELD(tracepoint, name),
 	WS_FIELD(module, name),
+	WS_FIELD(notifier_block, notifier_call),
+	WS_FIELD(world_storage_props, type),
+	WS_FIELD(world_storage_props, owner),
+	WS_FIELD(world_storage_props, size),
+	WS_FIELD(world_storage_props, align),
+	WS_FIELD(world_storage_props, constructor),
+	WS_FIELD(world_storage_props, destructor),
+	WS_FIELD(world_storage_props, arg),
 };
 
-/**
- * ws_layout_c_offset() - offset of a kernel structure field as C sees it
- * @name: "struct.field", e.g. "task_struct.pid"
- *
- * Return: offsetof() of the field, or SIZE_MAX if @name is not in the table.
- */
 size_t ws_layout_c_offset(const char *name)
 {
 	size_t i;

@@ -6,8 +6,33 @@
 #ifndef WORLD_STORAGE_GLUE_H
 #define WORLD_STORAGE_GLUE_H
 
+#include <linux/refcount.h>
 #include <linux/types.h>
 
+struct task_struct;
+struct xarray;
+
+/* The three kinds of xarray, each with its own lockdep class. */
+void ws_xa_init_worlds(struct xarray *xa);
+void ws_xa_init_objects(struct xarray *xa);
+void ws_xa_init_index(struct xarray *xa);
+unsigned long ws_xa_lock_irqsave(struct xarray *xa);
+void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags);
+
+bool ws_refcount_inc_not_zero(refcount_t *r);
+
+/* Sleeps until *counter is 0; the decrementer calls wake_up_var(counter). */
+void ws_wait_var_zero(unsigned long *counter);
+
+void ws_tracepoint_synchronize_unregister(void);
+
+/*
+ * Stores up to @cap threads, each with a reference, in @buf; returns how many
+ * threads there were (more than @cap: call again with more room).
+ */
+size_t ws_collect_threads(struct task_struct **buf, size_t cap);
+
+/* offsetof() of "struct.field", or SIZE_MAX if not in the table. */
 size_t ws_layout_c_offset(const char *name);
 
 #endif /* WORLD_STORAGE_GLUE_H */

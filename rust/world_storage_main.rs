@@ -8,7 +8,20 @@
 
 use kernel::prelude::*;
 
+mod drain;
+mod exports;
+mod handle;
+mod hooks;
 mod layout;
+mod object_cache;
+mod props;
+mod region;
+mod storage;
+mod threads;
+mod world;
+
+use hooks::{OwnerNotifier, TaskHooks};
+use storage::WorldStorage;
 
 module! {
     type: WorldStorageModule,
@@ -18,17 +31,39 @@ module! {
     license: "GPL",
 }
 
-struct WorldStorageModule;
+/// The loaded module. Fields are declared in the order they are torn down.
+struct WorldStorageModule {
+    notifier: Option<Pin<KBox<OwnerNotifier>>>,
+    hooks: Option<TaskHooks>,
+    storage: Pin<KBox<WorldStorage>>,
+}
 
 impl kernel::Module for WorldStorageModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("loaded\n");
-        Ok(WorldStorageModule)
+        let storage = KBox::pin_init(WorldStorage::new()?, GFP_KERNEL)?;
+        exports::set_storage(Some(&storage));
+        let mut this = WorldStorageModule {
+            notifier: None,
+            hooks: None,
+            storage,
+        };
+        // SAFETY: `this.storage` outlives the hooks and the notifier: they
+        // are dropped (detached) first, in `Drop`.
+        this.hooks = Some(unsafe { TaskHooks::register(&this.storage)? });
+        // SAFETY: as above.
+        this.notifier = Some(KBox::pin_init(
+            unsafe { OwnerNotifier::register(&this.storage) },
+            GFP_KERNEL,
+        )?);
+        Ok(this)
     }
 }
 
 impl Drop for WorldStorageModule {
     fn drop(&mut self) {
-        pr_info!("unloaded\n");
+        self.notifier = None;
+        self.hooks = None;
+        self.storage.shutdown();
+        exports::set_storage(None);
     }
 }

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * world_storage.h - per-world (per-task) storage for kernel modules
+ *
+ * A region gives every task ("world") its own block of memory of one size
+ * and alignment. Build your module with KBUILD_EXTRA_SYMBOLS pointing at
+ * world_storage's Module.symvers; see Documentation/world-storage.rst.
+ */
+#ifndef _WORLD_STORAGE_H
+#define _WORLD_STORAGE_H
+
+#include <linux/types.h>
+
+struct module;
+struct task_struct;
+
+/**
+ * enum world_storage_type - kinds of region
+ * @WORLD_STORAGE_TYPE_SIMPLE: one plain block of memory per world
+ */
+enum world_storage_type {
+	WORLD_STORAGE_TYPE_SIMPLE = 0,
+};
+
+/**
+ * typedef world_storage_ctor_t - constructs one world's object
+ * @wid: the world's ID (global TID)
+ * @object: the object, @size bytes, not zeroed
+ * @size: the region's object size
+ * @arg: &world_storage_props.arg
+ *
+ * Must not block: it runs from the task-creation hook and with locks held.
+ *
+ * Return: 0, or a negative errno to fail (see world_storage_create()).
+ */
+typedef int (*world_storage_ctor_t)(pid_t wid, void *object, u32 size, void *arg);
+
+/**
+ * typedef world_storage_dtor_t - destructs one world's object
+ * @wid: the world's ID (global TID)
+ * @object: the object
+ * @size: the region's object size
+ * @arg: &world_storage_props.arg
+ *
+ * Must not block: it runs from the exit hook, from the last
+ * world_storage_release() and from world_storage_destroy().
+ */
+typedef void (*world_storage_dtor_t)(pid_t wid, void *object, u32 size, void *arg);
+
+/**
+ * struct world_storage_props - what a region is
+ * @type: must be %WORLD_STORAGE_TYPE_SIMPLE
+ * @owner: the module holding @constructor and @destructor (THIS_MODULE);
+ *	if it unloads without destroying the region, the region is destroyed
+ *	for it, with a warning
+ * @size: bytes per object, 1 to 1 MiB
+ * @align: alignment of every object, a power of two up to PAGE_SIZE
+ * @constructor: runs on every new object; NULL: objects are zero-filled
+ * @destructor: runs on every object before it is freed; NULL: none
+ * @arg: passed to @constructor and @destructor
+ */
+struct world_storage_props {
+	enum world_storage_type type;
+	struct module *owner;
+	u32 size;
+	u32 align;
+	world_storage_ctor_t constructor;
+	world_storage_dtor_t destructor;
+	void *arg;
+};
+
+/* A handle that never names a region. */
+#define WORLD_STORAGE_HANDLE_INVALID ((u64)-1)
+
+/**
+ * world_storage_create() - create a region
+ * @props: the region's properties
+ * @handle: receives the region's handle
+ *
+ * Every existing world has its object constructed before this returns; every
+ * world created later gets one before it first runs. If a constructor fails,
+ * every object already constructed is destructed and freed. Process context;
+ * may block.
+ *
+ * Return: 0; -EINVAL for a NULL argument, an unknown type, size 0 or above
+ * 1 MiB, or an alignment that is not a power of two or is above PAGE_SIZE;
+ * -ENOMEM; -ENOSPC when 1024 regions exist; or the constructor's error.
+ */
+int world_storage_create(const struct world_storage_props *props, u64 *handle);
+
+/**
+ * world_storage_destroy() - destroy a region
+ * @handle: the region
+ *
+ * Lookups of @handle fail from the moment this starts. Waits until every
+ * reference taken by world_storage_lookup() is released, then runs the
+ * destructor on every object and frees it. Process context; may block for
+ * long.
+ *
+ * Return: 0, or -EINVAL if @handle names no region.
+ */
+int world_storage_destroy(u64 handle);
+
+/**
+ * world_storage_lookup_local() - the current world's object
+ * @handle: the region
+ * @object: receives the object
+ *
+ * Any context, including hard IRQ (where it answers for the interrupted
+ * task); takes no lock. No release. The object stays valid while the current
+ * task lives and the region exists.
+ *
+ * Return: 0; -EINVAL for a bad @handle or a NULL @object; -ENOENT if the
+ * world has no object (an idle task, a task that exited, a kernel thread
+ * whose constructor failed).
+ */
+int world_storage_lookup_local(u64 handle, void **object);
+
+/**
+ * world_storage_lookup() - another world's object, with a reference
+ * @wid: the world's ID (global TID)
+ * @handle: the region
+ * @object: receives the object
+ *
+ * While the reference is held, the object is neither destructed nor freed,
+ * even if the world exits or the region is being destroyed. Drop it with
+ * world_storage_release(). Never blocks.
+ *
+ * Return: 0; -EINVAL for a bad @handle or a NULL @object; -ESRCH if no live
+ * world has ID @wid; -ENOENT if the world has no object.
+ */
+int world_storage_lookup(pid_t wid, u64 handle, void **object);
+
+/**
+ * world_storage_lookup_task() - a task's object, with a reference
+ * @task: the task
+ * @handle: the region
+ * @object: receives the object
+ *
+ * As world_storage_lookup(), but names the world by task, which cannot be
+ * confused with a later task of the same ID. Release with
+ * world_storage_release(task_pid_nr(@task), *@object).
+ *
+ * Return: as world_storage_lookup(); -ESRCH if @task has exited.
+ */
+int world_storage_lookup_task(struct task_struct *task, u64 handle, void **object);
+
+/**
+ * world_storage_release() - drop a reference taken by a lookup
+ * @wid: the world's ID the object was looked up with
+ * @object: the object
+ *
+ * Works after the world has exited; the last release of an exited world's
+ * object runs its destructor. Never blocks.
+ *
+ * Return: 0, or -EINVAL (with a one-time warning) if @object is not an object
+ * of @wid with a reference outstanding: a foreign pointer, or a double
+ * release.
+ */
+int world_storage_release(pid_t wid, void *object);
+
+#endif /* _WORLD_STORAGE_H */

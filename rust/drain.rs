@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`DrainCount`]: a count that a destroyer waits to see drain to zero.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::{bindings, ffi::c_void};
+
+/// A count of outstanding things (references, objects) with a waiter that
+/// sleeps until it drops to zero, on the kernel's `wait_var_event()`.
+///
+/// Incremented and decremented from any context, never blocking; only
+/// [`DrainCount::wait_for_zero`] sleeps.
+#[repr(transparent)]
+pub(crate) struct DrainCount(AtomicUsize);
+
+extern "C" {
+    fn ws_wait_var_zero(counter: *mut usize);
+}
+
+impl DrainCount {
+    /// A count of zero.
+    pub(crate) const fn new() -> Self {
+        Self(AtomicUsize::new(0))
+    }
+
+    /// One more.
+    pub(crate) fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One fewer; wakes the waiter if that was the last.
+    ///
+    /// The caller must not touch what the count guards after this: the
+    /// waiter may free it as soon as it sees zero.
+    pub(crate) fn dec(&self) {
+        // SeqCst: the decrement is ordered before the waiter's recheck, as
+        // `wake_up_var()` requires (a full barrier between condition and wake).
+        if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // SAFETY: `wake_up_var()` only hashes the address to find a wait
+            // queue; it never dereferences it, so it is sound even if the
+            // waiter frees `self` right after seeing zero.
+            unsafe { bindings::wake_up_var(self.0.as_ptr().cast::<c_void>()) };
+        }
+    }
+
+    /// Sleeps until the count is zero. Process context only.
+    pub(crate) fn wait_for_zero(&self) {
+        if self.0.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        // SAFETY: the counter lives at least as long as `&self`; the C side
+        // only reads it with READ_ONCE() inside `wait_var_event()`.
+        unsafe { ws_wait_var_zero(self.0.as_ptr()) };
+    }
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`ObjectCache`]: a kmem cache holding one region's objects.
+
+use crate::props::ObjectLayout;
+use core::ptr::NonNull;
+use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, str::CString};
+
+/// Where an allocation happens, which decides how it may wait for memory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum AllocContext {
+    /// A hook or a lock holder: must not sleep.
+    Atomic,
+    /// Process context that may sleep (Create's scan).
+    Sleepable,
+}
+
+impl AllocContext {
+    /// The allocation flags for the kernel crate's allocators.
+    pub(crate) fn flags(self) -> Flags {
+        match self {
+            Self::Atomic => GFP_ATOMIC,
+            Self::Sleepable => GFP_KERNEL,
+        }
+    }
+
+    fn gfp(self) -> bindings::gfp_t {
+        match self {
+            Self::Atomic => bindings::GFP_ATOMIC,
+            Self::Sleepable => bindings::GFP_KERNEL,
+        }
+    }
+}
+
+/// A kmem cache of objects of one [`ObjectLayout`]: exactly `size` bytes
+/// (rounded up to `align` by the slab allocator), every object at an
+/// address that is a multiple of `align`.
+///
+/// # Invariants
+///
+/// `cache` was returned by `kmem_cache_create()` with `name` and is
+/// destroyed exactly once, in `drop`. `name` outlives it.
+pub(crate) struct ObjectCache {
+    cache: NonNull<bindings::kmem_cache>,
+    zeroed: bool,
+    _name: CString,
+}
+
+// SAFETY: a kmem cache may be used from any thread and in any context that
+// its allocation flags allow.
+unsafe impl Send for ObjectCache {}
+// SAFETY: as above; all operations on a kmem cache are thread-safe.
+unsafe impl Sync for ObjectCache {}
+
+impl ObjectCache {
+    /// Creates the cache. `zeroed`: every object is handed out zero-filled.
+    pub(crate) fn new(name: CString, layout: ObjectLayout, zeroed: bool) -> Result<Self> {
+        let mut args = bindings::kmem_cache_args {
+            align: layout.align(),
+            ..Default::default()
+        };
+        // SAFETY: `name` is NUL-terminated and kept alive in `Self` for the
+        // cache's lifetime; `args` is valid for the call.
+        let cache = unsafe {
+            bindings::__kmem_cache_create_args(name.as_char_ptr(), layout.size(), &mut args, 0)
+        };
+        let cache = NonNull::new(cache).ok_or(ENOMEM)?;
+        // INVARIANT: `cache` was just created with `name`.
+        Ok(Self {
+            cache,
+            zeroed,
+            _name: name,
+        })
+    }
+
+    /// One object, or `None` when memory is short.
+    pub(crate) fn alloc(&self, context: AllocContext) -> Option<NonNull<u8>> {
+        let mut gfp = context.gfp();
+        if self.zeroed {
+            gfp |= bindings::__GFP_ZERO;
+        }
+        // SAFETY: `self.cache` is a live cache by the type invariant.
+        let p = unsafe { bindings::kmem_cache_alloc_noprof(self.cache.as_ptr(), gfp) };
+        NonNull::new(p.cast())
+    }
+
+    /// Returns an object to the cache.
+    ///
+    /// # Safety
+    ///
+    /// `object` came from [`ObjectCache::alloc`] on this cache and is not
+    /// used after this call.
+    pub(crate) unsafe fn free(&self, object: NonNull<u8>) {
+        // SAFETY: by the caller's contract `object` belongs to this live cache.
+        unsafe { bindings::kmem_cache_free(self.cache.as_ptr(), object.as_ptr().cast::<c_void>()) };
+    }
+}
+
+impl Drop for ObjectCache {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the cache is live and destroyed only
+        // here; its owner frees every object before dropping it.
+        unsafe { bindings::kmem_cache_destroy(self.cache.as_ptr()) };
+    }
+}

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Regions ([`Region`]) and the table that names them ([`RegionTable`]).
+
+use crate::{
+    drain::DrainCount,
+    handle::{RegionHandle, MAX_REGIONS},
+    object_cache::ObjectCache,
+    props::ObjectLayout,
+};
+use core::{
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_void},
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{rcu, Mutex, MutexGuard},
+};
+
+/// A caller's constructor: `(world ID, object, size, arg)`, 0 or a negative
+/// errno. Must not block.
+pub(crate) type Constructor = unsafe extern "C" fn(i32, *mut c_void, u32, *mut c_void) -> c_int;
+
+/// A caller's destructor: `(world ID, object, size, arg)`. Must not block.
+pub(crate) type Destructor = unsafe extern "C" fn(i32, *mut c_void, u32, *mut c_void);
+
+/// What a caller registers, validated.
+pub(crate) struct RegionProps {
+    /// Size and alignment of every object.
+    pub(crate) layout: ObjectLayout,
+    /// Runs on every new object; `None`: objects are zero-filled.
+    pub(crate) constructor: Option<Constructor>,
+    /// Runs on every object before it is freed.
+    pub(crate) destructor: Option<Destructor>,
+    /// Passed to both callbacks, never dereferenced here.
+    pub(crate) arg: *mut c_void,
+    /// The module whose text holds the callbacks (NULL: built-in code).
+    pub(crate) owner: *mut bindings::module,
+}
+
+/// One region: a per-world block of memory of one layout, with its
+/// callbacks, its objects' cache and the counts that Destroy drains.
+///
+/// # Invariants
+///
+/// The callbacks in `props` are callable for as long as the region exists:
+/// the caller of Create promises it until Destroy, and the owner-unload
+/// notifier destroys the region before the owner's text is freed.
+pub(crate) struct Region {
+    /// Immutable.
+    handle: RegionHandle,
+    /// Immutable.
+    props: RegionProps,
+    /// Immutable. Every object is returned to it before the region is dropped
+    /// (Destroy waits for `objects` to drain).
+    cache: ObjectCache,
+    /// Objects allocated and not yet freed. Incremented when an object is
+    /// constructed, decremented after its RCU-deferred free.
+    pub(crate) objects: DrainCount,
+    /// LookUp references not yet released. Lookups increment it under RCU
+    /// only after seeing the region published; Destroy unpublishes, waits
+    /// for a grace period, then for this to drain.
+    pub(crate) remote_refs: DrainCount,
+    /// Constructor failures, in Create and at task creation.
+    pub(crate) constructor_failures: AtomicUsize,
+}
+
+// SAFETY: the raw pointers in `props` (callbacks' argument, owner module) are
+// only passed back to C or compared, never dereferenced here; the callbacks
+// must be callable from any task by the API's contract.
+unsafe impl Send for Region {}
+// SAFETY: as above; all mutable state is atomic.
+unsafe impl Sync for Region {}
+
+impl Region {
+    fn new(handle: RegionHandle, props: RegionProps) -> Result<KBox<Self>> {
+        let name = CString::try_from_fmt(fmt!(
+            "world_storage-{}-{}",
+            handle.slot(),
+            handle.encode() >> 32
+        ))?;
+        let cache = ObjectCache::new(name, props.layout, props.constructor.is_none())?;
+        let region = Region {
+            handle,
+            props,
+            cache,
+            objects: DrainCount::new(),
+            remote_refs: DrainCount::new(),
+            constructor_failures: AtomicUsize::new(0),
+        };
+        Ok(KBox::new(region, GFP_KERNEL)?)
+    }
+
+    /// The handle naming this region.
+    pub(crate) fn handle(&self) -> RegionHandle {
+        self.handle
+    }
+
+    /// Its slot: the index of its objects in every world record.
+    pub(crate) fn slot(&self) -> usize {
+        self.handle.slot()
+    }
+
+    /// The cache its objects come from.
+    pub(crate) fn cache(&self) -> &ObjectCache {
+        &self.cache
+    }
+
+    /// Runs the constructor, if any, on a fresh object of world `wid`.
+    pub(crate) fn construct(&self, wid: i32, object: NonNull<u8>) -> Result {
+        let Some(ctor) = self.props.constructor else {
+            return Ok(());
+        };
+        // SAFETY: the callback is callable by the type invariant; `object`
+        // is `size` bytes of this region's cache, owned by the caller.
+        let ret = unsafe {
+            ctor(
+                wid,
+                object.as_ptr().cast(),
+                self.props.layout.size(),
+                self.props.arg,
+            )
+        };
+        if ret == 0 {
+            return Ok(());
+        }
+        self.constructor_failures.fetch_add(1, Ordering::Relaxed);
+        // A constructor returning a positive value or a bogus errno is still
+        // a failure.
+        Err(if (-4095..0).contains(&ret) {
+            Error::from_errno(ret)
+        } else {
+            EINVAL
+        })
+    }
+
+    /// Runs the destructor, if any, on an object of world `wid`.
+    pub(crate) fn destruct(&self, wid: i32, object: NonNull<u8>) {
+        if let Some(dtor) = self.props.destructor {
+            // SAFETY: as in `construct`; the object was constructed and is
+            // no longer reachable by lookups.
+            unsafe {
+                dtor(
+                    wid,
+                    object.as_ptr().cast(),
+                    self.props.layout.size(),
+                    self.props.arg,
+                )
+            };
+        }
+    }
+}
+
+/// Slot bookkeeping, under [`RegionTable::slots`].
+pub(crate) struct SlotState {
+    /// Generation of the region now or last in each slot (0: never used).
+    generations: KVec<u32>,
+    /// Slots whose region is unpublished but not yet retired: their objects
+    /// may still sit in world records, so the slot is not reused until
+    /// [`RegionTable::release_slot`].
+    retiring: KVec<bool>,
+}
+
+/// The regions that exist, by slot.
+///
+/// Lookups read it under RCU without a lock; Create, Destroy and the
+/// owner-unload notifier change it under `slots`.
+#[pin_data]
+pub(crate) struct RegionTable {
+    /// The published region of each slot, or null. Stored (release) only
+    /// under `slots`; loaded (acquire) under RCU. A region that is
+    /// unpublished is freed only after a grace period.
+    published: KVec<AtomicPtr<Region>>,
+    /// Number of published regions; lets the task-creation hook skip work.
+    live: AtomicUsize,
+    /// One past the highest slot ever published: walks over live regions
+    /// stop there. Only grows, under `slots`.
+    high_water: AtomicUsize,
+    /// Serialises Create, Destroy and owner unload (all may block) and
+    /// holds the slots' generations.
+    #[pin]
+    slots: Mutex<SlotState>,
+}
+
+impl RegionTable {
+    /// An empty table.
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        let mut published = KVec::with_capacity(MAX_REGIONS, GFP_KERNEL)?;
+        let mut generations = KVec::with_capacity(MAX_REGIONS, GFP_KERNEL)?;
+        let mut retiring = KVec::with_capacity(MAX_REGIONS, GFP_KERNEL)?;
+        for _ in 0..MAX_REGIONS {
+            published.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+            generations.push(0, GFP_KERNEL)?;
+            retiring.push(false, GFP_KERNEL)?;
+        }
+        Ok(try_pin_init!(Self {
+            published,
+            live: AtomicUsize::new(0),
+            high_water: AtomicUsize::new(0),
+            slots <- new_mutex!(SlotState {
+                generations,
+                retiring,
+            }),
+        }))
+    }
+
+    /// Takes the table's lock: held across a whole Create or Destroy.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.slots.lock()
+    }
+
+    /// Whether any region is published (a hint: a racing Create is caught
+    /// by its own scan).
+    pub(crate) fn any_live(&self) -> bool {
+        self.live.load(Ordering::Relaxed) != 0
+    }
+
+    /// Publishes a new region in a free slot and returns its handle.
+    pub(crate) fn publish(
+        &self,
+        state: &mut SlotState,
+        props: RegionProps,
+    ) -> Result<RegionHandle> {
+        let slot = (0..MAX_REGIONS)
+            .find(|&i| self.published[i].load(Ordering::Relaxed).is_null() && !state.retiring[i])
+            .ok_or(ENOSPC)?;
+        let generation = RegionHandle::next_generation(state.generations[slot]);
+        let handle = RegionHandle::new(slot, generation).ok_or(EINVAL)?;
+        let region = Region::new(handle, props)?;
+        state.generations[slot] = generation;
+        self.high_water.fetch_max(slot + 1, Ordering::Release);
+        self.published[slot].store(KBox::into_raw(region), Ordering::Release);
+        self.live.fetch_add(1, Ordering::Relaxed);
+        Ok(handle)
+    }
+
+    /// Unpublishes the region named by `raw`: from now on lookups fail.
+    ///
+    /// The caller must wait for a grace period before it frees the region
+    /// (readers under RCU may still hold `&Region`); see [`Unpublished`].
+    pub(crate) fn unpublish(&self, state: &mut SlotState, raw: u64) -> Result<Unpublished> {
+        let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
+        let slot = &self.published[handle.slot()];
+        let p = slot.load(Ordering::Relaxed);
+        // SAFETY: under `slots` nobody else unpublishes, so a non-null
+        // published pointer is a live region.
+        if p.is_null() || unsafe { (*p).handle } != handle {
+            return Err(EINVAL);
+        }
+        slot.store(ptr::null_mut(), Ordering::Release);
+        state.retiring[handle.slot()] = true;
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: `p` came from `KBox::into_raw` in `publish` and is no
+        // longer published, so this is the only owner.
+        Ok(Unpublished(unsafe { KBox::from_raw(p) }))
+    }
+
+    /// Lets a retired region's slot be used again.
+    pub(crate) fn release_slot(&self, state: &mut SlotState, slot: usize) {
+        state.retiring[slot] = false;
+    }
+
+    /// The live region named by `raw`, valid while `guard` is held.
+    pub(crate) fn get<'a>(&self, raw: u64, _guard: &'a rcu::Guard) -> Result<&'a Region> {
+        let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
+        let p = self.published[handle.slot()].load(Ordering::Acquire);
+        // SAFETY: a published region is freed only after it is unpublished
+        // and a grace period has passed; `_guard` holds this grace period.
+        let region = unsafe { p.as_ref() }.ok_or(EINVAL)?;
+        if region.handle != handle {
+            return Err(EINVAL);
+        }
+        Ok(region)
+    }
+
+    /// The live region named by `raw`, valid while the table's lock is held.
+    pub(crate) fn get_locked<'a>(&self, state: &'a SlotState, raw: u64) -> Result<&'a Region> {
+        let _ = state;
+        let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
+        let p = self.published[handle.slot()].load(Ordering::Relaxed);
+        // SAFETY: only the holder of the lock (`state` proves it is held)
+        // unpublishes, so the region lives as long as the borrow of `state`.
+        let region = unsafe { p.as_ref() }.ok_or(EINVAL)?;
+        if region.handle != handle {
+            return Err(EINVAL);
+        }
+        Ok(region)
+    }
+
+    /// Calls `f` on every live region, valid while `guard` is held.
+    pub(crate) fn for_each<'a>(&self, _guard: &'a rcu::Guard, mut f: impl FnMut(&'a Region)) {
+        let end = self.high_water.load(Ordering::Acquire);
+        for slot in &self.published[..end] {
+            let p = slot.load(Ordering::Acquire);
+            // SAFETY: as in `get`.
+            if let Some(region) = unsafe { p.as_ref() } {
+                f(region);
+            }
+        }
+    }
+
+    /// The first live region owned by `module` (`None`: any region) and
+    /// valid while the lock is held.
+    pub(crate) fn find_owned_by<'a>(
+        &self,
+        state: &'a SlotState,
+        module: Option<*mut bindings::module>,
+    ) -> Option<&'a Region> {
+        let _ = state;
+        let end = self.high_water.load(Ordering::Relaxed);
+        self.published[..end].iter().find_map(|slot| {
+            let p = slot.load(Ordering::Relaxed);
+            // SAFETY: as in `get_locked`.
+            let region = unsafe { p.as_ref() }?;
+            match module {
+                Some(m) if region.props.owner != m => None,
+                _ => Some(region),
+            }
+        })
+    }
+}
+
+/// A region taken out of the table, no longer found by lookups.
+///
+/// Dropping it frees the region: its owner first waits for a grace period,
+/// drains its references and objects (see `storage::WorldStorage::destroy`).
+pub(crate) struct Unpublished(KBox<Region>);
+
+impl core::ops::Deref for Unpublished {
+    type Target = Region;
+
+    fn deref(&self) -> &Region {
+        &self.0
+    }
+}

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`WorldStorage`]: regions and worlds together, and every operation of
+//! the contract (Create, Destroy, the lookups, Release, and what happens
+//! when a task is created or exits, or a region's owner unloads).
+
+use crate::{
+    object_cache::AllocContext,
+    region::{Region, RegionProps, RegionTable, Unpublished},
+    threads::ThreadList,
+    world::{is_kernel_task, WorldRecord, WorldTable},
+};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        barrier::{smp_mb, Full},
+        rcu,
+    },
+    task::Task,
+};
+
+/// The whole service: one per loaded module.
+#[pin_data]
+pub(crate) struct WorldStorage {
+    #[pin]
+    regions: RegionTable,
+    #[pin]
+    worlds: WorldTable,
+    /// Task creations in which a constructor (or an allocation) failed.
+    pub(crate) task_constructor_failures: AtomicUsize,
+    /// User tasks killed because of such a failure.
+    pub(crate) tasks_killed: AtomicUsize,
+}
+
+impl WorldStorage {
+    /// No region, no world.
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        Ok(try_pin_init!(Self {
+            regions <- RegionTable::new()?,
+            worlds <- WorldTable::new(),
+            task_constructor_failures: AtomicUsize::new(0),
+            tasks_killed: AtomicUsize::new(0),
+        }))
+    }
+
+    /// Create: a new region, constructed on every existing world before this
+    /// returns. On a constructor failure everything constructed is destroyed
+    /// and the constructor's error returned. May block.
+    pub(crate) fn create(&self, props: RegionProps) -> Result<u64> {
+        let mut state = self.regions.lock();
+        let handle = self.regions.publish(&mut state, props)?.encode();
+        // Pairs with the barrier in `task_created`: a task that the scan
+        // below misses was added to the task list late enough for its hook
+        // to see the region.
+        smp_mb(Full);
+        let region = self.regions.get_locked(&state, handle)?;
+        if let Err(e) = self.construct_existing(region) {
+            let region = self.regions.unpublish(&mut state, handle)?;
+            drop(state);
+            self.retire(region);
+            return Err(e);
+        }
+        Ok(handle)
+    }
+
+    /// Constructs `region`'s object on every thread now in the system.
+    fn construct_existing(&self, region: &Region) -> Result {
+        let threads = ThreadList::collect()?;
+        for task in threads.iter() {
+            let record = match self.worlds.get_ref(task) {
+                Some(record) => record,
+                None => match self
+                    .worlds
+                    .attach(WorldRecord::new(task, AllocContext::Sleepable)?, task)?
+                {
+                    Some(record) => record,
+                    // Exiting: its exit hook has run or will find nothing.
+                    None => continue,
+                },
+            };
+            self.worlds
+                .construct(&record, region, AllocContext::Sleepable)?;
+        }
+        Ok(())
+    }
+
+    /// Destroy: the handle fails from now on; waits for remote references,
+    /// destructs and frees every object. May block for long.
+    pub(crate) fn destroy(&self, handle: u64) -> Result {
+        let region = self.regions.unpublish(&mut self.regions.lock(), handle)?;
+        self.retire(region);
+        Ok(())
+    }
+
+    /// Everything after unpublishing: drain lookups and references, sweep
+    /// objects, free the region, then let its slot be reused.
+    fn retire(&self, region: Unpublished) {
+        // Lookups that saw the region published have finished (and counted
+        // their references); hooks that saw it have finished constructing.
+        rcu::synchronize_rcu();
+        region.remote_refs.wait_for_zero();
+        self.worlds.sweep(&region);
+        region.objects.wait_for_zero();
+        let slot = region.slot();
+        drop(region);
+        self.regions.release_slot(&mut self.regions.lock(), slot);
+    }
+
+    /// The owner of regions is unloading without having destroyed them.
+    pub(crate) fn owner_going(&self, module: *mut bindings::module, name: &CStr) {
+        while let Some(region) = self.take_owned_by(Some(module)) {
+            pr_warn!(
+                "module {} unloaded without destroying region {:#x}; destroying it\n",
+                name.to_str().unwrap_or("?"),
+                region.handle().encode()
+            );
+            self.retire(region);
+        }
+    }
+
+    /// Destroys every region left (module unload) and detaches every world.
+    pub(crate) fn shutdown(&self) {
+        while let Some(region) = self.take_owned_by(None) {
+            pr_warn!(
+                "region {:#x} was never destroyed; destroying it\n",
+                region.handle().encode()
+            );
+            self.retire(region);
+        }
+        self.worlds.detach_all();
+        rcu::rcu_barrier();
+    }
+
+    fn take_owned_by(&self, module: Option<*mut bindings::module>) -> Option<Unpublished> {
+        let mut state = self.regions.lock();
+        let handle = self
+            .regions
+            .find_owned_by(&state, module)?
+            .handle()
+            .encode();
+        self.regions.unpublish(&mut state, handle).ok()
+    }
+
+    /// LookUpLocal: the current task's object. Any context; no lock.
+    pub(crate) fn lookup_local(&self, handle: u64) -> Result<NonNull<u8>> {
+        let guard = rcu::read_lock();
+        let region = self.regions.get(handle, &guard)?;
+        self.worlds.lookup_local(kernel::current!(), region, &guard)
+    }
+
+    /// LookUp: world `wid`'s object (of `task`, if given, which must be that
+    /// world), with a reference. Never blocks.
+    pub(crate) fn lookup(&self, wid: i32, task: Option<&Task>, handle: u64) -> Result<NonNull<u8>> {
+        let guard = rcu::read_lock();
+        let region = self.regions.get(handle, &guard)?;
+        self.worlds.lookup(wid, task, region, &guard)
+    }
+
+    /// Release: drops a LookUp reference. Never blocks.
+    pub(crate) fn release(&self, wid: i32, object: *const u8) -> Result {
+        self.worlds.release(wid, object)
+    }
+
+    /// Hook: `task` is being created and has not run yet. Gives it an
+    /// object of every live region; on a failure a user task is killed
+    /// before it runs user code, a kernel task is left without the object.
+    pub(crate) fn task_created(&self, task: &Task) {
+        // Pairs with the barrier in `create`.
+        smp_mb(Full);
+        if !self.regions.any_live() {
+            return;
+        }
+        let guard = rcu::read_lock();
+        let mut failed = false;
+        match WorldRecord::new(task, AllocContext::Atomic)
+            .and_then(|fresh| self.worlds.attach(fresh, task))
+        {
+            Ok(Some(record)) => self.regions.for_each(&guard, |region| {
+                failed |= self
+                    .worlds
+                    .construct(&record, region, AllocContext::Atomic)
+                    .is_err();
+            }),
+            Ok(None) => {}
+            Err(_) => failed = true,
+        }
+        drop(guard);
+        if !failed {
+            return;
+        }
+        self.task_constructor_failures
+            .fetch_add(1, Ordering::Relaxed);
+        if !is_kernel_task(task) {
+            // SAFETY: `task` is valid for the hook's duration. SIGKILL to a
+            // task that has not run yet is delivered before it returns to
+            // user space.
+            unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
+            self.tasks_killed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Hook: `task` exits.
+    pub(crate) fn task_exited(&self, task: &Task) {
+        self.worlds.detach(task);
+    }
+}
