@@ -51,7 +51,9 @@ if [ "$only" = harness ]; then
 fi
 
 insmod /modules/world_storage.ko || exit 1
+insmod /modules/ws_test_client.ko || exit 1
 kunit_results
 kselftests world_storage harness
 [ "$plant" = missing ] || rmmod ws_harness
-rmmod world_storage
+rmmod ws_test_client || exit 1
+rmmod world_storage || exit 1

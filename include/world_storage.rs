@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! World storage for Rust modules: a safe, typed API over the C ABI of
+//! `world_storage.ko` (`include/world_storage.h`).
+//!
+//! A loadable module cannot link against another module's crate, so this
+//! file is compiled into each client module:
+//!
+//! ```ignore
+//! #[path = "../../include/world_storage.rs"]
+//! mod world_storage;
+//! ```
+//!
+//! and the module is built with `KBUILD_EXTRA_SYMBOLS` pointing at
+//! world_storage's `Module.symvers`.
+//!
+//! # Examples
+//!
+//! ```ignore
+//! use core::sync::atomic::{AtomicU64, Ordering};
+//! use world_storage::{Pid, WorldObject, WorldStorage};
+//!
+//! struct Switches(AtomicU64);
+//!
+//! impl WorldObject for Switches {
+//!     fn init(_wid: Pid) -> impl PinInit<Self, Error> {
+//!         Ok::<_, Error>(Switches(AtomicU64::new(0)))
+//!     }
+//! }
+//!
+//! let storage = WorldStorage::<Switches>::new(&THIS_MODULE)?;
+//! storage.local()?.0.fetch_add(1, Ordering::Relaxed);
+//! let other = storage.get(1)?; // init's object, until `other` is dropped
+//! pr_info!("init switched {} times\n", other.0.load(Ordering::Relaxed));
+//! ```
+#![allow(dead_code, reason = "a client uses only the part of the API it needs")]
+
+use core::{
+    ffi::{c_int, c_void},
+    marker::PhantomData,
+    ops::Deref,
+    ptr::NonNull,
+};
+use kernel::{bindings, prelude::*, task::Task, ThisModule};
+use pin_init::PinInit;
+
+/// A world's ID: the global TID of its task.
+pub(crate) type Pid = bindings::pid_t;
+
+mod ffi {
+    use super::*;
+
+    /// `struct world_storage_props` of `include/world_storage.h`.
+    #[repr(C)]
+    pub(super) struct Props {
+        pub(super) kind: u32,
+        /// `struct module *`.
+        pub(super) owner: *mut c_void,
+        pub(super) size: u32,
+        pub(super) align: u32,
+        pub(super) constructor:
+            Option<unsafe extern "C" fn(Pid, *mut c_void, u32, *mut c_void) -> c_int>,
+        pub(super) destructor: Option<unsafe extern "C" fn(Pid, *mut c_void, u32, *mut c_void)>,
+        pub(super) arg: *mut c_void,
+    }
+
+    extern "C" {
+        pub(super) fn world_storage_create(props: *const Props, handle: *mut u64) -> c_int;
+        pub(super) fn world_storage_destroy(handle: u64) -> c_int;
+        pub(super) fn world_storage_lookup_local(handle: u64, object: *mut *mut c_void) -> c_int;
+        pub(super) fn world_storage_lookup(
+            wid: Pid,
+            handle: u64,
+            object: *mut *mut c_void,
+        ) -> c_int;
+        /// `task` is a `struct task_struct *`.
+        pub(super) fn world_storage_lookup_task(
+            task: *mut c_void,
+            handle: u64,
+            object: *mut *mut c_void,
+        ) -> c_int;
+        pub(super) fn world_storage_release(wid: Pid, object: *mut c_void) -> c_int;
+    }
+}
+
+/// A type whose values live in world storage: one per world.
+///
+/// Its constructor is [`WorldObject::init`]; its destructor is its `Drop`
+/// (or `PinnedDrop`). Both run on the task-creation and exit paths, so they
+/// must not sleep. Objects are shared with other tasks through [`Ref`], hence
+/// `Send + Sync`.
+pub(crate) trait WorldObject: Send + Sync + Sized {
+    /// Initialises the object of world `wid` in place. An error fails the
+    /// region's creation, or kills a new user task (see the documentation).
+    fn init(wid: Pid) -> impl PinInit<Self, Error>;
+}
+
+fn to_result(ret: c_int) -> Result {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(Error::from_errno(ret))
+    }
+}
+
+/// Constructor trampoline for `T`.
+///
+/// # Safety
+///
+/// Called by world storage with `object` pointing to uninitialised memory of
+/// `T`'s size and alignment.
+unsafe extern "C" fn construct<T: WorldObject>(
+    wid: Pid,
+    object: *mut c_void,
+    _size: u32,
+    _arg: *mut c_void,
+) -> c_int {
+    // SAFETY: `object` is valid, aligned memory for a `T` that nobody else
+    // uses until this returns; on error `__init` leaves it
+    // uninitialised and world storage frees it without running `drop`.
+    match unsafe { T::init(wid).__init(object.cast::<T>()) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Destructor trampoline for `T`.
+///
+/// # Safety
+///
+/// Called by world storage once per object that `construct` initialised,
+/// after the last reference to it is gone.
+unsafe extern "C" fn destruct<T: WorldObject>(
+    _wid: Pid,
+    object: *mut c_void,
+    _size: u32,
+    _arg: *mut c_void,
+) {
+    // SAFETY: the object was initialised by `construct` and is dropped once.
+    unsafe { core::ptr::drop_in_place(object.cast::<T>()) };
+}
+
+/// A region of world storage holding one `T` per world.
+///
+/// Creating it constructs a `T` for every existing world; every new world
+/// gets one before it first runs. Dropping it destroys the region: it waits
+/// until every [`Ref`] is dropped, then drops every `T`.
+///
+/// # Invariants
+///
+/// `handle` names a live region whose objects are initialised `T`s.
+pub(crate) struct WorldStorage<T: WorldObject> {
+    handle: u64,
+    _object: PhantomData<T>,
+}
+
+impl<T: WorldObject> WorldStorage<T> {
+    /// Creates the region, owned by `module` (pass `THIS_MODULE`). May sleep.
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let props = ffi::Props {
+            kind: 0,
+            owner: module.as_ptr().cast(),
+            size: u32::try_from(core::mem::size_of::<T>().max(1)).map_err(|_| EINVAL)?,
+            align: u32::try_from(core::mem::align_of::<T>()).map_err(|_| EINVAL)?,
+            constructor: Some(construct::<T>),
+            destructor: Some(destruct::<T>),
+            arg: core::ptr::null_mut(),
+        };
+        let mut handle = 0;
+        // SAFETY: `props` and `handle` are valid for the call; the callbacks
+        // are callable until the region is destroyed (by `drop`, or by world
+        // storage itself when `module` unloads).
+        to_result(unsafe { ffi::world_storage_create(&props, &mut handle) })?;
+        // INVARIANT: the region was created with `T`'s callbacks.
+        Ok(Self {
+            handle,
+            _object: PhantomData,
+        })
+    }
+
+    /// The region's handle, for C code that shares it.
+    pub(crate) fn handle(&self) -> u64 {
+        self.handle
+    }
+
+    /// The current task's object. Any context, no lock; the guard cannot
+    /// leave the current task. `ENOENT` if the task has no object.
+    pub(crate) fn local(&self) -> Result<LocalRef<'_, T>> {
+        let mut object = core::ptr::null_mut();
+        // SAFETY: `object` is valid for writes.
+        to_result(unsafe { ffi::world_storage_lookup_local(self.handle, &mut object) })?;
+        let object = NonNull::new(object.cast::<T>()).ok_or(EINVAL)?;
+        // INVARIANT: the current task's object lives while the task runs and
+        // `self` exists; the guard is `!Send` and borrows `self`.
+        Ok(LocalRef {
+            object,
+            _region: PhantomData,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// World `wid`'s object, kept alive (even past the world's exit) until
+    /// the returned guard is dropped. `ESRCH`: no such live world;
+    /// `ENOENT`: it has no object.
+    pub(crate) fn get(&self, wid: Pid) -> Result<Ref<T>> {
+        let mut object = core::ptr::null_mut();
+        // SAFETY: `object` is valid for writes.
+        to_result(unsafe { ffi::world_storage_lookup(wid, self.handle, &mut object) })?;
+        Ref::new(wid, object)
+    }
+
+    /// As [`WorldStorage::get`], for `task` (which cannot be confused with a
+    /// later task of the same TID).
+    pub(crate) fn get_task(&self, task: &Task) -> Result<Ref<T>> {
+        let mut object = core::ptr::null_mut();
+        // SAFETY: `task` is a valid task; `object` is valid for writes.
+        to_result(unsafe {
+            ffi::world_storage_lookup_task(task.as_ptr().cast(), self.handle, &mut object)
+        })?;
+        Ref::new(task.pid(), object)
+    }
+}
+
+impl<T: WorldObject> Drop for WorldStorage<T> {
+    fn drop(&mut self) {
+        // SAFETY: no requirement; `handle` is live by the type invariant.
+        let ret = unsafe { ffi::world_storage_destroy(self.handle) };
+        if ret != 0 {
+            pr_warn!(
+                "world storage region {:#x}: destroy failed: {}\n",
+                self.handle,
+                ret
+            );
+        }
+    }
+}
+
+/// The current task's object of a region: a guard that cannot leave the
+/// task (`!Send`) and does not outlive the region.
+///
+/// # Invariants
+///
+/// `object` is the current task's initialised `T`, valid while the region
+/// (borrowed for `'a`) exists and the task runs.
+pub(crate) struct LocalRef<'a, T: WorldObject> {
+    object: NonNull<T>,
+    _region: PhantomData<&'a WorldStorage<T>>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T: WorldObject> Deref for LocalRef<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: valid by the type invariant.
+        unsafe { self.object.as_ref() }
+    }
+}
+
+/// Another world's object, with a reference that dropping this releases.
+///
+/// The object is neither dropped nor freed while this exists, even if its
+/// world exits; dropping the [`WorldStorage`] waits for it. (So dropping
+/// the region in the task that holds a `Ref` to it never returns.)
+///
+/// # Invariants
+///
+/// `object` is an initialised `T` of world `wid`, and this value owns one
+/// reference on it taken by a lookup.
+pub(crate) struct Ref<T: WorldObject> {
+    wid: Pid,
+    object: NonNull<T>,
+}
+
+// SAFETY: releasing may happen from any task; `T: Sync` makes `&T` shareable.
+unsafe impl<T: WorldObject> Send for Ref<T> {}
+// SAFETY: `&Ref<T>` only gives `&T`, and `T: Sync`.
+unsafe impl<T: WorldObject> Sync for Ref<T> {}
+
+impl<T: WorldObject> Ref<T> {
+    fn new(wid: Pid, object: *mut c_void) -> Result<Self> {
+        let object = NonNull::new(object.cast::<T>()).ok_or(EINVAL)?;
+        // INVARIANT: the lookup that produced `object` took the reference.
+        Ok(Self { wid, object })
+    }
+
+    /// The world this object belongs to.
+    pub(crate) fn wid(&self) -> Pid {
+        self.wid
+    }
+}
+
+impl<T: WorldObject> Deref for Ref<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: valid while the reference is held (type invariant).
+        unsafe { self.object.as_ref() }
+    }
+}
+
+impl<T: WorldObject> Drop for Ref<T> {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference this value owns, once.
+        unsafe { ffi::world_storage_release(self.wid, self.object.as_ptr().cast()) };
+    }
+}

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ws_test_client: a world storage client written with the safe Rust API,
+//! driven by the kselftests through debugfs.
+//!
+//! `/sys/kernel/debug/ws_test_client/control`: write one command; a failing
+//! command's write returns its errno. Reading gives the calling task's last
+//! result line. Commands (`R` is a region slot, 0 to 3):
+//!
+//! | command | does | result |
+//! |---|---|---|
+//! | `create R` | creates a region of `Counted` | |
+//! | `destroy R` | drops it (blocks while references are held) | |
+//! | `leak R` | forgets it: only module unload destroys it | |
+//! | `set R V` | stores `V` in the caller's object (`local()`) | |
+//! | `getlocal R` | reads the caller's object | `wid=W value=V` |
+//! | `get R TID` | remote lookup by TID, released at once | `wid=W value=V` |
+//! | `getleader R` | remote lookup of the caller's group leader by `&Task` | `wid=W value=V` |
+//! | `hold R TID` | remote lookup kept until `unhold` | |
+//! | `unhold` | drops every held reference | |
+//! | `counts R` | constructor and destructor calls so far | `ctor=C dtor=D` |
+//! | `fail none`, `fail all`, `fail after N` | constructor failure policy (error `EDOM`) | |
+
+use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use kernel::{
+    c_str,
+    debugfs::{Dir, File},
+    fmt, new_mutex,
+    prelude::*,
+    str::CString,
+    sync::Mutex,
+    uaccess::UserSliceReader,
+};
+
+#[path = "../../include/world_storage.rs"]
+mod world_storage;
+
+use world_storage::{Pid, Ref, WorldObject, WorldStorage};
+
+module! {
+    type: TestClient,
+    name: "ws_test_client",
+    authors: ["world storage developers"],
+    description: "World storage test client (safe Rust API), driven from debugfs",
+    license: "GPL",
+}
+
+const SLOTS: usize = 4;
+
+/// Constructor and destructor calls per region slot.
+static CTOR_CALLS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+static DTOR_CALLS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
+/// Constructor failure policy: -1 never, 0 always, N > 0 after N more
+/// successful constructions.
+static FAIL_AFTER: AtomicI64 = AtomicI64::new(-1);
+
+fn constructor_fails() -> bool {
+    FAIL_AFTER
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n > 0).then(|| n - 1)
+        })
+        .map_or_else(|n| n == 0, |_| false)
+}
+
+/// The object of region slot `R`: its world and a value the tests set.
+struct Counted<const R: usize> {
+    wid: Pid,
+    value: AtomicU64,
+}
+
+impl<const R: usize> WorldObject for Counted<R> {
+    fn init(wid: Pid) -> impl PinInit<Self, Error> {
+        if constructor_fails() {
+            return Err(EDOM);
+        }
+        CTOR_CALLS[R].fetch_add(1, Ordering::Relaxed);
+        Ok(Self {
+            wid,
+            value: AtomicU64::new(0),
+        })
+    }
+}
+
+impl<const R: usize> Drop for Counted<R> {
+    fn drop(&mut self) {
+        DTOR_CALLS[R].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A reference kept by `hold`, of any slot's type.
+trait Held: Send {}
+impl<const R: usize> Held for Ref<Counted<R>> {}
+
+/// What the commands do with a region, whatever its slot.
+trait TestRegion: Send + Sync {
+    fn set(&self, value: u64) -> Result;
+    fn get_local(&self) -> Result<(Pid, u64)>;
+    fn get(&self, tid: Pid) -> Result<(Pid, u64)>;
+    fn get_leader(&self) -> Result<(Pid, u64)>;
+    fn hold(&self, tid: Pid) -> Result<KBox<dyn Held>>;
+}
+
+fn show<const R: usize>(object: &Counted<R>) -> (Pid, u64) {
+    (object.wid, object.value.load(Ordering::Relaxed))
+}
+
+impl<const R: usize> TestRegion for WorldStorage<Counted<R>> {
+    fn set(&self, value: u64) -> Result {
+        self.local()?.value.store(value, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn get_local(&self) -> Result<(Pid, u64)> {
+        Ok(show(&*self.local()?))
+    }
+
+    fn get(&self, tid: Pid) -> Result<(Pid, u64)> {
+        Ok(show(&*WorldStorage::get(self, tid)?))
+    }
+
+    fn get_leader(&self) -> Result<(Pid, u64)> {
+        Ok(show(&*self.get_task(current!().group_leader())?))
+    }
+
+    fn hold(&self, tid: Pid) -> Result<KBox<dyn Held>> {
+        Ok(KBox::new(WorldStorage::get(self, tid)?, GFP_KERNEL)?)
+    }
+}
+
+fn new_region(slot: usize, module: &'static ThisModule) -> Result<KBox<dyn TestRegion>> {
+    Ok(match slot {
+        0 => KBox::new(WorldStorage::<Counted<0>>::new(module)?, GFP_KERNEL)?,
+        1 => KBox::new(WorldStorage::<Counted<1>>::new(module)?, GFP_KERNEL)?,
+        2 => KBox::new(WorldStorage::<Counted<2>>::new(module)?, GFP_KERNEL)?,
+        3 => KBox::new(WorldStorage::<Counted<3>>::new(module)?, GFP_KERNEL)?,
+        _ => return Err(EINVAL),
+    })
+}
+
+/// The state behind the control file.
+#[pin_data]
+struct Client {
+    module: &'static ThisModule,
+    #[pin]
+    regions: Mutex<[Option<KBox<dyn TestRegion>>; SLOTS]>,
+    #[pin]
+    held: Mutex<KVec<KBox<dyn Held>>>,
+    /// Last result line of each task that asked for one.
+    #[pin]
+    results: Mutex<KVec<(Pid, CString)>>,
+}
+
+impl Client {
+    fn region<T>(&self, slot: usize, f: impl FnOnce(&dyn TestRegion) -> Result<T>) -> Result<T> {
+        let regions = self.regions.lock();
+        f(regions.get(slot).ok_or(EINVAL)?.as_deref().ok_or(ENOENT)?)
+    }
+
+    fn reply(&self, line: fmt::Arguments<'_>) -> Result {
+        let line = CString::try_from_fmt(line)?;
+        let tid = current!().pid();
+        let mut results = self.results.lock();
+        results.retain(|(t, _)| *t != tid);
+        results.push((tid, line), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn run(&self, command: &str) -> Result {
+        let mut words = command.split_whitespace();
+        let verb = words.next().ok_or(EINVAL)?;
+        let mut arg = || -> Result<i64> { words.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL) };
+        let slot = |n: i64| usize::try_from(n).ok().filter(|&s| s < SLOTS).ok_or(EINVAL);
+        let tid = |n: i64| Pid::try_from(n).map_err(|_| EINVAL);
+        let shown = |(wid, value): (Pid, u64)| self.reply(fmt!("wid={wid} value={value}"));
+        match verb {
+            "create" => {
+                let s = slot(arg()?)?;
+                if self.regions.lock()[s].is_some() {
+                    return Err(EBUSY);
+                }
+                let region = new_region(s, self.module)?;
+                self.regions.lock()[s] = Some(region);
+                Ok(())
+            }
+            "destroy" | "leak" => {
+                let s = slot(arg()?)?;
+                let region = self.regions.lock()[s].take().ok_or(ENOENT)?;
+                if verb == "leak" {
+                    core::mem::forget(region);
+                }
+                // Otherwise dropped here, outside the lock: may block.
+                Ok(())
+            }
+            "set" => {
+                let (s, v) = (slot(arg()?)?, arg()?);
+                self.region(s, |r| r.set(v as u64))
+            }
+            "getlocal" => shown(self.region(slot(arg()?)?, |r| r.get_local())?),
+            "get" => {
+                let (s, t) = (slot(arg()?)?, tid(arg()?)?);
+                shown(self.region(s, |r| r.get(t))?)
+            }
+            "getleader" => shown(self.region(slot(arg()?)?, |r| r.get_leader())?),
+            "hold" => {
+                let (s, t) = (slot(arg()?)?, tid(arg()?)?);
+                let held = self.region(s, |r| r.hold(t))?;
+                self.held.lock().push(held, GFP_KERNEL)?;
+                Ok(())
+            }
+            "unhold" => {
+                let held = core::mem::take(&mut *self.held.lock());
+                drop(held);
+                Ok(())
+            }
+            "counts" => {
+                let s = slot(arg()?)?;
+                let (c, d) = (
+                    CTOR_CALLS[s].load(Ordering::Relaxed),
+                    DTOR_CALLS[s].load(Ordering::Relaxed),
+                );
+                self.reply(fmt!("ctor={c} dtor={d}"))
+            }
+            "fail" => {
+                let n = match words.next().ok_or(EINVAL)? {
+                    "none" => -1,
+                    "all" => 0,
+                    "after" => words.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?,
+                    _ => return Err(EINVAL),
+                };
+                FAIL_AFTER.store(n, Ordering::Relaxed);
+                Ok(())
+            }
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+fn read_result(client: &Client, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let tid = current!().pid();
+    for (t, line) in client.results.lock().iter() {
+        if *t == tid {
+            return writeln!(f, "{}", line.to_str().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
+fn write_command(client: &Client, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 128];
+    let n = reader.len();
+    if n >= buf.len() {
+        return Err(EINVAL);
+    }
+    reader.read_slice(&mut buf[..n])?;
+    let command = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+    client.run(command.trim())
+}
+
+#[pin_data]
+struct TestClient {
+    #[pin]
+    control: File<Client>,
+    _dir: Dir,
+}
+
+impl kernel::InPlaceModule for TestClient {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let dir = Dir::new(c_str!("ws_test_client"));
+        let client = try_pin_init!(Client {
+            module,
+            regions <- new_mutex!([const { None }; SLOTS]),
+            held <- new_mutex!(KVec::new()),
+            results <- new_mutex!(KVec::new()),
+        });
+        try_pin_init!(Self {
+            control <- dir.read_write_callback_file(
+                c_str!("control"),
+                client,
+                &read_result,
+                &write_command,
+            ),
+            _dir: dir,
+        })
+    }
+}
