@@ -52,8 +52,9 @@ fi
 
 insmod /modules/world_storage.ko || exit 1
 insmod /modules/ws_test_client.ko || exit 1
+insmod /modules/ws_abi_test.ko || exit 1
 kunit_results
 kselftests world_storage harness
 [ "$plant" = missing ] || rmmod ws_harness
-rmmod ws_test_client || exit 1
+rmmod ws_abi_test ws_test_client || exit 1
 rmmod world_storage || exit 1
