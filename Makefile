@@ -47,14 +47,14 @@ endif
 
 modules: kernel
 	@mkdir -p $(MODOUT)
-	+$(KMAKE) $(if $(WERROR),WERROR=y) $(if $(CLIPPY),CLIPPY=1) modules
+	@+$(KMAKE) --no-print-directory $(if $(WERROR),WERROR=y) $(if $(CLIPPY),CLIPPY=1) modules
 
 selftests: setup
-	+$(MAKE) -C selftests OUTPUT=$(OUT)/selftests \
+	@+$(MAKE) -s --no-print-directory -C selftests OUTPUT=$(OUT)/selftests \
 		KSFT_DIR=$(shell scripts/paths.sh ksrc)/tools/testing/selftests
 
 run: modules selftests
-	@scripts/vm.sh --name run --script scripts/guest/run-demo.sh
+	@scripts/vm.sh --name run --script scripts/guest/run-demo.sh --append "quiet loglevel=3"
 
 check:
 	@scripts/check.sh
@@ -62,9 +62,13 @@ check:
 vm: modules selftests
 	@scripts/vm.sh --name shell --interactive
 
+# CMD and EXTRA reach the recipe through the environment, so that quotes and
+# pipes in the command survive.
+vm-run: export CMD := $(CMD)
+vm-run: export EXTRA := $(EXTRA)
 vm-run: modules selftests
-	@test -n "$(CMD)" || { echo "usage: make vm-run [EXTRA=<dir>] CMD='<command>'"; exit 2; }
-	@scripts/vm.sh --name vm-run $(if $(EXTRA),--extra $(EXTRA)) --cmd "$(CMD)"
+	@test -n "$$CMD" || { echo "usage: make vm-run [EXTRA=<dir>] CMD='<command>'"; exit 2; }
+	@scripts/vm.sh --name vm-run $${EXTRA:+--extra "$$EXTRA"} --cmd "$$CMD"
 
 fmt:
 	@scripts/rustfmt.sh --check

@@ -23,6 +23,11 @@ impl DrainCount {
         Self(AtomicUsize::new(0))
     }
 
+    /// The current value.
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
     /// One more.
     pub(crate) fn inc(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);

@@ -39,7 +39,9 @@ pub(crate) fn set_storage(storage: Option<&WorldStorage>) {
     STORAGE.store(p, Ordering::Release);
 }
 
-fn storage() -> Result<&'static WorldStorage> {
+/// The loaded module's service, for callers outside the module's own
+/// structure (the exported functions, debugfs).
+pub(crate) fn storage() -> Result<&'static WorldStorage> {
     let p = STORAGE.load(Ordering::Acquire);
     // SAFETY: set only while the module's `WorldStorage` is alive; callers
     // of the exported functions are modules that depend on this one, so

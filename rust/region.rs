@@ -56,11 +56,14 @@ pub(crate) struct Region {
     /// Immutable.
     props: RegionProps,
     /// Immutable. Every object is returned to it before the region is dropped
-    /// (Destroy waits for `objects` to drain).
+    /// (Destroy waits for `allocated` to drain).
     cache: ObjectCache,
     /// Objects allocated and not yet freed. Incremented when an object is
-    /// constructed, decremented after its RCU-deferred free.
-    pub(crate) objects: DrainCount,
+    /// constructed, decremented after its RCU-deferred free; Destroy waits
+    /// for it to drain before the cache goes.
+    pub(crate) allocated: DrainCount,
+    /// Objects constructed and not yet destructed: what worlds hold.
+    pub(crate) live_objects: AtomicUsize,
     /// LookUp references not yet released. Lookups increment it under RCU
     /// only after seeing the region published; Destroy unpublishes, waits
     /// for a grace period, then for this to drain.
@@ -88,7 +91,8 @@ impl Region {
             handle,
             props,
             cache,
-            objects: DrainCount::new(),
+            allocated: DrainCount::new(),
+            live_objects: AtomicUsize::new(0),
             remote_refs: DrainCount::new(),
             constructor_failures: AtomicUsize::new(0),
         };
@@ -100,9 +104,38 @@ impl Region {
         self.handle
     }
 
+    /// Size and alignment of its objects.
+    pub(crate) fn props_layout(&self) -> ObjectLayout {
+        self.props.layout
+    }
+
     /// Its slot: the index of its objects in every world record.
     pub(crate) fn slot(&self) -> usize {
         self.handle.slot()
+    }
+
+    /// The owning module's name, `-` for built-in code.
+    pub(crate) fn owner_name(&self) -> &CStr {
+        if self.props.owner.is_null() {
+            return c"-";
+        }
+        // SAFETY: the owner module lives as long as the region (the unload
+        // notifier destroys the region first); its name is NUL-terminated.
+        unsafe { CStr::from_char_ptr((*self.props.owner).name.as_ptr()) }
+    }
+
+    /// Bytes one object takes: its size rounded up to its alignment.
+    pub(crate) fn bytes_per_object(&self) -> usize {
+        let layout = self.props.layout;
+        (layout.size() as usize).next_multiple_of(layout.align() as usize)
+    }
+
+    /// Whether it has a constructor and a destructor.
+    pub(crate) fn has_callbacks(&self) -> (bool, bool) {
+        (
+            self.props.constructor.is_some(),
+            self.props.destructor.is_some(),
+        )
     }
 
     /// The cache its objects come from.

@@ -7,6 +7,7 @@
 use crate::{
     object_cache::AllocContext,
     region::{Region, RegionProps, RegionTable, Unpublished},
+    stats,
     threads::ThreadList,
     world::{is_kernel_task, WorldRecord, WorldTable},
 };
@@ -15,7 +16,7 @@ use core::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 use kernel::{
-    bindings,
+    bindings, fmt,
     prelude::*,
     sync::{
         barrier::{smp_mb, Full},
@@ -105,7 +106,7 @@ impl WorldStorage {
         rcu::synchronize_rcu();
         region.remote_refs.wait_for_zero();
         self.worlds.sweep(&region);
-        region.objects.wait_for_zero();
+        region.allocated.wait_for_zero();
         let slot = region.slot();
         drop(region);
         self.regions.release_slot(&mut self.regions.lock(), slot);
@@ -148,6 +149,7 @@ impl WorldStorage {
 
     /// LookUpLocal: the current task's object. Any context; no lock.
     pub(crate) fn lookup_local(&self, handle: u64) -> Result<NonNull<u8>> {
+        stats::count_local_lookup();
         let guard = rcu::read_lock();
         let region = self.regions.get(handle, &guard)?;
         self.worlds.lookup_local(kernel::current!(), region, &guard)
@@ -156,6 +158,7 @@ impl WorldStorage {
     /// LookUp: world `wid`'s object (of `task`, if given, which must be that
     /// world), with a reference. Never blocks.
     pub(crate) fn lookup(&self, wid: i32, task: Option<&Task>, handle: u64) -> Result<NonNull<u8>> {
+        stats::count_remote_lookup();
         let guard = rcu::read_lock();
         let region = self.regions.get(handle, &guard)?;
         self.worlds.lookup(wid, task, region, &guard)
@@ -202,6 +205,69 @@ impl WorldStorage {
             unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
             self.tasks_killed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// debugfs `regions`: a header, then one line per live region.
+    pub(crate) fn write_regions(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "handle owner size align ctor dtor objects bytes remote_refs ctor_failures"
+        )?;
+        let guard = rcu::read_lock();
+        let mut result = Ok(());
+        self.regions.for_each(&guard, |r| {
+            let (ctor, dtor) = r.has_callbacks();
+            let objects = r.live_objects.load(Ordering::Relaxed);
+            let yes_no = |b: bool| if b { "yes" } else { "no" };
+            result = result.and_then(|()| {
+                writeln!(
+                    f,
+                    "{:#x} {} {} {} {} {} {} {} {} {}",
+                    r.handle().encode(),
+                    r.owner_name().to_str().unwrap_or("?"),
+                    r.props_layout().size(),
+                    r.props_layout().align(),
+                    yes_no(ctor),
+                    yes_no(dtor),
+                    objects,
+                    objects * r.bytes_per_object(),
+                    r.remote_refs.get(),
+                    r.constructor_failures.load(Ordering::Relaxed),
+                )
+            });
+        });
+        result
+    }
+
+    /// debugfs `stats`: one `name value` line per total.
+    pub(crate) fn write_stats(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (mut regions, mut objects, mut bytes) = (0, 0, 0);
+        {
+            let guard = rcu::read_lock();
+            self.regions.for_each(&guard, |r| {
+                regions += 1;
+                let live = r.live_objects.load(Ordering::Relaxed);
+                objects += live;
+                bytes += live * r.bytes_per_object();
+            });
+        }
+        let (local, remote) = stats::lookup_totals();
+        writeln!(f, "worlds {}", self.worlds.records())?;
+        writeln!(f, "regions {regions}")?;
+        writeln!(f, "objects {objects}")?;
+        writeln!(f, "bytes {bytes}")?;
+        writeln!(f, "lookups_local {local}")?;
+        writeln!(f, "lookups_remote {remote}")?;
+        writeln!(
+            f,
+            "task_constructor_failures {}",
+            self.task_constructor_failures.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            f,
+            "tasks_killed {}",
+            self.tasks_killed.load(Ordering::Relaxed)
+        )
     }
 
     /// Hook: `task` exits.

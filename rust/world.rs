@@ -17,7 +17,7 @@
 use crate::{object_cache::AllocContext, region::Region};
 use core::{
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings,
@@ -90,7 +90,7 @@ pub(crate) fn is_kernel_task(task: &Task) -> bool {
 /// # Invariants
 ///
 /// - `data` is `size` bytes of `region`'s cache, constructed (or zeroed).
-/// - `region` outlives the object: Destroy waits for `Region::objects`,
+/// - `region` outlives the object: Destroy waits for `Region::allocated`,
 ///   decremented only after the object's RCU-deferred free.
 /// - `record` outlives the object: a record is freed a grace period after
 ///   its teardown, which retires every object still in it, and an object
@@ -154,13 +154,13 @@ impl WorldObject {
                 rcu
             ))
         };
-        // SAFETY: the region outlives the object until `objects.dec()`.
+        // SAFETY: the region outlives the object until `allocated.dec()`.
         let region = unsafe { obj.region.as_ref() };
         // SAFETY: `data` came from this region's cache; nothing refers to it.
         unsafe { region.cache().free(obj.data) };
         drop(obj);
         // Last touch of `region`: Destroy may free it once this drains.
-        region.objects.dec();
+        region.allocated.dec();
     }
 }
 
@@ -334,6 +334,8 @@ pub(crate) struct WorldTable {
     /// erased under its lock with interrupts off; loaded under RCU.
     #[pin]
     index: Opaque<bindings::xarray>,
+    /// Records attached and not yet torn down.
+    records: AtomicUsize,
 }
 
 // SAFETY: all shared state is behind the xarrays' locks, RCU or atomics.
@@ -349,7 +351,14 @@ impl WorldTable {
             worlds <- Opaque::ffi_init(|xa| unsafe { ws_xa_init_worlds(xa) }),
             // SAFETY: as above.
             index <- Opaque::ffi_init(|xa| unsafe { ws_xa_init_index(xa) }),
+            records: AtomicUsize::new(0),
         })
+    }
+
+    /// Worlds with a record that is not yet torn down (live, or exited with
+    /// references outstanding).
+    pub(crate) fn records(&self) -> usize {
+        self.records.load(Ordering::Relaxed)
     }
 
     /// The record of live world `wid`, valid while `guard` is held.
@@ -407,6 +416,7 @@ impl WorldTable {
                 // A record of an earlier task with this TID, whose exit was
                 // not seen: detached below like any exited world.
                 stale = old.cast();
+                self.records.fetch_add(1, Ordering::Relaxed);
                 Ok(raw)
             }
         };
@@ -550,7 +560,8 @@ impl WorldTable {
             return Err(ENOMEM);
         }
         data.dismiss();
-        region.objects.inc();
+        region.allocated.inc();
+        region.live_objects.fetch_add(1, Ordering::Relaxed);
         // SAFETY: `raw` came from `KBox::into_raw`, so it is not null.
         Ok(unsafe { NonNull::new_unchecked(raw) })
     }
@@ -558,6 +569,7 @@ impl WorldTable {
     /// Destructs and retires an object its caller has claimed.
     fn destroy_object(&self, obj: &WorldObject) {
         obj.region().destruct(obj.wid, obj.data);
+        obj.region().live_objects.fetch_sub(1, Ordering::Relaxed);
         if let Some(key) = index_key(obj.data.as_ptr()) {
             let _lock = IrqLocked::new(&self.index);
             // SAFETY: lock held.
@@ -581,6 +593,7 @@ impl WorldTable {
         while let Some(obj) = r.take_any() {
             self.destroy_object(obj);
         }
+        self.records.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: the record is dead: no entry, no reference, not in the
         // table, so `objects` is unused but by RCU readers of its (RCU-freed)
         // nodes; the record itself is freed after a grace period.

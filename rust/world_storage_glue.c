@@ -9,6 +9,7 @@
 
 #include <linux/limits.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -121,4 +122,37 @@ size_t ws_layout_c_offset(const char *name)
 		if (!strcmp(ws_c_layout[i].name, name))
 			return ws_c_layout[i].offset;
 	return SIZE_MAX;
+}
+
+/*
+ * Lookup counters: per CPU, so the lookup paths never write a shared cache
+ * line. Summed only when debugfs is read.
+ */
+struct ws_lookup_counts {
+	unsigned long local;
+	unsigned long remote;
+};
+
+static DEFINE_PER_CPU(struct ws_lookup_counts, ws_lookup_counts);
+
+void ws_count_lookup_local(void)
+{
+	this_cpu_inc(ws_lookup_counts.local);
+}
+
+void ws_count_lookup_remote(void)
+{
+	this_cpu_inc(ws_lookup_counts.remote);
+}
+
+void ws_sum_lookups(unsigned long *local, unsigned long *remote)
+{
+	int cpu;
+
+	*local = 0;
+	*remote = 0;
+	for_each_possible_cpu(cpu) {
+		*local += per_cpu(ws_lookup_counts.local, cpu);
+		*remote += per_cpu(ws_lookup_counts.remote, cpu);
+	}
 }

@@ -32,6 +32,11 @@ void ws_tracepoint_synchronize_unregister(void);
  */
 size_t ws_collect_threads(struct task_struct **buf, size_t cap);
 
+/* Per-CPU lookup counters, and their sums over all CPUs. */
+void ws_count_lookup_local(void);
+void ws_count_lookup_remote(void);
+void ws_sum_lookups(unsigned long *local, unsigned long *remote);
+
 /* offsetof() of "struct.field", or SIZE_MAX if not in the table. */
 size_t ws_layout_c_offset(const char *name);
 

@@ -12,15 +12,18 @@ mod drain;
 mod exports;
 mod handle;
 mod hooks;
+mod introspection;
 mod layout;
 mod object_cache;
 mod props;
 mod region;
+mod stats;
 mod storage;
 mod threads;
 mod world;
 
 use hooks::{OwnerNotifier, TaskHooks};
+use introspection::Introspection;
 use storage::WorldStorage;
 
 module! {
@@ -33,6 +36,7 @@ module! {
 
 /// The loaded module. Fields are declared in the order they are torn down.
 struct WorldStorageModule {
+    introspection: Option<Pin<KBox<Introspection>>>,
     notifier: Option<Pin<KBox<OwnerNotifier>>>,
     hooks: Option<TaskHooks>,
     storage: Pin<KBox<WorldStorage>>,
@@ -43,6 +47,7 @@ impl kernel::Module for WorldStorageModule {
         let storage = KBox::pin_init(WorldStorage::new()?, GFP_KERNEL)?;
         exports::set_storage(Some(&storage));
         let mut this = WorldStorageModule {
+            introspection: None,
             notifier: None,
             hooks: None,
             storage,
@@ -55,12 +60,14 @@ impl kernel::Module for WorldStorageModule {
             unsafe { OwnerNotifier::register(&this.storage) },
             GFP_KERNEL,
         )?);
+        this.introspection = Some(KBox::pin_init(Introspection::new(), GFP_KERNEL)?);
         Ok(this)
     }
 }
 
 impl Drop for WorldStorageModule {
     fn drop(&mut self) {
+        self.introspection = None;
         self.notifier = None;
         self.hooks = None;
         self.storage.shutdown();

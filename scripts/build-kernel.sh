@@ -14,10 +14,7 @@ read -r -a margs <<<"$(kmake_args)"
 
 [ -d "$src" ] || die "no kernel source in $src: run scripts/setup.sh"
 
-if [ -f "$out/.built" ]; then
-	echo "kernel up to date: $out"
-	exit 0
-fi
+[ ! -f "$out/.built" ] || exit 0
 
 configure() {
 	mkdir -p "$out"

@@ -13,6 +13,7 @@ step "setup" scripts/setup.sh
 step "kernel" scripts/build-kernel.sh
 step "modules (clippy, warnings are errors)" make -s --no-print-directory modules WERROR=1 CLIPPY=1
 step "rustfmt" scripts/rustfmt.sh --check
+step "documentation (docutils)" scripts/check-docs.py
 step "selftests" make -s --no-print-directory selftests
 
 OUT=$(out_dir)

@@ -60,12 +60,14 @@ kernel_src_dir() {
 }
 
 # The key of a kernel build: any change to an input gives a new directory.
-# $1 is the name of an optional extra fragment (the debug kernel).
+# $1 is the name of an optional extra fragment (the debug kernel). The key
+# must not depend on what setup has fetched yet (the Makefile computes it
+# before setup runs): the series pins the source, whose exact Debian version
+# is recorded in the source directory's VERSION file.
 kernel_key() {
 	local extra=${1:-}
 	{
 		echo "series=$WS_SERIES"
-		cat "$WS_CACHE/linux-source-$WS_SERIES/VERSION" 2>/dev/null || true
 		cat "$WS_TOP/.config.fragment"
 		[ -z "$extra" ] || cat "$WS_TOP/$extra"
 		rustc --version

@@ -134,7 +134,16 @@ install_linux_source() {
 	rm -rf "$dest.deb"
 }
 
-step "Debian packages" install_packages
-step "bindgen-cli $WS_BINDGEN_VERSION" install_bindgen
-step "rust-src for rustc $(rustc_version)" install_rust_src
-step "linux-source-$WS_SERIES" install_linux_source
+# Quiet when everything is already there.
+packages_present() {
+	local p
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || return 1
+	done
+}
+
+packages_present || step "Debian packages" install_packages
+[ -x "$WS_BINDGEN" ] || step "bindgen-cli $WS_BINDGEN_VERSION" install_bindgen
+[ -f "$WS_CACHE/rust-src-$(rustc_version)/VERSION" ] ||
+	step "rust-src for rustc $(rustc_version)" install_rust_src
+[ -d "$(kernel_src_dir)" ] || step "linux-source-$WS_SERIES" install_linux_source

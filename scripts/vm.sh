@@ -96,10 +96,19 @@ mkdir -p "$dir"
 build_initramfs
 acc=$(accel)
 cpu=()
-[ "$acc" != kvm ] || cpu=(-cpu host)
+clock=""
+if [ "$acc" = kvm ]; then
+	cpu=(-cpu host)
+else
+	# Under TCG the guest reads the host's TSC, but a tinyconfig kernel has
+	# no PIT/HPET to calibrate it against and falls back to 4 ms jiffies.
+	# Tell it the host's TSC rate instead.
+	khz=$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)
+	[ -z "$khz" ] || clock="tsc_early_khz=$khz tsc=reliable"
+fi
 qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2 -m 1G
 	-kernel "$bzimage" -initrd "$dir/initramfs.cpio.gz"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 $append"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 $clock $append"
 	-no-reboot)
 rm -f "$dir/results.log"
 
