@@ -23,12 +23,16 @@ OWN_KERNEL := 1
 endif
 KMAKE_ARGS ?= $(shell scripts/paths.sh kmake-args)
 OUT := $(shell scripts/paths.sh out)
+ifneq ($(OWN_KERNEL),)
+# Outputs for another kernel must not mix with the dev kernel's.
+OUT := $(OUT)-kdir-$(shell echo '$(abspath $(KDIR))' | sha256sum | cut -c1-8)
+endif
 MODOUT := $(OUT)/modules
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODOUT) $(KMAKE_ARGS)
 
-.PHONY: all modules setup kernel selftests run check vm vm-run fmt clippy \
-	clean help
+.PHONY: all modules setup kernel selftests run check check-debug vm vm-run \
+	fmt clean help
 
 all: modules
 
@@ -58,6 +62,11 @@ run: modules selftests
 
 check:
 	@scripts/check.sh
+
+# The whole suite and the stress test on the debug kernel (KASAN, lockdep,
+# kmemleak, failslab): any report fails it.
+check-debug:
+	@WORLD_STORAGE_EXTRA_FRAGMENT=.config.debug.fragment scripts/check.sh --debug
 
 vm: modules selftests
 	@scripts/vm.sh --name shell --interactive

@@ -297,31 +297,31 @@ impl RegionTable {
         state.retiring[slot] = false;
     }
 
-    /// The live region named by `raw`, valid while `guard` is held.
-    pub(crate) fn get<'a>(&self, raw: u64, _guard: &'a rcu::Guard) -> Result<&'a Region> {
+    /// The region published under `raw`'s slot if `raw` names it.
+    fn published(&self, raw: u64) -> Result<NonNull<Region>> {
         let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
-        let p = self.published[handle.slot()].load(Ordering::Acquire);
-        // SAFETY: a published region is freed only after it is unpublished
-        // and a grace period has passed; `_guard` holds this grace period.
-        let region = unsafe { p.as_ref() }.ok_or(EINVAL)?;
-        if region.handle != handle {
+        let p =
+            NonNull::new(self.published[handle.slot()].load(Ordering::Acquire)).ok_or(EINVAL)?;
+        // SAFETY: the callers hold the RCU read lock or the table's lock,
+        // either of which keeps a published region alive.
+        if unsafe { p.as_ref() }.handle != handle {
             return Err(EINVAL);
         }
-        Ok(region)
+        Ok(p)
+    }
+
+    /// The live region named by `raw`, valid while `guard` is held.
+    pub(crate) fn get<'a>(&self, raw: u64, _guard: &'a rcu::Guard) -> Result<&'a Region> {
+        // SAFETY: a published region is freed only after it is unpublished
+        // and a grace period has passed; `_guard` holds this grace period.
+        Ok(unsafe { self.published(raw)?.as_ref() })
     }
 
     /// The live region named by `raw`, valid while the table's lock is held.
-    pub(crate) fn get_locked<'a>(&self, state: &'a SlotState, raw: u64) -> Result<&'a Region> {
-        let _ = state;
-        let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
-        let p = self.published[handle.slot()].load(Ordering::Relaxed);
-        // SAFETY: only the holder of the lock (`state` proves it is held)
-        // unpublishes, so the region lives as long as the borrow of `state`.
-        let region = unsafe { p.as_ref() }.ok_or(EINVAL)?;
-        if region.handle != handle {
-            return Err(EINVAL);
-        }
-        Ok(region)
+    pub(crate) fn get_locked<'a>(&self, _state: &'a SlotState, raw: u64) -> Result<&'a Region> {
+        // SAFETY: only the holder of the lock (`_state` proves it is held)
+        // unpublishes, so the region lives as long as the borrow of `_state`.
+        Ok(unsafe { self.published(raw)?.as_ref() })
     }
 
     /// Calls `f` on every live region, valid while `guard` is held.

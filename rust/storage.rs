@@ -109,7 +109,14 @@ impl WorldStorage {
         region.allocated.wait_for_zero();
         let slot = region.slot();
         drop(region);
-        self.regions.release_slot(&mut self.regions.lock(), slot);
+        let mut state = self.regions.lock();
+        self.regions.release_slot(&mut state, slot);
+        // The last region is gone: no world needs a record any more. Under
+        // the lock no Create runs, and a hook that saw a region has finished
+        // (the grace period above), so no record is being attached.
+        if !self.regions.any_live() {
+            self.worlds.detach_all();
+        }
     }
 
     /// The owner of regions is unloading without having destroyed them.

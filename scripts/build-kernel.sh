@@ -7,7 +7,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-extra=${1:-}
+extra=${1:-$WS_EXTRA_FRAGMENT}
 src=$(kernel_src_dir)
 out=$(kernel_build_dir "$extra")
 read -r -a margs <<<"$(kmake_args)"

@@ -14,6 +14,8 @@ WS_SERIES=${WORLD_STORAGE_KERNEL_SERIES:-7.3}
 WS_BINDGEN_VERSION=0.73.2
 WS_LLVM_VERSION=19
 WS_BACKPORTS_SUITE=${WORLD_STORAGE_SUITE:-trixie-backports}
+# An extra kernel config fragment (the debug kernel), relative to the tree.
+WS_EXTRA_FRAGMENT=${WORLD_STORAGE_EXTRA_FRAGMENT:-}
 
 WS_TOOLS=$WS_CACHE/tools
 WS_BINDGEN=$WS_TOOLS/bindgen-$WS_BINDGEN_VERSION/bin/bindgen
@@ -65,7 +67,7 @@ kernel_src_dir() {
 # before setup runs): the series pins the source, whose exact Debian version
 # is recorded in the source directory's VERSION file.
 kernel_key() {
-	local extra=${1:-}
+	local extra=${1:-$WS_EXTRA_FRAGMENT}
 	{
 		echo "series=$WS_SERIES"
 		cat "$WS_TOP/.config.fragment"
@@ -76,7 +78,7 @@ kernel_key() {
 }
 
 kernel_build_dir() {
-	echo "$WS_CACHE/kernel-$WS_SERIES-$(kernel_key "${1:-}")"
+	echo "$WS_CACHE/kernel-$WS_SERIES-$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")"
 }
 
 # Arguments every kernel and module make needs.
@@ -89,5 +91,5 @@ kmake_args() {
 out_dir() {
 	local tag
 	tag=$(echo "$WS_TOP" | sha256sum | cut -c1-8)
-	echo "$WS_CACHE/out/$tag-$(kernel_key "${1:-}")"
+	echo "$WS_CACHE/out/$tag-$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")"
 }

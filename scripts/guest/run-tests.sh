@@ -13,6 +13,8 @@
 arg() { sed -n "s/.*$1=\([a-z-]*\).*/\1/p" /proc/cmdline; }
 plant=$(arg ws.plant)
 only=$(arg ws.only)
+# ws.stress=<seconds>x<min tasks>: the stress test's length (default: short).
+stress=$(sed -n 's/.*ws\.stress=\([0-9]*\)x\([0-9]*\).*/-s \1 -n \2/p' /proc/cmdline)
 
 emit() { echo "$*" >/dev/results; }
 
@@ -31,7 +33,9 @@ kselftests() {
 		[ -f "/selftests/$target/tests" ] || continue
 		for t in $(cat "/selftests/$target/tests"); do
 			emit "WS-SUITE-BEGIN kselftest $target/$t"
-			(cd "/selftests/$target" && "./$t") >/dev/results 2>&1
+			args=""
+			[ "$t" != stress ] || args=$stress
+			(cd "/selftests/$target" && "./$t" $args) >/dev/results 2>&1
 			emit "WS-SUITE-END kselftest $target/$t $?"
 		done
 	done
@@ -43,6 +47,11 @@ harness_args=""
 [ "$plant" != kunit-fail ] || harness_args="$harness_args fail=1"
 [ "$plant" != warn ] || harness_args="$harness_args warn=1"
 [ "$plant" = missing ] || insmod /modules/ws_harness.ko $harness_args
+
+# On the debug kernel: forget what kmemleak knows from boot, so the scan at
+# the end reports only what the tests leaked.
+kmemleak=/sys/kernel/debug/kmemleak
+[ ! -w "$kmemleak" ] || echo clear >"$kmemleak"
 
 if [ "$only" = harness ]; then
 	kunit_results
@@ -58,3 +67,11 @@ kselftests world_storage harness
 [ "$plant" = missing ] || rmmod ws_harness
 rmmod ws_abi_test ws_test_client || exit 1
 rmmod world_storage || exit 1
+
+if [ -w "$kmemleak" ]; then
+	# Objects must stay unreferenced across two scans to be reported.
+	echo scan >"$kmemleak"
+	sleep 6
+	echo scan >"$kmemleak"
+	cat "$kmemleak"
+fi
