@@ -31,7 +31,7 @@ MODOUT := $(OUT)/modules
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODOUT) $(KMAKE_ARGS)
 
-.PHONY: all modules setup kernel selftests run check check-debug vm vm-run \
+.PHONY: all modules setup kernel selftests run check check-debug bench vm vm-run \
 	fmt clean help
 
 all: modules
@@ -67,6 +67,12 @@ check:
 # kmemleak, failslab): any report fails it.
 check-debug:
 	@WORLD_STORAGE_EXTRA_FRAGMENT=.config.debug.fragment scripts/check.sh --debug
+
+# The benchmark: one table, ns/op and instructions/op from two boots.
+bench: modules selftests
+	@+$(MAKE) -s --no-print-directory -C bench OUTPUT=$(OUT)/bench \
+		KSFT_DIR=$(shell scripts/paths.sh ksrc)/tools/testing/selftests
+	@scripts/bench.sh
 
 vm: modules selftests
 	@scripts/vm.sh --name shell --interactive

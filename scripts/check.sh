@@ -50,7 +50,12 @@ run_vm() {
 tests_in_vm() {
 	mapfile -t expect < <(expected_suites world_storage harness)
 	main_rc=0
-	run_vm "check$([ "$debug" -eq 0 ] || echo -debug)" "" 3000 "${expect[@]}" || main_rc=$?
+	# The stress test: short in make check, long on the debug kernel.
+	# WORLD_STORAGE_STRESS=<seconds>x<min tasks> overrides either.
+	local stress=${WORLD_STORAGE_STRESS:-}
+	[ "$debug" -eq 0 ] || stress=${stress:-120x1000}
+	stress=${stress:+ws.stress=$stress}
+	run_vm "check$([ "$debug" -eq 0 ] || echo -debug)" "$stress" 3000 "${expect[@]}" || main_rc=$?
 	main_summary=$summary
 	echo "$main_summary"
 }

@@ -17,7 +17,8 @@ import sys
 
 SPLATS = [
     r"BUG:", r"WARNING:", r"Oops", r"Call Trace", r"KASAN", r"UBSAN",
-    r"Kernel panic", r"possible circular locking", r"lockdep",
+    r"Kernel panic", r"possible circular locking", r"possible recursive locking",
+    r"suspicious RCU usage",
     r"inconsistent lock state", r"rcu: INFO:", r"RCU stall",
     r"self-detected stall", r"blocked for more than", r"kmemleak:.*new suspected",
     r"unreferenced object", r"general protection fault",

@@ -7,6 +7,9 @@
 #
 #   vm.sh --name NAME [--interactive | --script FILE | --cmd CMD]
 #         [--extra DIR] [--append KERNEL-ARGS] [--timeout SECONDS] [--quiet]
+#         [--icount] [--mem SIZE]
+#
+# --icount: QEMU's -icount shift=0 (one instruction per guest ns; TCG only).
 #
 # The guest's console (ttyS0) is kept in $OUT/vm/NAME/console.log; a second
 # serial port (ttyS1, /dev/results in the guest) is a clean channel for test
@@ -16,7 +19,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-name=vm mode=cmd cmd="" script="" extra="" append="" quiet=0
+name=vm mode=cmd cmd="" script="" extra="" append="" quiet=0 icount=0 mem=1G
 timeout=${WORLD_STORAGE_VM_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -28,6 +31,8 @@ while [ $# -gt 0 ]; do
 	--append) append=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--quiet) quiet=1 ;;
+	--icount) icount=1 ;;
+	--mem) mem=$2; shift ;;
 	*) die "unknown argument $1" ;;
 	esac
 	shift
@@ -46,6 +51,7 @@ build_initramfs() {
 	cp /bin/busybox "$root/bin/busybox"
 	find "$OUT/modules" -name '*.ko' -exec cp {} "$root/modules/" \;
 	[ ! -d "$OUT/selftests" ] || cp -r "$OUT/selftests/." "$root/selftests/"
+	[ ! -d "$OUT/bench" ] || cp -r "$OUT/bench" "$root/bench"
 	cp "$WS_TOP"/scripts/guest/*.sh "$root/guest/"
 	cp "$WS_TOP/scripts/guest/init" "$root/init"
 	chmod +x "$root/init"
@@ -104,12 +110,16 @@ else
 	# no PIT/HPET to calibrate it against and falls back to 4 ms jiffies.
 	# Tell it the host's TSC rate instead.
 	khz=$(awk -F: '/^cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)
+	# Under -icount shift=0 the TSC counts guest ns: 1 GHz.
+	[ "$icount" -eq 0 ] || khz=1000000
 	[ -z "$khz" ] || clock="tsc_early_khz=$khz tsc=reliable"
 fi
-qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2 -m 1G
+[ "$icount" -eq 0 ] || [ "$acc" = tcg ] || die "--icount needs TCG"
+qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2 -m "$mem"
 	-kernel "$bzimage" -initrd "$dir/initramfs.cpio.gz"
 	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 $clock $append"
 	-no-reboot)
+[ "$icount" -eq 0 ] || qemu+=(-icount shift=0)
 rm -f "$dir/results.log"
 
 if [ "$mode" = interactive ]; then

@@ -4,6 +4,8 @@
  * worlds get -ESRCH.
  */
 
+#include <sys/wait.h>
+
 #include "ws_test.h"
 
 static pthread_barrier_t set, done;
@@ -31,7 +33,7 @@ int main(void)
 
 	ksft_print_header();
 	ws_require_client();
-	ksft_set_plan(5);
+	ksft_set_plan(6);
 
 	ksft_test_result(ws_cmd("create 0") == 0, "create\n");
 	ws_cmd("set 0 1717");
@@ -51,6 +53,17 @@ int main(void)
 			 "exited_thread_is_not_found\n");
 	ksft_test_result(ws_query(&wid, &value, "get 0 %d", 4000000) == -ESRCH,
 			 "unknown_tid_is_esrch\n");
+
+	/* A zombie: exited, not yet reaped. */
+	pid_t zombie = fork();
+	siginfo_t info;
+
+	if (zombie == 0)
+		_exit(0);
+	waitid(P_PID, zombie, &info, WEXITED | WNOWAIT);
+	ksft_test_result(ws_query(&wid, &value, "get 0 %d", zombie) == -ESRCH,
+			 "zombie_tid_is_esrch\n");
+	waitpid(zombie, NULL, 0);
 	ws_cmd("destroy 0");
 	ksft_finished();
 }

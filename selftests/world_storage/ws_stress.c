@@ -35,6 +35,7 @@ MODULE_PARM_DESC(seconds, "how long to run");
 
 #define LIVE 4
 #define HELD 16
+#define IRQ_PERIOD_US 1000
 
 struct stress_region {
 	u64 handle;
@@ -203,7 +204,8 @@ static int looker(void *unused)
 		for (i = 0; i < HELD; i++)
 			if (held[i].object && time_after(jiffies, held[i].until))
 				release(&held[i]);
-		cond_resched();
+		/* Leave the CPU to the task storm most of the time. */
+		usleep_range(50, 100);
 	}
 	for (i = 0; i < HELD; i++)
 		if (held[i].object)
@@ -225,7 +227,7 @@ static enum hrtimer_restart irq_lookup(struct hrtimer *t)
 			atomic_long_inc(&totals.irq_hits);
 		}
 	}
-	hrtimer_forward_now(t, us_to_ktime(500));
+	hrtimer_forward_now(t, us_to_ktime(IRQ_PERIOD_US));
 	return HRTIMER_RESTART;
 }
 
@@ -273,7 +275,7 @@ static int __init ws_stress_init(void)
 		kthread_bind(lookers, 1);
 	wake_up_process(lookers);
 	hrtimer_setup(&irq_timer, irq_lookup, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	hrtimer_start(&irq_timer, us_to_ktime(500), HRTIMER_MODE_REL);
+	hrtimer_start(&irq_timer, us_to_ktime(IRQ_PERIOD_US), HRTIMER_MODE_REL);
 	return 0;
 }
 module_init(ws_stress_init);

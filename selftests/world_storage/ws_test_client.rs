@@ -94,6 +94,9 @@ impl<const R: usize> Held for Ref<Counted<R>> {}
 
 /// What the commands do with a region, whatever its slot.
 trait TestRegion: Send + Sync {
+    /// Gives the region up without destroying it: only its owner's unload
+    /// will. (Nothing else leaks: the kernel memory of `self` is freed.)
+    fn leak(&mut self);
     fn set(&self, value: u64) -> Result;
     fn get_local(&self) -> Result<(Pid, u64)>;
     fn get(&self, tid: Pid) -> Result<(Pid, u64)>;
@@ -105,35 +108,51 @@ fn show<const R: usize>(object: &Counted<R>) -> (Pid, u64) {
     (object.wid, object.value.load(Ordering::Relaxed))
 }
 
-impl<const R: usize> TestRegion for WorldStorage<Counted<R>> {
+/// The region of slot `R`, until it is leaked.
+struct Slot<const R: usize>(Option<WorldStorage<Counted<R>>>);
+
+impl<const R: usize> Slot<R> {
+    fn storage(&self) -> Result<&WorldStorage<Counted<R>>> {
+        self.0.as_ref().ok_or(ENOENT)
+    }
+}
+
+impl<const R: usize> TestRegion for Slot<R> {
+    fn leak(&mut self) {
+        core::mem::forget(self.0.take());
+    }
+
     fn set(&self, value: u64) -> Result {
-        self.local()?.value.store(value, Ordering::Relaxed);
+        self.storage()?
+            .local()?
+            .value
+            .store(value, Ordering::Relaxed);
         Ok(())
     }
 
     fn get_local(&self) -> Result<(Pid, u64)> {
-        Ok(show(&*self.local()?))
+        Ok(show(&*self.storage()?.local()?))
     }
 
     fn get(&self, tid: Pid) -> Result<(Pid, u64)> {
-        Ok(show(&*WorldStorage::get(self, tid)?))
+        Ok(show(&*self.storage()?.get(tid)?))
     }
 
     fn get_leader(&self) -> Result<(Pid, u64)> {
-        Ok(show(&*self.get_task(current!().group_leader())?))
+        Ok(show(&*self.storage()?.get_task(current!().group_leader())?))
     }
 
     fn hold(&self, tid: Pid) -> Result<KBox<dyn Held>> {
-        Ok(KBox::new(WorldStorage::get(self, tid)?, GFP_KERNEL)?)
+        Ok(KBox::new(self.storage()?.get(tid)?, GFP_KERNEL)?)
     }
 }
 
 fn new_region(slot: usize, module: &'static ThisModule) -> Result<KBox<dyn TestRegion>> {
     Ok(match slot {
-        0 => KBox::new(WorldStorage::<Counted<0>>::new(module)?, GFP_KERNEL)?,
-        1 => KBox::new(WorldStorage::<Counted<1>>::new(module)?, GFP_KERNEL)?,
-        2 => KBox::new(WorldStorage::<Counted<2>>::new(module)?, GFP_KERNEL)?,
-        3 => KBox::new(WorldStorage::<Counted<3>>::new(module)?, GFP_KERNEL)?,
+        0 => KBox::new(Slot::<0>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
+        1 => KBox::new(Slot::<1>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
+        2 => KBox::new(Slot::<2>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
+        3 => KBox::new(Slot::<3>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
         _ => return Err(EINVAL),
     })
 }
@@ -185,11 +204,12 @@ impl Client {
             }
             "destroy" | "leak" => {
                 let s = slot(arg()?)?;
-                let region = self.regions.lock()[s].take().ok_or(ENOENT)?;
+                let mut region = self.regions.lock()[s].take().ok_or(ENOENT)?;
                 if verb == "leak" {
-                    core::mem::forget(region);
+                    region.leak();
                 }
-                // Otherwise dropped here, outside the lock: may block.
+                // Dropped here, outside the lock: Destroy may block.
+                drop(region);
                 Ok(())
             }
             "set" => {

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_tasks: the user-space half of `make bench`.
+ *
+ *   bench_tasks fork N      fork + exit + wait, N times: "<ns per op>"
+ *   bench_tasks create N    with N extra sleeping threads, reads
+ *                           /sys/kernel/debug/ws_bench/create (Create and
+ *                           Destroy over every thread) and prints it
+ *   bench_tasks sleep N     N threads that sleep until killed
+ */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static pthread_barrier_t started, stop;
+
+static int barriers;
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	if (!barriers) {
+		pause();
+		return NULL;
+	}
+	pthread_barrier_wait(&started);
+	pthread_barrier_wait(&stop);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 2 ? atol(argv[2]) : 0, i;
+	long long t0, best = -1;
+	int round;
+
+	if (argc < 3)
+		return 2;
+	if (!strcmp(argv[1], "fork")) {
+		/* Best of three rounds: the least disturbed one. */
+		for (round = 0; round < 3; round++) {
+			t0 = now_ns();
+			for (i = 0; i < n; i++) {
+				pid_t pid = fork();
+
+				if (pid == 0)
+					_exit(0);
+				waitpid(pid, NULL, 0);
+			}
+			t0 = (now_ns() - t0) / n;
+			if (best < 0 || t0 < best)
+				best = t0;
+		}
+		printf("%lld\n", best);
+		return 0;
+	}
+	if (!strcmp(argv[1], "sleep")) {
+		pthread_t t;
+
+		for (i = 0; i < n; i++)
+			if (pthread_create(&t, NULL, sleeper, NULL))
+				return 1;
+		pause();
+		return 0;
+	}
+	if (!strcmp(argv[1], "create")) {
+		pthread_t *threads = calloc(n, sizeof(*threads));
+		pthread_attr_t attr;
+		char line[256];
+		FILE *f;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+		barriers = 1;
+		pthread_barrier_init(&started, NULL, n + 1);
+		pthread_barrier_init(&stop, NULL, n + 1);
+		for (i = 0; i < n; i++)
+			if (pthread_create(&threads[i], &attr, sleeper, NULL))
+				return 1;
+		pthread_barrier_wait(&started);
+		f = fopen("/sys/kernel/debug/ws_bench/create", "r");
+		if (f && fgets(line, sizeof(line), f))
+			fputs(line, stdout);
+		if (f)
+			fclose(f);
+		pthread_barrier_wait(&stop);
+		for (i = 0; i < n; i++)
+			pthread_join(threads[i], NULL);
+		return 0;
+	}
+	return 2;
+}
