@@ -14,14 +14,17 @@
 //! Lock order: a record's `objects` lock, then the object index lock; the
 //! `worlds` lock nests inside neither. Callbacks run with no lock held.
 
-use crate::{object_cache::AllocContext, region::Region};
+use crate::{
+    object_cache::AllocContext,
+    region::Region,
+    xarray_rcu::{RcuXArray, XaKind},
+};
 use core::{
     ptr::{self, NonNull},
     sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings,
-    ffi::{c_ulong, c_void},
     prelude::*,
     sync::rcu,
     task::Task,
@@ -29,41 +32,14 @@ use kernel::{
 };
 
 extern "C" {
-    fn ws_xa_init_worlds(xa: *mut bindings::xarray);
-    fn ws_xa_init_objects(xa: *mut bindings::xarray);
-    fn ws_xa_init_index(xa: *mut bindings::xarray);
-    fn ws_xa_lock_irqsave(xa: *mut bindings::xarray) -> c_ulong;
-    fn ws_xa_unlock_irqrestore(xa: *mut bindings::xarray, flags: c_ulong);
     fn ws_refcount_inc_not_zero(r: *mut bindings::refcount_t) -> bool;
-}
-
-/// Holds an xarray's spinlock with interrupts off; released on drop.
-struct IrqLocked<'a> {
-    xa: &'a Opaque<bindings::xarray>,
-    flags: c_ulong,
-}
-
-impl<'a> IrqLocked<'a> {
-    fn new(xa: &'a Opaque<bindings::xarray>) -> Self {
-        // SAFETY: `xa` is an initialised xarray (all of ours are initialised
-        // in place before they are shared).
-        let flags = unsafe { ws_xa_lock_irqsave(xa.get()) };
-        Self { xa, flags }
-    }
-}
-
-impl Drop for IrqLocked<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the lock was taken in `new` with these flags.
-        unsafe { ws_xa_unlock_irqrestore(self.xa.get(), self.flags) };
-    }
 }
 
 /// The key of an object in the object index: its address over 8 (every
 /// slab object is at least 8-byte aligned).
-fn index_key(data: *const u8) -> Option<c_ulong> {
+fn index_key(data: *const u8) -> Option<usize> {
     let addr = data as usize;
-    (addr % 8 == 0 && addr != 0).then_some((addr / 8) as c_ulong)
+    (addr % 8 == 0 && addr != 0).then_some(addr / 8)
 }
 
 /// The global TID of `task`, its world ID.
@@ -112,6 +88,13 @@ pub(crate) struct WorldObject {
     rcu: Opaque<bindings::callback_head>,
 }
 
+// SAFETY: the pointers are to a region and a record that are `Sync` and
+// outlive the object (type invariants); `data` is handed out, never
+// dereferenced here.
+unsafe impl Send for WorldObject {}
+// SAFETY: as above; the mutable state is atomic.
+unsafe impl Sync for WorldObject {}
+
 impl WorldObject {
     /// The region it belongs to.
     pub(crate) fn region(&self) -> &Region {
@@ -146,14 +129,9 @@ impl WorldObject {
     /// `head` is the `rcu` field of a retired `WorldObject` made by
     /// `KBox::into_raw`, passed to `call_rcu` once.
     unsafe extern "C" fn free_rcu(head: *mut bindings::callback_head) {
+        let head = head.cast::<Opaque<bindings::callback_head>>();
         // SAFETY: by the contract `head` is inside a `WorldObject` we own.
-        let obj = unsafe {
-            KBox::from_raw(kernel::container_of!(
-                head.cast::<Opaque<bindings::callback_head>>(),
-                WorldObject,
-                rcu
-            ))
-        };
+        let obj = unsafe { KBox::from_raw(kernel::container_of!(head, WorldObject, rcu)) };
         // SAFETY: the region outlives the object until `allocated.dec()`.
         let region = unsafe { obj.region.as_ref() };
         // SAFETY: `data` came from this region's cache; nothing refers to it.
@@ -172,8 +150,8 @@ impl WorldObject {
 ///   one per holder of a [`RecordRef`] and per remote reference. When it
 ///   reaches zero the record is torn down and, a grace period later, freed.
 /// - Every entry of `objects` is a `WorldObject` made by `KBox::into_raw`
-///   that points back at this record, or a reservation (a zero entry) held
-///   by a constructor in progress, which holds a reference on the record.
+///   that points back at this record; a reserved slot is held by a
+///   constructor in progress, which holds a reference on the record.
 #[pin_data]
 pub(crate) struct WorldRecord {
     /// Immutable: the world's ID (global TID).
@@ -187,12 +165,18 @@ pub(crate) struct WorldRecord {
     /// with interrupts off (the last Release may tear a record down from any
     /// context); loaded under RCU.
     #[pin]
-    objects: Opaque<bindings::xarray>,
+    objects: RcuXArray<WorldObject>,
     /// Set once under the `objects` lock at exit: no object is added after.
     exited: AtomicBool,
     /// For the deferred free.
     rcu: Opaque<bindings::callback_head>,
 }
+
+// SAFETY: `task` is only compared, never dereferenced; everything else is
+// atomic or behind the `objects` lock.
+unsafe impl Send for WorldRecord {}
+// SAFETY: as above.
+unsafe impl Sync for WorldRecord {}
 
 impl WorldRecord {
     /// A record for `task`, not yet in the table, counting one reference
@@ -203,8 +187,7 @@ impl WorldRecord {
             task: task.as_ptr(),
             // SAFETY: no requirement; builds an initial count.
             refs: Opaque::new(unsafe { bindings::REFCOUNT_INIT(1) }),
-            // SAFETY: `xa` points to the field being initialised in place.
-            objects <- Opaque::ffi_init(|xa| unsafe { ws_xa_init_objects(xa) }),
+            objects <- RcuXArray::new(XaKind::Objects),
             exited: AtomicBool::new(false),
             rcu: Opaque::uninit(),
         });
@@ -218,16 +201,8 @@ impl WorldRecord {
     }
 
     /// The object of region slot `slot`, valid while `guard` is held.
-    pub(crate) fn object<'a>(
-        &self,
-        slot: usize,
-        _guard: &'a rcu::Guard,
-    ) -> Option<&'a WorldObject> {
-        // SAFETY: `objects` is initialised; `xa_load` is safe under RCU.
-        let p = unsafe { bindings::xa_load(self.objects.get(), slot as c_ulong) };
-        // SAFETY: entries are `WorldObject`s (type invariant), freed only a
-        // grace period after removal; `_guard` holds this grace period.
-        unsafe { p.cast::<WorldObject>().as_ref() }
+    pub(crate) fn object<'a>(&self, slot: usize, guard: &'a rcu::Guard) -> Option<&'a WorldObject> {
+        self.objects.load(slot, guard)
     }
 
     /// Takes a reference unless the record is already dying.
@@ -236,45 +211,35 @@ impl WorldRecord {
         unsafe { ws_refcount_inc_not_zero(self.refs.get()) }
     }
 
+    /// Drops a reference; `true` if it was the last.
+    fn put_ref(&self) -> bool {
+        // SAFETY: `refs` is a valid refcount and the caller owns a count.
+        unsafe { bindings::refcount_dec_and_test(self.refs.get()) }
+    }
+
     fn mark_exited(&self) {
-        let _lock = IrqLocked::new(&self.objects);
+        let _lock = self.objects.lock();
         self.exited.store(true, Ordering::Relaxed);
     }
 
     /// Removes `obj` from this record if it is still there; `true` if the
     /// caller now owns it (and must destruct and retire it).
     fn claim(&self, slot: usize, obj: &WorldObject) -> bool {
-        let _lock = IrqLocked::new(&self.objects);
-        // SAFETY: `objects` is initialised and its lock is held.
-        let p = unsafe { bindings::xa_load(self.objects.get(), slot as c_ulong) };
-        if !ptr::eq(p.cast::<WorldObject>(), obj) {
+        let mut objects = self.objects.lock();
+        if !objects.load(slot).is_some_and(|o| ptr::eq(o, obj)) {
             return false;
         }
-        // SAFETY: as above.
-        unsafe { bindings::__xa_erase(self.objects.get(), slot as c_ulong) };
+        objects.erase(slot);
         true
     }
 
-    /// Removes and returns any one object, for teardown.
+    /// Removes and returns any one object, which the caller now owns.
     fn take_any(&self) -> Option<&WorldObject> {
-        let _lock = IrqLocked::new(&self.objects);
-        let mut index: c_ulong = 0;
-        // SAFETY: `objects` is initialised and its lock is held.
-        let p = unsafe {
-            bindings::xa_find(
-                self.objects.get(),
-                &mut index,
-                c_ulong::MAX,
-                bindings::XA_PRESENT,
-            )
-        };
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: as above.
-        unsafe { bindings::__xa_erase(self.objects.get(), index) };
-        // SAFETY: entries are `WorldObject`s; the caller owns it now.
-        Some(unsafe { &*p.cast::<WorldObject>() })
+        let mut objects = self.objects.lock();
+        let (slot, _) = objects.first()?;
+        // SAFETY: an entry is a live `WorldObject` (type invariant); now
+        // erased, the caller owns it and frees it after a grace period.
+        unsafe { objects.erase(slot).as_ref() }
     }
 
     /// RCU callback: frees the record.
@@ -284,14 +249,9 @@ impl WorldRecord {
     /// `head` is the `rcu` field of a torn-down record made by
     /// `KBox::into_raw`, passed to `call_rcu` once.
     unsafe extern "C" fn free_rcu(head: *mut bindings::callback_head) {
+        let head = head.cast::<Opaque<bindings::callback_head>>();
         // SAFETY: by the contract we own the record.
-        drop(unsafe {
-            KBox::from_raw(kernel::container_of!(
-                head.cast::<Opaque<bindings::callback_head>>(),
-                WorldRecord,
-                rcu
-            ))
-        });
+        drop(unsafe { KBox::from_raw(kernel::container_of!(head, WorldRecord, rcu)) });
     }
 }
 
@@ -322,35 +282,28 @@ impl Drop for RecordRef<'_> {
 }
 
 /// Every world record and every object.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct WorldTable {
     /// Records of live worlds by TID. Stored and erased under its lock, in
     /// process context (the task hooks and Create); loaded under RCU.
     #[pin]
-    worlds: Opaque<bindings::xarray>,
+    worlds: RcuXArray<WorldRecord>,
     /// Every object not yet retired, by address / 8: Release checks a
     /// caller's pointer here before touching it, and Destroy finds a
     /// region's objects here, including those of exited worlds. Stored and
     /// erased under its lock with interrupts off; loaded under RCU.
     #[pin]
-    index: Opaque<bindings::xarray>,
+    index: RcuXArray<WorldObject>,
     /// Records attached and not yet torn down.
     records: AtomicUsize,
 }
-
-// SAFETY: all shared state is behind the xarrays' locks, RCU or atomics.
-unsafe impl Send for WorldTable {}
-// SAFETY: as above.
-unsafe impl Sync for WorldTable {}
 
 impl WorldTable {
     /// Empty tables.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            // SAFETY: `xa` points to the field being initialised in place.
-            worlds <- Opaque::ffi_init(|xa| unsafe { ws_xa_init_worlds(xa) }),
-            // SAFETY: as above.
-            index <- Opaque::ffi_init(|xa| unsafe { ws_xa_init_index(xa) }),
+            worlds <- RcuXArray::new(XaKind::Worlds),
+            index <- RcuXArray::new(XaKind::Index),
             records: AtomicUsize::new(0),
         })
     }
@@ -362,12 +315,8 @@ impl WorldTable {
     }
 
     /// The record of live world `wid`, valid while `guard` is held.
-    pub(crate) fn get<'a>(&self, wid: i32, _guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
-        let wid = c_ulong::try_from(wid).ok()?;
-        // SAFETY: `worlds` is initialised; `xa_load` is safe under RCU.
-        let p = unsafe { bindings::xa_load(self.worlds.get(), wid) };
-        // SAFETY: entries are records, freed a grace period after removal.
-        unsafe { p.cast::<WorldRecord>().as_ref() }
+    pub(crate) fn get<'a>(&self, wid: i32, guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
+        self.worlds.load(usize::try_from(wid).ok()?, guard)
     }
 
     /// A counted reference on the record of `task`, if it has one.
@@ -388,82 +337,97 @@ impl WorldTable {
         fresh: Pin<KBox<WorldRecord>>,
         task: &Task,
     ) -> Result<Option<RecordRef<'_>>> {
-        let wid = c_ulong::try_from(fresh.wid).map_err(|_| EINVAL)?;
-        // SAFETY: `KBox::into_raw` gives up ownership; the record is pinned
-        // and never moves again.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(fresh) });
-        let mut stale = ptr::null_mut::<WorldRecord>();
-        // SAFETY: `worlds` is initialised.
-        unsafe { bindings::xa_lock(self.worlds.get()) };
-        // SAFETY: lock held.
-        let current = unsafe { bindings::xa_load(self.worlds.get(), wid) }.cast::<WorldRecord>();
-        // Under the lock: the exit hook erases under it after PF_EXITING is
-        // set, so either it sees our record or we see the flag.
-        let attached = if task_flags(task) & bindings::PF_EXITING != 0 {
-            Ok(ptr::null_mut())
-        // SAFETY: entries are live records while the lock is held.
-        } else if unsafe { current.as_ref() }.is_some_and(|r| r.is_of(task)) {
-            Ok(current)
-        } else {
-            // SAFETY: lock held; GFP_ATOMIC does not drop it.
-            let old = unsafe {
-                bindings::__xa_store(self.worlds.get(), wid, raw.cast(), bindings::GFP_ATOMIC)
-            };
-            // SAFETY: `old` is an error entry or the previous entry.
-            if unsafe { bindings::xa_err(old) } != 0 {
-                Err(ENOMEM)
+        let wid = usize::try_from(fresh.wid).map_err(|_| EINVAL)?;
+        // SAFETY: the record is pinned and never moves again; ownership
+        // goes to the table, or back to a box below.
+        let fresh = KBox::into_raw(unsafe { Pin::into_inner_unchecked(fresh) });
+        let mut stale = ptr::null::<WorldRecord>();
+        let mut error = None;
+        let attached = {
+            let mut worlds = self.worlds.lock();
+            // Under the lock: the exit hook erases under it after PF_EXITING
+            // is set, so either it sees our record or we see the flag.
+            let record = if task_flags(task) & bindings::PF_EXITING != 0 {
+                None
+            } else if let Some(existing) = worlds.load(wid).filter(|r| r.is_of(task)) {
+                Some(NonNull::from(existing))
             } else {
                 // A record of an earlier task with this TID, whose exit was
-                // not seen: detached below like any exited world.
-                stale = old.cast();
-                self.records.fetch_add(1, Ordering::Relaxed);
-                Ok(raw)
-            }
-        };
-        let attached = attached.map(|p| {
+                // not seen, is detached below like any exited world.
+                match worlds.store(wid, fresh) {
+                    Ok(old) => {
+                        stale = old;
+                        self.records.fetch_add(1, Ordering::Relaxed);
+                        NonNull::new(fresh)
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        None
+                    }
+                }
+            };
             // SAFETY: a record in the table is live while the lock is held.
-            let record = unsafe { p.as_ref() }?;
-            record.try_get().then(|| RecordRef {
-                record: NonNull::from(record),
-                table: self,
-            })
-        });
-        // SAFETY: taken above.
-        unsafe { bindings::xa_unlock(self.worlds.get()) };
-        if !matches!(&attached, Ok(Some(r)) if ptr::eq(r.record.as_ptr(), raw)) {
-            // SAFETY: `raw` was not stored, so it is still ours.
-            drop(unsafe { KBox::from_raw(raw) });
+            record
+                .filter(|r| unsafe { r.as_ref() }.try_get())
+                .map(|record| RecordRef {
+                    record,
+                    table: self,
+                })
+        };
+        if !attached
+            .as_ref()
+            .is_some_and(|r| ptr::eq(r.record.as_ptr(), fresh))
+        {
+            // SAFETY: `fresh` was not stored, so it is still ours.
+            drop(unsafe { KBox::from_raw(fresh) });
         }
-        if let Some(stale) = NonNull::new(stale) {
-            // SAFETY: it was in the table, so the table's count is ours now.
-            unsafe { stale.as_ref() }.mark_exited();
-            self.put(stale);
+        if let Some(stale) = NonNull::new(stale.cast_mut()) {
+            self.retire_record(stale);
         }
-        attached
+        error.map_or(Ok(attached), Err)
+    }
+
+    /// A record just taken out of `worlds` (whose count the caller now
+    /// owns): it gets no new object and is torn down at its last reference.
+    fn retire_record(&self, record: NonNull<WorldRecord>) {
+        // SAFETY: the caller owns the table's count, so it is live.
+        unsafe { record.as_ref() }.mark_exited();
+        self.put(record);
     }
 
     /// The world of `task` exits: it is no longer found, gets no new object,
     /// and its record is torn down once no remote reference is left.
     pub(crate) fn detach(&self, task: &Task) {
-        let Ok(wid) = c_ulong::try_from(world_id(task)) else {
+        let Ok(wid) = usize::try_from(world_id(task)) else {
             return;
         };
-        // SAFETY: `worlds` is initialised.
-        unsafe { bindings::xa_lock(self.worlds.get()) };
-        // SAFETY: lock held.
-        let p = unsafe { bindings::xa_load(self.worlds.get(), wid) }.cast::<WorldRecord>();
-        // SAFETY: entries are live records while the lock is held.
-        let record = unsafe { p.as_ref() }.filter(|r| r.is_of(task));
-        if record.is_some() {
-            // SAFETY: lock held.
-            unsafe { bindings::__xa_erase(self.worlds.get(), wid) };
-        }
-        // SAFETY: taken above.
-        unsafe { bindings::xa_unlock(self.worlds.get()) };
+        let record = {
+            let mut worlds = self.worlds.lock();
+            if worlds.load(wid).is_some_and(|r| r.is_of(task)) {
+                NonNull::new(worlds.erase(wid).cast_mut())
+            } else {
+                None
+            }
+        };
         if let Some(record) = record {
-            record.mark_exited();
-            // The table's reference.
-            self.put(NonNull::from(record));
+            self.retire_record(record);
+        }
+    }
+
+    /// Detaches every record left (last region gone, or module unload):
+    /// each is torn down once its last reference goes.
+    pub(crate) fn detach_all(&self) {
+        loop {
+            let record = {
+                let mut worlds = self.worlds.lock();
+                let Some((wid, _)) = worlds.first() else {
+                    break;
+                };
+                worlds.erase(wid)
+            };
+            if let Some(record) = NonNull::new(record.cast_mut()) {
+                self.retire_record(record);
+            }
         }
     }
 
@@ -475,44 +439,25 @@ impl WorldTable {
         region: &Region,
         context: AllocContext,
     ) -> Result {
-        let slot = region.slot() as c_ulong;
+        let slot = region.slot();
         {
-            let _lock = IrqLocked::new(&record.objects);
-            if record.exited.load(Ordering::Relaxed) {
-                return Ok(());
-            }
+            let mut objects = record.objects.lock();
             // Reserve the slot: a racing constructor sees it taken.
-            // SAFETY: lock held; GFP_ATOMIC does not drop it.
-            let err = unsafe {
-                bindings::__xa_insert(
-                    record.objects.get(),
-                    slot,
-                    ptr::null_mut(),
-                    bindings::GFP_ATOMIC,
-                )
-            };
-            if err == -(bindings::EBUSY as i32) {
+            if record.exited.load(Ordering::Relaxed) || !objects.reserve(slot)? {
                 return Ok(());
-            }
-            if err != 0 {
-                return Err(ENOMEM);
             }
         }
         let result = self.build_object(record, region, context);
-        let _lock = IrqLocked::new(&record.objects);
-        let entry = match &result {
-            Ok(obj) => obj.as_ptr().cast::<c_void>(),
-            Err(_) => ptr::null_mut(),
-        };
+        let mut objects = record.objects.lock();
         // Fill or drop the reservation; nobody else removes it, since we hold
         // a reference on the record and Destroy cannot sweep a published
-        // region.
-        // SAFETY: lock held; replacing an entry allocates nothing.
-        unsafe {
-            if entry.is_null() {
-                bindings::__xa_erase(record.objects.get(), slot);
-            } else {
-                bindings::__xa_store(record.objects.get(), slot, entry, bindings::GFP_ATOMIC);
+        // region. Replacing an entry allocates nothing, so it cannot fail.
+        match &result {
+            Ok(obj) => {
+                let _ = objects.store(slot, obj.as_ptr());
+            }
+            Err(_) => {
+                objects.erase(slot);
             }
         }
         result.map(|_| ())
@@ -544,20 +489,11 @@ impl WorldTable {
         )?;
         region.construct(record.wid, *data)?;
         let raw = KBox::into_raw(obj);
-        let err = {
-            let _lock = IrqLocked::new(&self.index);
-            // SAFETY: lock held; GFP_ATOMIC does not drop it.
-            let old = unsafe {
-                bindings::__xa_store(self.index.get(), key, raw.cast(), bindings::GFP_ATOMIC)
-            };
-            // SAFETY: `old` is an error entry or null.
-            unsafe { bindings::xa_err(old) }
-        };
-        if err != 0 {
+        if let Err(e) = self.index.lock().store(key, raw) {
             region.destruct(record.wid, *data);
             // SAFETY: not indexed, so still ours.
             drop(unsafe { KBox::from_raw(raw) });
-            return Err(ENOMEM);
+            return Err(e);
         }
         data.dismiss();
         region.allocated.inc();
@@ -571,36 +507,27 @@ impl WorldTable {
         obj.region().destruct(obj.wid, obj.data);
         obj.region().live_objects.fetch_sub(1, Ordering::Relaxed);
         if let Some(key) = index_key(obj.data.as_ptr()) {
-            let _lock = IrqLocked::new(&self.index);
-            // SAFETY: lock held.
-            unsafe { bindings::__xa_erase(self.index.get(), key) };
+            self.index.lock().erase(key);
         }
         // SAFETY: `obj` is a `WorldObject` from `KBox::into_raw`, claimed by
         // the caller and now unreachable but for RCU readers.
-        unsafe {
-            bindings::call_rcu(obj.rcu.get(), Some(WorldObject::free_rcu));
-        }
+        unsafe { bindings::call_rcu(obj.rcu.get(), Some(WorldObject::free_rcu)) };
     }
 
     /// Drops one reference on `record`; the last one tears it down.
     fn put(&self, record: NonNull<WorldRecord>) {
         // SAFETY: the caller owns a count, so the record is live.
         let r = unsafe { record.as_ref() };
-        // SAFETY: `refs` is a valid refcount.
-        if !unsafe { bindings::refcount_dec_and_test(r.refs.get()) } {
+        if !r.put_ref() {
             return;
         }
         while let Some(obj) = r.take_any() {
             self.destroy_object(obj);
         }
         self.records.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: the record is dead: no entry, no reference, not in the
-        // table, so `objects` is unused but by RCU readers of its (RCU-freed)
-        // nodes; the record itself is freed after a grace period.
-        unsafe {
-            bindings::xa_destroy(r.objects.get());
-            bindings::call_rcu(r.rcu.get(), Some(WorldRecord::free_rcu));
-        }
+        // SAFETY: the record is dead (no entry, no reference, not in the
+        // table); it is freed after a grace period, for RCU readers.
+        unsafe { bindings::call_rcu(r.rcu.get(), Some(WorldRecord::free_rcu)) };
     }
 
     /// Remote lookup: the object of `region` of the live world `wid` (and
@@ -643,17 +570,15 @@ impl WorldTable {
     /// reference outstanding.
     pub(crate) fn release(&self, wid: i32, data: *const u8) -> Result {
         let guard = rcu::read_lock();
-        let key = index_key(data).ok_or(EINVAL)?;
-        // SAFETY: `index` is initialised; `xa_load` is safe under RCU.
-        let p = unsafe { bindings::xa_load(self.index.get(), key) }.cast::<WorldObject>();
-        // SAFETY: entries are objects, freed a grace period after removal.
-        let obj = unsafe { p.as_ref() }.ok_or(EINVAL)?;
+        let obj = self
+            .index
+            .load(index_key(data).ok_or(EINVAL)?, &guard)
+            .ok_or(EINVAL)?;
         if !ptr::eq(obj.data.as_ptr(), data) || obj.wid != wid || !obj.drop_remote() {
             return Err(EINVAL);
         }
         obj.region().remote_refs.dec();
         self.put(obj.record);
-        drop(guard);
         Ok(())
     }
 
@@ -661,74 +586,20 @@ impl WorldTable {
     /// worlds. The region must be unpublished, a grace period past and its
     /// remote references drained, so no object of it is added or looked up.
     pub(crate) fn sweep(&self, region: &Region) {
-        let mut key: c_ulong = 0;
+        let mut key = 0;
         loop {
             let guard = rcu::read_lock();
-            // SAFETY: `index` is initialised; `xa_find` is safe under RCU.
-            let p = unsafe {
-                bindings::xa_find(
-                    self.index.get(),
-                    &mut key,
-                    c_ulong::MAX,
-                    bindings::XA_PRESENT,
-                )
-            };
-            // SAFETY: entries are objects, freed a grace period after removal;
-            // `guard` holds this grace period.
-            let Some(obj) = (unsafe { p.cast::<WorldObject>().as_ref() }) else {
+            let Some(obj) = self.index.find(&mut key, &guard) else {
                 break;
             };
             if ptr::eq(obj.region(), region) && obj.record().claim(region.slot(), obj) {
                 self.destroy_object(obj);
             }
             drop(guard);
-            if key == c_ulong::MAX {
-                break;
-            }
-            key += 1;
-        }
-    }
-
-    /// Detaches every record left (module unload): each is torn down once
-    /// its last reference goes.
-    pub(crate) fn detach_all(&self) {
-        let mut wid: c_ulong = 0;
-        loop {
-            // SAFETY: `worlds` is initialised.
-            unsafe { bindings::xa_lock(self.worlds.get()) };
-            // SAFETY: lock held.
-            let p = unsafe {
-                bindings::xa_find(
-                    self.worlds.get(),
-                    &mut wid,
-                    c_ulong::MAX,
-                    bindings::XA_PRESENT,
-                )
-            };
-            if !p.is_null() {
-                // SAFETY: lock held.
-                unsafe { bindings::__xa_erase(self.worlds.get(), wid) };
-            }
-            // SAFETY: taken above.
-            unsafe { bindings::xa_unlock(self.worlds.get()) };
-            let Some(record) = NonNull::new(p.cast::<WorldRecord>()) else {
+            let Some(next) = key.checked_add(1) else {
                 break;
             };
-            // SAFETY: it was in the table, so the table's count is ours now.
-            unsafe { record.as_ref() }.mark_exited();
-            self.put(record);
-        }
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for WorldTable {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: both xarrays are initialised; `detach_all` and every
-        // region's Destroy emptied them before the module drops the table.
-        unsafe {
-            bindings::xa_destroy(self.worlds.get());
-            bindings::xa_destroy(self.index.get());
+            key = next;
         }
     }
 }

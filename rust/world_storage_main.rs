@@ -21,6 +21,7 @@ mod stats;
 mod storage;
 mod threads;
 mod world;
+mod xarray_rcu;
 
 use hooks::{OwnerNotifier, TaskHooks};
 use introspection::Introspection;

@@ -21,20 +21,9 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-/* The value of `name` in the stats file, -1 if absent. */
 static long stat(const char *name)
 {
-	char key[64];
-	long value, found = -1;
-	FILE *f = fopen(STATS, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &value) == 2)
-		if (!strcmp(key, name))
-			found = value;
-	fclose(f);
-	return found;
+	return ws_file_value(STATS, name);
 }
 
 /* The region line owned by ws_test_client: its fields, or 0 if none. */

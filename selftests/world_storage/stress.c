@@ -48,21 +48,6 @@ static int write_file(const char *path, const char *value)
 	return ok ? 0 : -1;
 }
 
-static long stat_of(const char *path, const char *name)
-{
-	char key[64];
-	long value, found = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &value) == 2)
-		if (!strcmp(key, name))
-			found = value;
-	fclose(f);
-	return found;
-}
-
 /* vfork + exec of /bin/true, in its own frame (vfork shares the stack). */
 static __attribute__((noinline)) void vfork_exec(void)
 {
@@ -199,12 +184,12 @@ int main(int argc, char **argv)
 	sleep(2);
 
 	tasks = shared->forks + shared->threads + shared->execs;
-	created = stat_of("/sys/kernel/debug/ws_stress/results", "regions_created");
-	mismatches = stat_of("/sys/kernel/debug/ws_stress/results", "mismatches");
-	release_errors = stat_of("/sys/kernel/debug/ws_stress/results", "release_errors");
-	irq_hits = stat_of("/sys/kernel/debug/ws_stress/results", "irq_hits");
-	remote_hits = stat_of("/sys/kernel/debug/ws_stress/results", "remote_hits");
-	injected = stat_of("/sys/kernel/debug/ws_stress/results", "ctor_failures_injected");
+	created = ws_file_value("/sys/kernel/debug/ws_stress/results", "regions_created");
+	mismatches = ws_file_value("/sys/kernel/debug/ws_stress/results", "mismatches");
+	release_errors = ws_file_value("/sys/kernel/debug/ws_stress/results", "release_errors");
+	irq_hits = ws_file_value("/sys/kernel/debug/ws_stress/results", "irq_hits");
+	remote_hits = ws_file_value("/sys/kernel/debug/ws_stress/results", "remote_hits");
+	injected = ws_file_value("/sys/kernel/debug/ws_stress/results", "ctor_failures_injected");
 	ksft_print_msg("tasks %ld (forks %ld, threads %ld, vfork+exec %ld), killed %ld\n",
 		       tasks, shared->forks, shared->threads, shared->execs, shared->killed);
 	ksft_print_msg("client reloads %ld, failslab %s\n", shared->reloads,
@@ -221,9 +206,9 @@ int main(int argc, char **argv)
 			 "failures_injected_and_client_reloaded\n");
 
 	system("rmmod ws_stress ws_sched_stats");
-	regions = stat_of(WS_STATS, "regions");
-	objects = stat_of(WS_STATS, "objects");
-	worlds = stat_of(WS_STATS, "worlds");
+	regions = ws_file_value(WS_STATS, "regions");
+	objects = ws_file_value(WS_STATS, "objects");
+	worlds = ws_file_value(WS_STATS, "worlds");
 	ksft_print_msg("after: regions %ld, objects %ld, worlds %ld\n", regions, objects, worlds);
 	ksft_test_result(regions == 0 && objects == 0 && worlds == 0, "nothing_left\n");
 	/* The other tests expect the client loaded. */

@@ -97,6 +97,22 @@ static inline int ws_counts(int slot, long *ctor, long *dtor)
 	return err;
 }
 
+/* The value of `name` in a file of "name value" lines, -1 if absent. */
+static inline long ws_file_value(const char *path, const char *name)
+{
+	char key[64];
+	long value, found = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &value) == 2)
+		if (!strcmp(key, name))
+			found = value;
+	fclose(f);
+	return found;
+}
+
 /* Skips the whole test if the client is not loaded. */
 static inline void ws_require_client(void)
 {

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`RcuXArray`]: an XArray of raw pointers whose readers take no lock.
+//!
+//! The kernel crate's `XArray` owns its entries and loads under its lock;
+//! world storage needs the C XArray's other mode: loads under RCU alone,
+//! entries freed by their owners a grace period after they are erased.
+
+use core::{marker::PhantomData, ptr};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_ulong},
+    prelude::*,
+    sync::rcu,
+    types::Opaque,
+};
+
+extern "C" {
+    fn ws_xa_init_worlds(xa: *mut bindings::xarray);
+    fn ws_xa_init_objects(xa: *mut bindings::xarray);
+    fn ws_xa_init_index(xa: *mut bindings::xarray);
+    fn ws_xa_lock_irqsave(xa: *mut bindings::xarray) -> c_ulong;
+    fn ws_xa_unlock_irqrestore(xa: *mut bindings::xarray, flags: c_ulong);
+}
+
+/// Which XArray: each kind has its own lockdep class, and decides whether
+/// its lock is taken with interrupts off.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XaKind {
+    /// World records by TID: locked from process context only.
+    Worlds,
+    /// One record's objects by region slot: locked with interrupts off.
+    Objects,
+    /// Every object by address: locked with interrupts off.
+    Index,
+}
+
+/// An XArray from `usize` to `*const T`.
+///
+/// # Invariants
+///
+/// - `xa` is initialised for `kind` and destroyed on drop.
+/// - Every entry points to a `T` that stays valid until a grace period after
+///   it is erased: whoever erases an entry frees it with `call_rcu()` (or
+///   later).
+#[pin_data(PinnedDrop)]
+pub(crate) struct RcuXArray<T> {
+    #[pin]
+    xa: Opaque<bindings::xarray>,
+    kind: XaKind,
+    _entries: PhantomData<*const T>,
+}
+
+// SAFETY: the XArray is thread-safe; entries are `T`s shared between
+// threads, so `T` must be `Sync`.
+unsafe impl<T: Sync> Send for RcuXArray<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for RcuXArray<T> {}
+
+impl<T> RcuXArray<T> {
+    /// An empty XArray of the given kind.
+    pub(crate) fn new(kind: XaKind) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `xa` points to the field being initialised in place.
+            xa <- Opaque::ffi_init(move |xa| unsafe {
+                match kind {
+                    XaKind::Worlds => ws_xa_init_worlds(xa),
+                    XaKind::Objects => ws_xa_init_objects(xa),
+                    XaKind::Index => ws_xa_init_index(xa),
+                }
+            }),
+            kind,
+            _entries: PhantomData,
+        })
+    }
+
+    /// The entry at `index`, valid while `guard` is held. A reserved index
+    /// reads as empty.
+    pub(crate) fn load<'a>(&self, index: usize, _guard: &'a rcu::Guard) -> Option<&'a T> {
+        // SAFETY: `xa` is initialised; `xa_load()` is safe under RCU.
+        let p = unsafe { bindings::xa_load(self.xa.get(), index as c_ulong) };
+        // SAFETY: entries are `T`s, freed a grace period after they are
+        // erased (type invariant); `_guard` holds this grace period.
+        unsafe { p.cast::<T>().as_ref() }
+    }
+
+    /// The first entry at `*index` or above, valid while `guard` is held;
+    /// `*index` is set to its index.
+    pub(crate) fn find<'a>(&self, index: &mut usize, _guard: &'a rcu::Guard) -> Option<&'a T> {
+        let mut i = *index as c_ulong;
+        // SAFETY: `xa` is initialised; `xa_find()` is safe under RCU.
+        let p =
+            unsafe { bindings::xa_find(self.xa.get(), &mut i, c_ulong::MAX, bindings::XA_PRESENT) };
+        *index = i as usize;
+        // SAFETY: as in `load`.
+        unsafe { p.cast::<T>().as_ref() }
+    }
+
+    /// Takes the lock (with interrupts off for the kinds that need it).
+    pub(crate) fn lock(&self) -> XaGuard<'_, T> {
+        let irq_flags = match self.kind {
+            XaKind::Worlds => {
+                // SAFETY: `xa` is initialised.
+                unsafe { bindings::xa_lock(self.xa.get()) };
+                None
+            }
+            // SAFETY: `xa` is initialised.
+            _ => Some(unsafe { ws_xa_lock_irqsave(self.xa.get()) }),
+        };
+        // INVARIANT: the lock is held.
+        XaGuard {
+            xa: self,
+            irq_flags,
+        }
+    }
+}
+
+#[pinned_drop]
+impl<T> PinnedDrop for RcuXArray<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `xa` is initialised and no longer used (we are dropping);
+        // it frees only the XArray's nodes (after a grace period), not the
+        // entries, which their owners have freed.
+        unsafe { bindings::xa_destroy(self.xa.get()) };
+    }
+}
+
+/// The lock of an [`RcuXArray`], released on drop. Only its holder stores
+/// or erases.
+///
+/// # Invariants
+///
+/// `xa`'s lock is held, with interrupts off (saved in `irq_flags`) when
+/// `irq_flags` is `Some`.
+pub(crate) struct XaGuard<'a, T> {
+    xa: &'a RcuXArray<T>,
+    irq_flags: Option<c_ulong>,
+}
+
+impl<T> XaGuard<'_, T> {
+    /// The entry at `index`; no one can erase it while the lock is held.
+    pub(crate) fn load(&self, index: usize) -> Option<&T> {
+        // SAFETY: the lock is held (type invariant).
+        let p = unsafe { bindings::xa_load(self.xa.xa.get(), index as c_ulong) };
+        // SAFETY: entries are valid `T`s until erased, and only the lock
+        // holder erases.
+        unsafe { p.cast::<T>().as_ref() }
+    }
+
+    /// Stores `entry` at `index`, returning the previous entry (null if
+    /// none). Never sleeps (`GFP_ATOMIC`); `ENOMEM` if a node is needed and
+    /// none can be had.
+    pub(crate) fn store(&mut self, index: usize, entry: *const T) -> Result<*const T> {
+        // SAFETY: the lock is held; with GFP_ATOMIC `__xa_store()` does not
+        // drop it.
+        let old = unsafe {
+            bindings::__xa_store(
+                self.xa.xa.get(),
+                index as c_ulong,
+                entry.cast_mut().cast(),
+                bindings::GFP_ATOMIC,
+            )
+        };
+        // SAFETY: `old` is an entry, null or an error entry.
+        match unsafe { bindings::xa_err(old) } {
+            0 => Ok(old.cast::<T>()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// Reserves `index` if it is free (a reserved index loads as empty and
+    /// cannot be reserved again). `Ok(false)`: it is taken or reserved.
+    pub(crate) fn reserve(&mut self, index: usize) -> Result<bool> {
+        // SAFETY: the lock is held; inserting NULL reserves the index; with
+        // GFP_ATOMIC `__xa_insert()` does not drop the lock.
+        let ret: c_int = unsafe {
+            bindings::__xa_insert(
+                self.xa.xa.get(),
+                index as c_ulong,
+                ptr::null_mut(),
+                bindings::GFP_ATOMIC,
+            )
+        };
+        match ret {
+            0 => Ok(true),
+            e if e == -(bindings::EBUSY as c_int) => Ok(false),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// Erases `index` (an entry or a reservation); returns the entry, which
+    /// the caller now owns (null if there was none).
+    pub(crate) fn erase(&mut self, index: usize) -> *const T {
+        // SAFETY: the lock is held.
+        unsafe { bindings::__xa_erase(self.xa.xa.get(), index as c_ulong) }.cast::<T>()
+    }
+
+    /// The first entry and its index.
+    pub(crate) fn first(&self) -> Option<(usize, &T)> {
+        let mut index: c_ulong = 0;
+        // SAFETY: the lock is held (`xa_find()` also takes RCU itself).
+        let p = unsafe {
+            bindings::xa_find(
+                self.xa.xa.get(),
+                &mut index,
+                c_ulong::MAX,
+                bindings::XA_PRESENT,
+            )
+        };
+        // SAFETY: as in `load`.
+        unsafe { p.cast::<T>().as_ref() }.map(|e| (index as usize, e))
+    }
+}
+
+impl<T> Drop for XaGuard<'_, T> {
+    fn drop(&mut self) {
+        let xa = self.xa.xa.get();
+        match self.irq_flags {
+            // SAFETY: taken in `RcuXArray::lock` with these flags.
+            Some(flags) => unsafe { ws_xa_unlock_irqrestore(xa, flags) },
+            // SAFETY: taken in `RcuXArray::lock`.
+            None => unsafe { bindings::xa_unlock(xa) },
+        }
+    }
+}
