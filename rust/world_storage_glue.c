@@ -8,6 +8,7 @@
  */
 
 #include <linux/limits.h>
+#include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -32,22 +33,28 @@ EXPORT_SYMBOL_GPL(world_storage_lookup_task);
 EXPORT_SYMBOL_GPL(world_storage_release);
 
 /*
- * One initialiser per kind of xarray, so that each kind's lock has its own
- * lockdep class (xa_init_flags() keys the class by call site).
+ * One initialiser per kind of xarray, each giving the kind's lock its own
+ * lockdep class: xa_init_flags() is an inline function whose
+ * spin_lock_init() would key every xarray initialised here the same.
  */
+static struct lock_class_key ws_worlds_key, ws_objects_key, ws_index_key;
+
 void ws_xa_init_worlds(struct xarray *xa)
 {
 	xa_init_flags(xa, 0);
+	lockdep_set_class(&xa->xa_lock, &ws_worlds_key);
 }
 
 void ws_xa_init_objects(struct xarray *xa)
 {
 	xa_init_flags(xa, XA_FLAGS_LOCK_IRQ);
+	lockdep_set_class(&xa->xa_lock, &ws_objects_key);
 }
 
 void ws_xa_init_index(struct xarray *xa)
 {
 	xa_init_flags(xa, XA_FLAGS_LOCK_IRQ);
+	lockdep_set_class(&xa->xa_lock, &ws_index_key);
 }
 
 unsigned long ws_xa_lock_irqsave(struct xarray *xa)
