@@ -28,9 +28,10 @@ done </sys/kernel/debug/ws_bench_rust/run
 rmmod ws_bench_rust
 
 for n in 1000 10000; do
+	# "threads <all threads> create_ns_per_thread <ns> destroy_ns_per_thread <ns>"
 	set -- $(/bench/bench_tasks create "$n")
-	emit "create_over_${2}_threads_per_thread" "$4"
-	emit "destroy_over_${2}_threads_per_thread" "$6"
+	emit "create_over_${n}_more_threads_per_thread" "$4"
+	emit "destroy_over_${n}_more_threads_per_thread" "$6"
 done
 
 # Memory: bytes per world per region, from our accounting and from slab,
