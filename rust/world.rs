@@ -15,6 +15,7 @@
 //! `worlds` lock nests inside neither. Callbacks run with no lock held.
 
 use crate::{
+    current_cache,
     object_cache::AllocContext,
     region::Region,
     xarray_rcu::{RcuXArray, XaKind},
@@ -391,7 +392,9 @@ impl WorldTable {
     /// owns): it gets no new object and is torn down at its last reference.
     fn retire_record(&self, record: NonNull<WorldRecord>) {
         // SAFETY: the caller owns the table's count, so it is live.
-        unsafe { record.as_ref() }.mark_exited();
+        let r = unsafe { record.as_ref() };
+        current_cache::forget(r);
+        r.mark_exited();
         self.put(record);
     }
 
@@ -558,11 +561,30 @@ impl WorldTable {
         region: &Region,
         guard: &rcu::Guard,
     ) -> Result<NonNull<u8>> {
-        let record = self.get(world_id(current), guard).ok_or(ENOENT)?;
-        if !record.is_of(current) {
-            return Err(ENOENT);
-        }
+        let record = match current_cache::get(guard) {
+            Some(record) => record,
+            None => self.current_record(current, guard).ok_or(ENOENT)?,
+        };
         Ok(record.object(region.slot(), guard).ok_or(ENOENT)?.data)
+    }
+
+    /// The current task's record from the table, cached for the next local
+    /// lookup on this CPU.
+    fn current_record<'a>(&self, current: &Task, guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
+        let record = self
+            .get(world_id(current), guard)
+            .filter(|r| r.is_of(current))?;
+        current_cache::set(record, guard);
+        // If it left the table meanwhile, its forget() may have run before
+        // our set(): undo it (the barriers make one side see the other).
+        if !self
+            .get(world_id(current), guard)
+            .is_some_and(|r| ptr::eq(r, record))
+        {
+            current_cache::forget(record);
+            return None;
+        }
+        Some(record)
     }
 
     /// Drops a reference taken by [`WorldTable::lookup`] on object `data` of

@@ -163,3 +163,54 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 		*remote += per_cpu(ws_lookup_counts.remote, cpu);
 	}
 }
+
+/*
+ * The current task's world record, cached per CPU for the local lookup.
+ * Filled only by the lookup path for `current` (task context, or an
+ * interrupt answering for the interrupted task) and only under RCU, with
+ * the record then re-checked in the table; cleared on every CPU when a
+ * record leaves the table. A cleared entry is a miss, never a stale hit
+ * past the record's grace period.
+ */
+struct ws_current_cache {
+	struct task_struct *task;
+	const void *record;
+};
+
+static DEFINE_PER_CPU(struct ws_current_cache, ws_current_cache);
+
+const void *ws_cache_get(void)
+{
+	struct ws_current_cache *c = this_cpu_ptr(&ws_current_cache);
+
+	return READ_ONCE(c->task) == current ? READ_ONCE(c->record) : NULL;
+}
+
+void ws_cache_set(const void *record)
+{
+	struct ws_current_cache *c = this_cpu_ptr(&ws_current_cache);
+	unsigned long flags;
+
+	/* An interrupt on this CPU would fill the same entry for the same task. */
+	local_irq_save(flags);
+	WRITE_ONCE(c->task, NULL);
+	WRITE_ONCE(c->record, record);
+	WRITE_ONCE(c->task, current);
+	local_irq_restore(flags);
+	/* Pairs with the barrier in ws_cache_forget(). */
+	smp_mb();
+}
+
+void ws_cache_forget(const void *record)
+{
+	int cpu;
+
+	/* Pairs with the barrier in ws_cache_set(). */
+	smp_mb();
+	for_each_possible_cpu(cpu) {
+		struct ws_current_cache *c = per_cpu_ptr(&ws_current_cache, cpu);
+
+		if (READ_ONCE(c->record) == record)
+			cmpxchg(&c->record, record, NULL);
+	}
+}

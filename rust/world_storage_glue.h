@@ -37,6 +37,14 @@ void ws_count_lookup_local(void);
 void ws_count_lookup_remote(void);
 void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 
+/*
+ * Per-CPU cache of the current task's world record: get (NULL on a miss),
+ * set after finding it in the table, forget on every CPU when it leaves.
+ */
+const void *ws_cache_get(void);
+void ws_cache_set(const void *record);
+void ws_cache_forget(const void *record);
+
 /* offsetof() of "struct.field", or SIZE_MAX if not in the table. */
 size_t ws_layout_c_offset(const char *name);
 

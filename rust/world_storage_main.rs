@@ -8,6 +8,7 @@
 
 use kernel::prelude::*;
 
+mod current_cache;
 mod drain;
 mod exports;
 mod handle;
