@@ -222,6 +222,14 @@ impl WorldRecord {
         }
     }
 
+    /// The objects of the mirrored slots, valid while `guard` is held.
+    fn fast_objects<'a>(&'a self, _guard: &'a rcu::Guard) -> impl Iterator<Item = &'a WorldObject> {
+        self.fast.iter().filter_map(|entry| {
+            // SAFETY: as in `object`.
+            unsafe { entry.load(Ordering::Acquire).as_ref() }
+        })
+    }
+
     /// Mirrors the entry of `slot` (call with the `objects` lock held).
     fn set_fast(&self, slot: usize, obj: *const WorldObject) {
         if let Some(entry) = self.fast.get(slot) {
@@ -618,16 +626,34 @@ impl WorldTable {
     /// reference outstanding.
     pub(crate) fn release(&self, wid: i32, data: *const u8) -> Result {
         let guard = rcu::read_lock();
-        let obj = self
-            .index
-            .load(index_key(data).ok_or(EINVAL)?, &guard)
-            .ok_or(EINVAL)?;
-        if !ptr::eq(obj.data.as_ptr(), data) || obj.wid != wid || !obj.drop_remote() {
+        let obj = self.handed_out(wid, data, &guard).ok_or(EINVAL)?;
+        if !obj.drop_remote() {
             return Err(EINVAL);
         }
         obj.region().remote_refs.dec();
         self.put(obj.record);
         Ok(())
+    }
+
+    /// The object of world `wid` whose memory is `data`, if there is one:
+    /// first among the live world's mirrored slots (most releases), then in
+    /// the index (exited worlds, higher slots). Never touches `data`.
+    fn handed_out<'a>(
+        &self,
+        wid: i32,
+        data: *const u8,
+        guard: &'a rcu::Guard,
+    ) -> Option<&'a WorldObject> {
+        let is_it = |obj: &WorldObject| ptr::eq(obj.data.as_ptr(), data) && obj.wid == wid;
+        if let Some(obj) = self
+            .get(wid, guard)
+            .and_then(|r| r.fast_objects(guard).find(|o| is_it(o)))
+        {
+            return Some(obj);
+        }
+        self.index
+            .load(index_key(data)?, guard)
+            .filter(|o| is_it(o))
     }
 
     /// Destructs and retires every object of `region`, in live and exited
