@@ -12,6 +12,8 @@
  * /sys/kernel/debug/ws_bench/create.
  */
 
+#include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/hashtable.h>
 #include <linux/kthread.h>
@@ -175,6 +177,62 @@ static void bare_fill(void)
 	}
 }
 
+/*
+ * Two tasks on one CPU taking turns: every turn is a context switch, so
+ * every local lookup after it is the first one since the switch.
+ */
+#define TURNS 2000
+
+struct ping_pong {
+	struct completion turn[2];
+	bool lookup;
+};
+
+static int pong(void *arg)
+{
+	struct ping_pong *pp = arg;
+	void *obj;
+	int i;
+
+	for (i = 0; i < TURNS; i++) {
+		wait_for_completion(&pp->turn[1]);
+		if (pp->lookup)
+			world_storage_lookup_local(regions[0], &obj);
+		complete(&pp->turn[0]);
+	}
+	return 0;
+}
+
+/* ns per turn (one switch, and one lookup if `lookup`), on one CPU. */
+static u64 ping_pong_ns(bool lookup)
+{
+	struct ping_pong pp = { .lookup = lookup };
+	int cpu = get_cpu(), i;
+	struct task_struct *t;
+	u64 t0;
+	void *obj;
+
+	put_cpu();
+	init_completion(&pp.turn[0]);
+	init_completion(&pp.turn[1]);
+	t = kthread_create(pong, &pp, "ws_bench_pong");
+	if (IS_ERR(t))
+		return 0;
+	kthread_bind(t, cpu);
+	set_cpus_allowed_ptr(current, cpumask_of(cpu));
+	wake_up_process(t);
+	t0 = ktime_get_ns();
+	for (i = 0; i < TURNS; i++) {
+		if (lookup)
+			world_storage_lookup_local(regions[0], &obj);
+		complete(&pp.turn[1]);
+		wait_for_completion(&pp.turn[0]);
+	}
+	t0 = ktime_get_ns() - t0;
+	set_cpus_allowed_ptr(current, cpu_possible_mask);
+	return t0 / (2 * TURNS);
+}
+
 static int run_show(struct seq_file *m, void *v)
 {
 	static const int counts[] = { 1, 16, 64, 256, 1024 };
@@ -194,9 +252,13 @@ static int run_show(struct seq_file *m, void *v)
 	MEASURE(m, "lookup_local_hit", , world_storage_lookup_local(regions[0], &obj));
 	MEASURE(m, "bare_rcu_xa_load", bare_fill(),
 		rcu_read_lock(); obj = xa_load(&bare_xa, 1000); rcu_read_unlock());
-	MEASURE(m, "yield", , yield());
-	MEASURE(m, "yield_then_lookup_local", ,
-		yield(); world_storage_lookup_local(regions[0], &obj));
+	{
+		u64 with = ping_pong_ns(true), without = ping_pong_ns(false);
+
+		seq_printf(m, "switch %llu\n", without);
+		seq_printf(m, "switch_then_lookup_local %llu\n", with);
+		seq_printf(m, "first_lookup_local_after_switch %lld\n", (s64)(with - without));
+	}
 	MEASURE(m, "bare_remote_primitives", ,
 		rcu_read_lock();
 		obj = xa_load(&bare_xa, 1000);

@@ -34,7 +34,7 @@ awk '
 		printf "%-44s %12s %12s %10s\n", "case", "ns/op", "instr/op", "x floor"
 		for (i = 1; i <= n; i++) {
 			c = order[i]
-			ratio = (fin > 0 && c !~ /^(memory|create|destroy|fork)/) ? sprintf("%.2f", ins[c] / fin) : "-"
+			ratio = (fin > 0 && c !~ /^(memory|create|destroy|fork|switch)/) ? sprintf("%.2f", ins[c] / fin) : "-"
 			printf "%-44s %12s %12s %10s\n", c, ns[c], ins[c], ratio
 		}
 	}' "$OUT/bench/bench-ns.txt" "$OUT/bench/bench-icount.txt" | tee "$result"
