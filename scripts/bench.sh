@@ -18,7 +18,7 @@ boot() {
 	# 2 GiB: threads-max must allow the 10 000-thread case.
 	scripts/vm.sh --name "$name" --script scripts/guest/run-bench.sh --quiet --mem 2G "$@" ||
 		die "benchmark boot $name failed: see $OUT/vm/$name/console.log"
-	sed -n 's/^BENCH //p' "$OUT/vm/$name/results.log" >"$OUT/bench/$name.txt"
+	tr -d '\r' <"$OUT/vm/$name/results.log" | sed -n 's/^BENCH //p' >"$OUT/bench/$name.txt"
 }
 
 step "benchmark boot (TCG, ns)" boot bench-ns
