@@ -18,7 +18,7 @@ use crate::{
     current_cache,
     object_cache::AllocContext,
     region::Region,
-    xarray_rcu::{RcuXArray, XaKind},
+    xarray_rcu::{RcuXArray, XaGuard, XaKind},
 };
 use core::{
     ptr::{self, NonNull},
@@ -36,9 +36,14 @@ extern "C" {
     fn ws_refcount_inc_not_zero(r: *mut bindings::refcount_t) -> bool;
 }
 
-/// Region slots whose objects a record also keeps in a plain array, so that
-/// a lookup reads them with one load instead of an XArray walk.
+/// Region slots whose objects a record keeps in a plain array rather than
+/// its XArray: a lookup reads them with one load, and a task with regions
+/// only in these slots needs no XArray node.
 const FAST_SLOTS: usize = 16;
+
+/// A `fast` entry reserved by a constructor in progress: not an object, never
+/// dereferenced (no object lives at the dangling address).
+const RESERVED: *mut WorldObject = ptr::dangling_mut();
 
 /// The key of an object in the object index: its address over 8 (every
 /// slab object is at least 8-byte aligned).
@@ -154,9 +159,12 @@ impl WorldObject {
 /// - `refs` counts 1 while the record is in [`WorldTable`]'s `worlds`, plus
 ///   one per holder of a [`RecordRef`] and per remote reference. When it
 ///   reaches zero the record is torn down and, a grace period later, freed.
-/// - Every entry of `objects` is a `WorldObject` made by `KBox::into_raw`
-///   that points back at this record; a reserved slot is held by a
-///   constructor in progress, which holds a reference on the record.
+/// - Every entry of `fast` (slots below `FAST_SLOTS`) and of `objects`
+///   (the other slots) is null, [`RESERVED`] or a `WorldObject` made by
+///   `KBox::into_raw` that points back at this record. A reservation is
+///   held by a constructor in progress, which holds a reference on the
+///   record. An object is freed only a grace period after its entry is
+///   cleared.
 #[pin_data]
 pub(crate) struct WorldRecord {
     /// Immutable: the world's ID (global TID).
@@ -166,14 +174,14 @@ pub(crate) struct WorldRecord {
     task: *const bindings::task_struct,
     /// See the type invariants. Taken only with `inc_not_zero` by lookups.
     refs: Opaque<bindings::refcount_t>,
-    /// Region slot to `WorldObject`. Stored and erased under its own lock,
+    /// Region slot (`FAST_SLOTS` and up) to `WorldObject`. Its lock, taken
     /// with interrupts off (the last Release may tear a record down from any
-    /// context); loaded under RCU.
+    /// context), is the record's lock: it also guards every write to `fast`
+    /// and `exited`. Loaded under RCU.
     #[pin]
     objects: RcuXArray<WorldObject>,
-    /// The entries of `objects` for slots below `FAST_SLOTS`, mirrored under
-    /// the `objects` lock (set after an object is stored, cleared before it
-    /// is erased); loaded under RCU like `objects`.
+    /// The objects of slots below `FAST_SLOTS`. Written under the `objects`
+    /// lock; loaded under RCU.
     fast: [AtomicPtr<WorldObject>; FAST_SLOTS],
     /// Set once under the `objects` lock at exit: no object is added after.
     exited: AtomicBool,
@@ -214,26 +222,58 @@ impl WorldRecord {
     #[inline]
     pub(crate) fn object<'a>(&self, slot: usize, guard: &'a rcu::Guard) -> Option<&'a WorldObject> {
         match self.fast.get(slot) {
-            // SAFETY: a mirrored entry is an entry of `objects`, cleared
-            // before it is erased, so it is freed only a grace period after
-            // it is cleared; `guard` holds this grace period.
-            Some(entry) => unsafe { entry.load(Ordering::Acquire).as_ref() },
+            Some(entry) => Self::fast_object(entry, guard),
             None => self.objects.load(slot, guard),
         }
     }
 
-    /// The objects of the mirrored slots, valid while `guard` is held.
-    fn fast_objects<'a>(&'a self, _guard: &'a rcu::Guard) -> impl Iterator<Item = &'a WorldObject> {
-        self.fast.iter().filter_map(|entry| {
-            // SAFETY: as in `object`.
-            unsafe { entry.load(Ordering::Acquire).as_ref() }
-        })
+    /// The object in a `fast` entry, valid while `guard` is held.
+    #[inline]
+    fn fast_object<'a>(
+        entry: &AtomicPtr<WorldObject>,
+        _guard: &'a rcu::Guard,
+    ) -> Option<&'a WorldObject> {
+        let p = entry.load(Ordering::Acquire);
+        if p == RESERVED {
+            return None;
+        }
+        // SAFETY: a non-reserved entry is null or a live object, freed only a
+        // grace period after the entry is cleared (type invariant); `_guard`
+        // holds this grace period.
+        unsafe { p.as_ref() }
     }
 
-    /// Mirrors the entry of `slot` (call with the `objects` lock held).
-    fn set_fast(&self, slot: usize, obj: *const WorldObject) {
-        if let Some(entry) = self.fast.get(slot) {
-            entry.store(obj.cast_mut(), Ordering::Release);
+    /// The objects of the `fast` slots, valid while `guard` is held.
+    fn fast_objects<'a>(&'a self, guard: &'a rcu::Guard) -> impl Iterator<Item = &'a WorldObject> {
+        self.fast
+            .iter()
+            .filter_map(|entry| Self::fast_object(entry, guard))
+    }
+
+    /// Reserves `slot` if it is empty; `Ok(false)` if it is taken or
+    /// reserved. `lock` is this record's lock.
+    fn reserve(&self, lock: &mut XaGuard<'_, WorldObject>, slot: usize) -> Result<bool> {
+        match self.fast.get(slot) {
+            Some(entry) if !entry.load(Ordering::Relaxed).is_null() => Ok(false),
+            Some(entry) => {
+                entry.store(RESERVED, Ordering::Relaxed);
+                Ok(true)
+            }
+            None => lock.reserve(slot),
+        }
+    }
+
+    /// Puts `obj` (or, if null, nothing) in the reserved `slot`.
+    fn fill(&self, lock: &mut XaGuard<'_, WorldObject>, slot: usize, obj: *const WorldObject) {
+        match (self.fast.get(slot), obj.is_null()) {
+            (Some(entry), _) => entry.store(obj.cast_mut(), Ordering::Release),
+            (None, true) => {
+                lock.erase(slot);
+            }
+            // Replacing a reservation allocates nothing, so cannot fail.
+            (None, false) => {
+                let _ = lock.store(slot, obj);
+            }
         }
     }
 
@@ -258,10 +298,15 @@ impl WorldRecord {
     /// caller now owns it (and must destruct and retire it).
     fn claim(&self, slot: usize, obj: &WorldObject) -> bool {
         let mut objects = self.objects.lock();
+        let obj = ptr::from_ref(obj).cast_mut();
+        if let Some(entry) = self.fast.get(slot) {
+            return entry
+                .compare_exchange(obj, ptr::null_mut(), Ordering::Release, Ordering::Relaxed)
+                .is_ok();
+        }
         if !objects.load(slot).is_some_and(|o| ptr::eq(o, obj)) {
             return false;
         }
-        self.set_fast(slot, ptr::null());
         objects.erase(slot);
         true
     }
@@ -269,10 +314,17 @@ impl WorldRecord {
     /// Removes and returns any one object, which the caller now owns.
     fn take_any(&self) -> Option<&WorldObject> {
         let mut objects = self.objects.lock();
+        for entry in &self.fast {
+            let p = entry.load(Ordering::Relaxed);
+            if !p.is_null() && p != RESERVED {
+                entry.store(ptr::null_mut(), Ordering::Release);
+                // SAFETY: a live object (type invariant); its entry cleared,
+                // the caller owns it and frees it after a grace period.
+                return Some(unsafe { &*p });
+            }
+        }
         let (slot, _) = objects.first()?;
-        self.set_fast(slot, ptr::null());
-        // SAFETY: an entry is a live `WorldObject` (type invariant); now
-        // erased, the caller owns it and frees it after a grace period.
+        // SAFETY: as above, for an erased XArray entry.
         unsafe { objects.erase(slot).as_ref() }
     }
 
@@ -477,26 +529,20 @@ impl WorldTable {
     ) -> Result {
         let slot = region.slot();
         {
-            let mut objects = record.objects.lock();
+            let mut lock = record.objects.lock();
             // Reserve the slot: a racing constructor sees it taken.
-            if record.exited.load(Ordering::Relaxed) || !objects.reserve(slot)? {
+            if record.exited.load(Ordering::Relaxed) || !record.reserve(&mut lock, slot)? {
                 return Ok(());
             }
         }
         let result = self.build_object(record, region, context);
-        let mut objects = record.objects.lock();
         // Fill or drop the reservation; nobody else removes it, since we hold
         // a reference on the record and Destroy cannot sweep a published
-        // region. Replacing an entry allocates nothing, so it cannot fail.
-        match &result {
-            Ok(obj) => {
-                let _ = objects.store(slot, obj.as_ptr());
-                record.set_fast(slot, obj.as_ptr());
-            }
-            Err(_) => {
-                objects.erase(slot);
-            }
-        }
+        // region.
+        let obj = result
+            .as_ref()
+            .map_or(ptr::null(), |obj| obj.as_ptr().cast_const());
+        record.fill(&mut record.objects.lock(), slot, obj);
         result.map(|_| ())
     }
 
