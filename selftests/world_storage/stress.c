@@ -26,7 +26,7 @@
 #define WS_STATS "/sys/kernel/debug/world_storage/stats"
 
 struct counts {
-	long forks, threads, execs, killed, reloads;
+	long forks, threads, execs, killed, reloads, restarts;
 };
 
 static struct counts *shared;
@@ -176,8 +176,32 @@ int main(int argc, char **argv)
 	pids[WORKERS] = fork();
 	if (pids[WORKERS] == 0)
 		reloader();
-	for (i = 0; i <= WORKERS; i++)
-		waitpid(pids[i], NULL, 0);
+	/*
+	 * A worker killed before the deadline (a failed allocation for one of
+	 * its threads kills its whole thread group) is replaced.
+	 */
+	for (int left = WORKERS + 1; left > 0;) {
+		pid_t done = wait(NULL);
+
+		if (done < 0)
+			break;
+		for (i = 0; i <= WORKERS; i++) {
+			if (pids[i] != done)
+				continue;
+			pids[i] = -1;
+			left--;
+			if (time(NULL) < deadline) {
+				pids[i] = fork();
+				if (pids[i] == 0) {
+					if (i == WORKERS)
+						reloader();
+					worker(i % 2);
+				}
+				left += pids[i] > 0;
+				__atomic_add_fetch(&shared->restarts, 1, __ATOMIC_RELAXED);
+			}
+		}
+	}
 	if (failslab)
 		write_file(FAILSLAB "probability", "0");
 	/* The module's threads stop at its own deadline. */
@@ -192,8 +216,8 @@ int main(int argc, char **argv)
 	injected = ws_file_value("/sys/kernel/debug/ws_stress/results", "ctor_failures_injected");
 	ksft_print_msg("tasks %ld (forks %ld, threads %ld, vfork+exec %ld), killed %ld\n",
 		       tasks, shared->forks, shared->threads, shared->execs, shared->killed);
-	ksft_print_msg("client reloads %ld, failslab %s\n", shared->reloads,
-		       failslab ? "on (1%, atomic)" : "absent");
+	ksft_print_msg("client reloads %ld, workers restarted %ld, failslab %s\n", shared->reloads,
+		       shared->restarts, failslab ? "on (1%, atomic)" : "absent");
 	system("sed 's/^/# ws_stress: /' /sys/kernel/debug/ws_stress/results");
 	system("sed 's/^/# world_storage: /' " WS_STATS);
 
