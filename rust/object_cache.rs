@@ -41,8 +41,11 @@ impl AllocContext {
 /// `cache` was returned by `kmem_cache_create()` with `name` and is
 /// destroyed exactly once, in `drop`. `name` outlives it.
 pub(crate) struct ObjectCache {
+    /// Immutable.
     cache: NonNull<bindings::kmem_cache>,
+    /// Immutable: every object is handed out zero-filled.
     zeroed: bool,
+    /// Immutable: the cache's name, which the slab allocator may refer to.
     _name: CString,
 }
 

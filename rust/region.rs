@@ -360,7 +360,8 @@ impl RegionTable {
 /// A region taken out of the table, no longer found by lookups.
 ///
 /// Dropping it frees the region: its owner first waits for a grace period,
-/// drains its references and objects (see `storage::WorldStorage::destroy`).
+/// drains its references and objects (see `WorldStorage::retire` in
+/// storage.rs). Its slot stays reserved until `RegionTable::release_slot`.
 pub(crate) struct Unpublished(KBox<Region>);
 
 impl core::ops::Deref for Unpublished {

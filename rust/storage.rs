@@ -28,8 +28,12 @@ use kernel::{
 /// The whole service: one per loaded module.
 #[pin_data]
 pub(crate) struct WorldStorage {
+    /// Live regions: read under RCU; Create, Destroy and owner unload run
+    /// under its lock (see `RegionTable`).
     #[pin]
     regions: RegionTable,
+    /// World records and objects: their locks and RCU rules are with their
+    /// fields in world.rs.
     #[pin]
     worlds: WorldTable,
     /// Task creations in which a constructor (or an allocation) failed.
