@@ -108,11 +108,14 @@ int world_storage_destroy(u64 handle);
  *
  * Any context, including hard IRQ (where it answers for the interrupted
  * task); takes no lock. No release. The object stays valid while the current
- * task lives and the region exists.
+ * task lives and the region exists. A task keeps its objects across
+ * execve(), even when the exec'ing thread takes its leader's TID.
  *
  * Return: 0; -EINVAL for a bad @handle or a NULL @object; -ENOENT if the
  * world has no object (an idle task, a task that exited, a kernel thread
- * whose constructor failed).
+ * or a thread of init whose constructor failed) or the current task has
+ * started to exit (from its exit hook on: file release and task_work in an
+ * exiting task included).
  */
 int world_storage_lookup_local(u64 handle, void **object);
 
@@ -127,7 +130,8 @@ int world_storage_lookup_local(u64 handle, void **object);
  * world_storage_release(). Never blocks.
  *
  * Return: 0; -EINVAL for a bad @handle or a NULL @object; -ESRCH if no live
- * world has ID @wid; -ENOENT if the world has no object.
+ * world has ID @wid; -ENOENT if the world has no object; -EOVERFLOW if the
+ * world already has 2^30 references outstanding (a caller leaking them).
  */
 int world_storage_lookup(pid_t wid, u64 handle, void **object);
 
@@ -139,7 +143,9 @@ int world_storage_lookup(pid_t wid, u64 handle, void **object);
  *
  * As world_storage_lookup(), but names the world by task, which cannot be
  * confused with a later task of the same ID. Release with
- * world_storage_release(task_pid_nr(@task), *@object).
+ * world_storage_release(task_pid_nr(@task), *@object): any ID the task had
+ * since the lookup is accepted (a thread that calls execve() takes its
+ * leader's TID).
  *
  * Return: as world_storage_lookup(); -ESRCH if @task has exited.
  */
@@ -147,11 +153,14 @@ int world_storage_lookup_task(struct task_struct *task, u64 handle, void **objec
 
 /**
  * world_storage_release() - drop a reference taken by a lookup
- * @wid: the world's ID the object was looked up with
+ * @wid: the world's ID the object was looked up with, or the world's ID now
+ * (they differ after a thread's execve(), which gives it its leader's TID)
  * @object: the object
  *
  * Works after the world has exited; the last release of an exited world's
- * object runs its destructor. Never blocks.
+ * object runs its destructor, at once where a spinlock_t may be taken, or
+ * else soon after in process context. Any context, hard IRQ and under a
+ * raw_spinlock_t included. Never blocks.
  *
  * Return: 0, or -EINVAL (with a one-time warning) if @object is not an object
  * of @wid with a reference outstanding: a foreign pointer, or a double

@@ -212,12 +212,15 @@ impl<T: WorldObject> WorldStorage<T> {
     /// As [`WorldStorage::get`], for `task` (which cannot be confused with a
     /// later task of the same TID).
     pub(crate) fn get_task(&self, task: &Task) -> Result<Ref<T>> {
+        // Read before the lookup: Release accepts any ID the world had since
+        // (a thread that calls execve() takes its leader's TID).
+        let wid = task.pid();
         let mut object = core::ptr::null_mut();
         // SAFETY: `task` is a valid task; `object` is valid for writes.
         to_result(unsafe {
             ffi::world_storage_lookup_task(task.as_ptr().cast(), self.handle, &mut object)
         })?;
-        Ref::new(task.pid(), object)
+        Ref::new(wid, object)
     }
 }
 

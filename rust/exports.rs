@@ -7,6 +7,7 @@ use crate::{
     props::ObjectLayout,
     region::{Constructor, Destructor, RegionProps},
     storage::WorldStorage,
+    world::World,
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
@@ -127,12 +128,12 @@ unsafe extern "C" fn world_storage_lookup_local(handle: u64, object: *mut *mut c
 /// # Safety
 ///
 /// `object` is NULL or valid for writes.
-unsafe fn lookup(wid: i32, task: Option<&Task>, handle: u64, object: *mut *mut c_void) -> c_int {
+unsafe fn lookup(world: World<'_>, handle: u64, object: *mut *mut c_void) -> c_int {
     if object.is_null() {
         return errno(Err(EINVAL));
     }
     errno(storage().and_then(|s| {
-        let p = s.lookup(wid, task, handle)?;
+        let p = s.lookup(world, handle)?;
         // SAFETY: checked non-null; valid by the contract.
         unsafe { put(object, p.as_ptr().cast()) }
     }))
@@ -150,7 +151,7 @@ unsafe extern "C" fn world_storage_lookup(
     object: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { lookup(wid, None, handle, object) }
+    unsafe { lookup(World::Id(wid), handle, object) }
 }
 
 /// See `world_storage_lookup_task()` in `include/world_storage.h`.
@@ -171,7 +172,7 @@ unsafe extern "C" fn world_storage_lookup_task(
     // contract.
     let task = unsafe { &*task.cast::<Task>() };
     // SAFETY: forwarded contract.
-    unsafe { lookup(task.pid(), Some(task), handle, object) }
+    unsafe { lookup(World::Task(task), handle, object) }
 }
 
 /// See `world_storage_release()` in `include/world_storage.h`.

@@ -3,9 +3,10 @@
 //! The task lifecycle hooks ([`TaskHooks`]) and the owner-unload notifier
 //! ([`OwnerNotifier`]).
 //!
-//! Neither `task_newtask` nor `sched_process_exit` is exported to modules:
-//! they are found by name with `for_each_kernel_tracepoint()` and attached
-//! with `tracepoint_probe_register()`, both exported.
+//! None of `task_newtask`, `sched_process_exec` and `sched_process_exit` is
+//! exported to modules: they are found by name with
+//! `for_each_kernel_tracepoint()` and attached with
+//! `tracepoint_probe_register()`, both exported.
 
 use crate::storage::WorldStorage;
 use core::ptr;
@@ -15,31 +16,55 @@ use kernel::{
     ffi::{c_int, c_ulong, c_void},
     prelude::*,
     task::Task,
-    types::Opaque,
+    types::{Opaque, ScopeGuard},
 };
 
 extern "C" {
     fn ws_tracepoint_synchronize_unregister();
 }
 
-/// The two tracepoints, once found.
-struct Found {
-    newtask: *mut bindings::tracepoint,
-    exit: *mut bindings::tracepoint,
+/// A probe: a tracepoint's name and the function attached to it.
+struct Probe {
+    name: &'static CStr,
+    function: *mut c_void,
 }
+
+/// The probes, in the order they are attached.
+const PROBES: [Probe; 3] = [
+    Probe {
+        name: c"task_newtask",
+        function: on_task_newtask as *mut c_void,
+    },
+    Probe {
+        name: c"sched_process_exec",
+        function: on_sched_process_exec as *mut c_void,
+    },
+    Probe {
+        name: c"sched_process_exit",
+        function: on_sched_process_exit as *mut c_void,
+    },
+];
+
+/// The tracepoints of [`PROBES`], by index, once found.
+type Tracepoints = [*mut bindings::tracepoint; PROBES.len()];
 
 /// `for_each_kernel_tracepoint()` callback.
 ///
 /// # Safety
 ///
-/// `tp` is a kernel tracepoint; `data` points to a `Found`.
+/// `tp` is a kernel tracepoint; `data` points to a `Tracepoints`.
 unsafe extern "C" fn find_tracepoint(tp: *mut bindings::tracepoint, data: *mut c_void) {
     // SAFETY: by the contract; a tracepoint's name is a static C string.
-    let (found, name) = unsafe { (&mut *data.cast::<Found>(), CStr::from_char_ptr((*tp).name)) };
-    if name == c"task_newtask" {
-        found.newtask = tp;
-    } else if name == c"sched_process_exit" {
-        found.exit = tp;
+    let (found, name) = unsafe {
+        (
+            &mut *data.cast::<Tracepoints>(),
+            CStr::from_char_ptr((*tp).name),
+        )
+    };
+    for (slot, probe) in found.iter_mut().zip(PROBES.iter()) {
+        if name == probe.name {
+            *slot = tp;
+        }
     }
 }
 
@@ -68,29 +93,60 @@ unsafe extern "C" fn on_task_newtask(
     unsafe { (*data.cast::<WorldStorage>()).task_created(task_ref(task)) };
 }
 
-/// Probe of `sched_process_exit(task, group_dead)`.
+/// Probe of `sched_process_exec(task, old_pid, bprm)`, in `task`'s context.
 ///
 /// # Safety
 ///
-/// As for `on_task_newtask`.
+/// Called by the tracepoint with the `WorldStorage` registered as `data`.
+unsafe extern "C" fn on_sched_process_exec(
+    data: *mut c_void,
+    task: *mut bindings::task_struct,
+    _old_pid: bindings::pid_t,
+    _bprm: *mut bindings::linux_binprm,
+) {
+    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
+    // probes are unregistered and synchronised; `task` is the current task.
+    unsafe { (*data.cast::<WorldStorage>()).task_execed(task_ref(task)) };
+}
+
+/// Probe of `sched_process_exit(task, group_dead)`, in `task`'s context.
+///
+/// # Safety
+///
+/// Called by the tracepoint with the `WorldStorage` registered as `data`.
 unsafe extern "C" fn on_sched_process_exit(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _group_dead: bool,
 ) {
-    // SAFETY: as in `on_task_newtask`; `task` is the exiting task.
+    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
+    // probes are unregistered and synchronised; `task` is the exiting task.
     unsafe { (*data.cast::<WorldStorage>()).task_exited(task_ref(task)) };
+}
+
+/// Detaches the first `n` probes of `tracepoints` and waits until none of
+/// them runs any more.
+///
+/// # Safety
+///
+/// Those probes are attached to `tracepoints` with `data`.
+unsafe fn detach(tracepoints: &Tracepoints, n: usize, data: *mut c_void) {
+    for (tp, probe) in tracepoints.iter().zip(PROBES.iter()).take(n) {
+        // SAFETY: attached with these arguments, by the contract.
+        unsafe { bindings::tracepoint_probe_unregister(*tp, probe.function, data) };
+    }
+    // SAFETY: no requirement; may sleep, as every caller can.
+    unsafe { ws_tracepoint_synchronize_unregister() };
 }
 
 /// The probes attached to the task lifecycle; detached on drop.
 ///
 /// # Invariants
 ///
-/// Both probes are registered on `newtask` and `exit` with `storage` as
-/// data, and `storage` outlives `self`.
+/// Every probe of [`PROBES`] is attached to its tracepoint in
+/// `tracepoints` with `storage` as data, and `storage` outlives `self`.
 pub(crate) struct TaskHooks {
-    newtask: *mut bindings::tracepoint,
-    exit: *mut bindings::tracepoint,
+    tracepoints: Tracepoints,
     storage: *const WorldStorage,
 }
 
@@ -106,48 +162,36 @@ impl TaskHooks {
     ///
     /// `storage` must outlive the returned value.
     pub(crate) unsafe fn register(storage: &WorldStorage) -> Result<Self> {
-        let mut found = Found {
-            newtask: ptr::null_mut(),
-            exit: ptr::null_mut(),
-        };
-        // SAFETY: the callback matches the expected signature and `found`
-        // lives across the call.
+        let mut tracepoints: Tracepoints = [ptr::null_mut(); PROBES.len()];
+        // SAFETY: the callback matches the expected signature and
+        // `tracepoints` lives across the call.
         unsafe {
-            bindings::for_each_kernel_tracepoint(Some(find_tracepoint), (&raw mut found).cast())
+            bindings::for_each_kernel_tracepoint(
+                Some(find_tracepoint),
+                (&raw mut tracepoints).cast(),
+            )
         };
-        if found.newtask.is_null() || found.exit.is_null() {
-            pr_err!("task_newtask or sched_process_exit tracepoint not found\n");
+        if let Some(i) = tracepoints.iter().position(|tp| tp.is_null()) {
+            pr_err!(
+                "tracepoint {} not found\n",
+                PROBES[i].name.to_str().unwrap_or("?")
+            );
             return Err(ENOENT);
         }
         let data = ptr::from_ref(storage).cast_mut().cast::<c_void>();
-        // SAFETY: the probe has the tracepoint's prototype plus `data`.
-        to_result(unsafe {
-            bindings::tracepoint_probe_register(found.newtask, on_task_newtask as *mut c_void, data)
-        })?;
-        // SAFETY: as above.
-        let ret = unsafe {
-            bindings::tracepoint_probe_register(
-                found.exit,
-                on_sched_process_exit as *mut c_void,
-                data,
-            )
-        };
-        if ret != 0 {
-            // SAFETY: registered just above with these arguments.
-            unsafe {
-                bindings::tracepoint_probe_unregister(
-                    found.newtask,
-                    on_task_newtask as *mut c_void,
-                    data,
-                );
-                ws_tracepoint_synchronize_unregister();
-            }
-            return Err(Error::from_errno(ret));
+        let mut attached = ScopeGuard::new_with_data(0, |n| {
+            // SAFETY: the first `n` probes were attached just below.
+            unsafe { detach(&tracepoints, n, data) }
+        });
+        for (tp, probe) in tracepoints.iter().zip(PROBES.iter()) {
+            // SAFETY: the probe has the tracepoint's prototype plus `data`.
+            to_result(unsafe { bindings::tracepoint_probe_register(*tp, probe.function, data) })?;
+            *attached += 1;
         }
-        // INVARIANT: both registered; the caller keeps `storage` alive.
+        attached.dismiss();
+        // INVARIANT: every probe attached; the caller keeps `storage` alive.
         Ok(Self {
-            newtask: found.newtask,
-            exit: found.exit,
+            tracepoints,
             storage,
         })
     }
@@ -156,21 +200,8 @@ impl TaskHooks {
 impl Drop for TaskHooks {
     fn drop(&mut self) {
         let data = self.storage.cast_mut().cast::<c_void>();
-        // SAFETY: both probes are registered with `data` (type invariant);
-        // after the synchronisation no probe runs any more.
-        unsafe {
-            bindings::tracepoint_probe_unregister(
-                self.newtask,
-                on_task_newtask as *mut c_void,
-                data,
-            );
-            bindings::tracepoint_probe_unregister(
-                self.exit,
-                on_sched_process_exit as *mut c_void,
-                data,
-            );
-            ws_tracepoint_synchronize_unregister();
-        }
+        // SAFETY: every probe is attached with `data` (type invariant).
+        unsafe { detach(&self.tracepoints, PROBES.len(), data) };
     }
 }
 

@@ -5,18 +5,19 @@
 //! when a task is created or exits, or a region's owner unloads).
 
 use crate::{
+    deferred,
     object_cache::AllocContext,
     region::{Region, RegionProps, RegionTable, Unpublished},
-    stats,
+    stats, tasks,
     threads::ThreadList,
-    world::{is_kernel_task, WorldRecord, WorldTable},
+    world::{World, WorldRecord, WorldTable},
 };
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicUsize, Ordering},
 };
 use kernel::{
-    bindings, fmt,
+    bindings, fmt, pr_warn_once,
     prelude::*,
     sync::{
         barrier::{smp_mb, Full},
@@ -40,6 +41,34 @@ pub(crate) struct WorldStorage {
     pub(crate) task_constructor_failures: AtomicUsize,
     /// User tasks killed because of such a failure.
     pub(crate) tasks_killed: AtomicUsize,
+    /// Threads of global init left without an object after such a failure:
+    /// init ignores SIGKILL.
+    pub(crate) init_tasks_not_killed: AtomicUsize,
+}
+
+/// What becomes of a new task whose constructor (or allocation) failed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FailedTask {
+    /// A user task: killed (SIGKILL) before it runs user code.
+    Kill,
+    /// A kernel thread or user worker: left without the object.
+    KeepKernelTask,
+    /// A thread of global init, which ignores SIGKILL: left without the
+    /// object, counted apart.
+    KeepInitTask,
+}
+
+impl FailedTask {
+    /// The fate of `task`.
+    pub(crate) fn of(task: &Task) -> Self {
+        if tasks::is_kernel_task(task) {
+            Self::KeepKernelTask
+        } else if tasks::is_global_init(task) {
+            Self::KeepInitTask
+        } else {
+            Self::Kill
+        }
+    }
 }
 
 impl WorldStorage {
@@ -50,6 +79,7 @@ impl WorldStorage {
             worlds <- WorldTable::new(),
             task_constructor_failures: AtomicUsize::new(0),
             tasks_killed: AtomicUsize::new(0),
+            init_tasks_not_killed: AtomicUsize::new(0),
         }))
     }
 
@@ -145,7 +175,19 @@ impl WorldStorage {
             self.retire(region);
         }
         self.worlds.detach_all();
+        deferred::flush();
         rcu::rcu_barrier();
+    }
+
+    /// Tears down records whose last reference was dropped where that could
+    /// not be done.
+    ///
+    /// # Safety
+    ///
+    /// As for [`WorldTable::run_deferred_teardowns`].
+    pub(crate) unsafe fn run_deferred_teardowns(&self, list: *mut bindings::llist_node) {
+        // SAFETY: forwarded contract.
+        unsafe { self.worlds.run_deferred_teardowns(list) };
     }
 
     fn take_owned_by(&self, module: Option<*mut bindings::module>) -> Option<Unpublished> {
@@ -166,13 +208,12 @@ impl WorldStorage {
         self.worlds.lookup_local(kernel::current!(), region, &guard)
     }
 
-    /// LookUp: world `wid`'s object (of `task`, if given, which must be that
-    /// world), with a reference. Never blocks.
-    pub(crate) fn lookup(&self, wid: i32, task: Option<&Task>, handle: u64) -> Result<NonNull<u8>> {
+    /// LookUp: the object of `world`, with a reference. Never blocks.
+    pub(crate) fn lookup(&self, world: World<'_>, handle: u64) -> Result<NonNull<u8>> {
         stats::count_remote_lookup();
         let guard = rcu::read_lock();
         let region = self.regions.get(handle, &guard)?;
-        self.worlds.lookup(wid, task, region, &guard)
+        self.worlds.lookup(world, region, &guard)
     }
 
     /// Release: drops a LookUp reference. Never blocks.
@@ -184,12 +225,15 @@ impl WorldStorage {
     /// object of every live region; on a failure a user task is killed
     /// before it runs user code, a kernel task is left without the object.
     pub(crate) fn task_created(&self, task: &Task) {
+        // Taken first: Destroy's grace period covers everything from the
+        // check of `any_live` on, so no record is attached after the last
+        // Destroy has detached them all.
+        let guard = rcu::read_lock();
         // Pairs with the barrier in `create`.
         smp_mb(Full);
         if !self.regions.any_live() {
             return;
         }
-        let guard = rcu::read_lock();
         let mut failed = false;
         match WorldRecord::new(task, AllocContext::Atomic)
             .and_then(|fresh| self.worlds.attach(fresh, task))
@@ -209,12 +253,19 @@ impl WorldStorage {
         }
         self.task_constructor_failures
             .fetch_add(1, Ordering::Relaxed);
-        if !is_kernel_task(task) {
-            // SAFETY: `task` is valid for the hook's duration. SIGKILL to a
-            // task that has not run yet is delivered before it returns to
-            // user space.
-            unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
-            self.tasks_killed.fetch_add(1, Ordering::Relaxed);
+        match FailedTask::of(task) {
+            FailedTask::Kill => {
+                // SAFETY: `task` is valid for the hook's duration. SIGKILL to
+                // a task that has not run yet is delivered before it returns
+                // to user space.
+                unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
+                self.tasks_killed.fetch_add(1, Ordering::Relaxed);
+            }
+            FailedTask::KeepInitTask => {
+                pr_warn_once!("a new thread of init has no object: a constructor failed\n");
+                self.init_tasks_not_killed.fetch_add(1, Ordering::Relaxed);
+            }
+            FailedTask::KeepKernelTask => {}
         }
     }
 
@@ -278,11 +329,52 @@ impl WorldStorage {
             f,
             "tasks_killed {}",
             self.tasks_killed.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            f,
+            "init_tasks_not_killed {}",
+            self.init_tasks_not_killed.load(Ordering::Relaxed)
         )
+    }
+
+    /// Hook: `task` has called `execve()` (and may have a new TID).
+    pub(crate) fn task_execed(&self, task: &Task) {
+        self.worlds.exec(task);
     }
 
     /// Hook: `task` exits.
     pub(crate) fn task_exited(&self, task: &Task) {
         self.worlds.detach(task);
+    }
+}
+
+#[kunit_tests(world_storage_failed_task)]
+mod tests {
+    use super::FailedTask;
+    use crate::{tasks, threads::ThreadList};
+    use kernel::{prelude::*, sync::rcu};
+
+    /// Global init ignores SIGKILL: its new threads must not count as killed.
+    #[test]
+    fn init_is_not_killed() -> Result {
+        let guard = rcu::read_lock();
+        let init = tasks::by_world_id(1, &guard).ok_or(ESRCH)?;
+        assert_eq!(FailedTask::of(init), FailedTask::KeepInitTask);
+        Ok(())
+    }
+
+    #[test]
+    fn kernel_threads_are_kept_and_user_tasks_killed() -> Result {
+        assert_eq!(
+            FailedTask::of(kernel::current!()),
+            FailedTask::KeepKernelTask
+        );
+        let threads = ThreadList::collect()?;
+        let user = threads
+            .iter()
+            .find(|t| !tasks::is_kernel_task(t) && !tasks::is_global_init(t))
+            .ok_or(ESRCH)?;
+        assert_eq!(FailedTask::of(user), FailedTask::Kill);
+        Ok(())
     }
 }

@@ -3,26 +3,34 @@
 //! World records ([`WorldRecord`]), their objects ([`WorldObject`]) and the
 //! tables that find them ([`WorldTable`]).
 //!
-//! A record exists for every world that has, or may get, objects. It is found
-//! by TID without a lock (RCU + `xa_load`) and kept alive by a reference
-//! count that is 1 while the world lives plus one per remote reference; the
-//! count is only taken with `inc_not_zero`, so a dying record is never
-//! revived. When the count reaches zero the record is torn down: each object
-//! is claimed, destructed and retired; records and objects are freed after a
-//! grace period.
+//! A record exists for every world that has, or may get, objects. It is
+//! keyed by its task, not by TID (a thread that calls `execve()` takes its
+//! leader's TID): a TID is resolved to its task through the kernel's pid
+//! hash, then to the record, without a lock (RCU + `xa_load`). A record is
+//! kept alive by a reference count that is 1 while the world lives plus one
+//! per remote reference; the count is only taken with `inc_not_zero`, so a
+//! dying record is never revived. When the count reaches zero the record is
+//! torn down: each object is claimed, destructed and retired; records and
+//! objects are freed after a grace period. A teardown that would happen
+//! where a `spinlock_t` may not be taken is deferred (`deferred.rs`).
 //!
-//! Lock order: a record's `objects` lock, then the object index lock; the
-//! `worlds` lock nests inside neither. Callbacks run with no lock held.
+//! Locks: the `worlds` lock, a record's `objects` lock and the object index
+//! lock are never held together; `destroy_object` takes the index lock
+//! after the record's lock is released. Constructors run under RCU or the
+//! region table's mutex, destructors under RCU or in a deferred teardown;
+//! neither runs under any of these three locks.
 
 use crate::{
-    current_cache,
+    current_cache, deferred,
     object_cache::AllocContext,
     region::Region,
+    tasks,
     xarray_rcu::{RcuXArray, XaGuard, XaKind},
 };
 use core::{
+    ffi::c_int,
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings,
@@ -33,8 +41,14 @@ use kernel::{
 };
 
 extern "C" {
-    fn ws_refcount_inc_not_zero(r: *mut bindings::refcount_t) -> bool;
+    fn ws_refcount_get_below(r: *mut bindings::refcount_t, max: u32) -> c_int;
 }
+
+/// The most references one record takes: a lookup past it fails with
+/// `EOVERFLOW` rather than saturate the count (a `refcount_t` warning).
+/// Only a client leaking about 2^30 references reaches it; lookups racing
+/// past the check overshoot it by at most one per CPU and context.
+const MAX_RECORD_REFS: u32 = 1 << 30;
 
 /// Region slots whose objects a record keeps in a plain array rather than
 /// its XArray: a lookup reads them with one load, and a task with regions
@@ -52,25 +66,6 @@ fn index_key(data: *const u8) -> Option<usize> {
     (addr % 8 == 0 && addr != 0).then_some(addr / 8)
 }
 
-/// The global TID of `task`, its world ID.
-fn world_id(task: &Task) -> i32 {
-    task.pid()
-}
-
-/// The `flags` word of `task`, read once.
-fn task_flags(task: &Task) -> u32 {
-    // SAFETY: `task` is a valid task; `flags` is a plain word that its owner
-    // updates, read here once without tearing.
-    unsafe { ptr::read_volatile(&raw const (*task.as_ptr()).flags) }
-}
-
-/// Whether `task` is a kernel thread or a user worker (io_uring and the
-/// like): tasks that get no object, rather than a SIGKILL, when a
-/// constructor fails.
-pub(crate) fn is_kernel_task(task: &Task) -> bool {
-    task_flags(task) & (bindings::PF_KTHREAD | bindings::PF_USER_WORKER) != 0
-}
-
 /// One region's object for one world.
 ///
 /// # Invariants
@@ -84,8 +79,6 @@ pub(crate) fn is_kernel_task(task: &Task) -> bool {
 pub(crate) struct WorldObject {
     /// Immutable: the memory handed to callers.
     data: NonNull<u8>,
-    /// Immutable: the owning world's ID.
-    wid: i32,
     /// Immutable.
     region: NonNull<Region>,
     /// Immutable.
@@ -158,7 +151,9 @@ impl WorldObject {
 ///
 /// - `refs` counts 1 while the record is in [`WorldTable`]'s `worlds`, plus
 ///   one per holder of a [`RecordRef`] and per remote reference. When it
-///   reaches zero the record is torn down and, a grace period later, freed.
+///   reaches zero the record is torn down (at once, or by a deferred
+///   teardown that owns it through `deferred`) and, a grace period later,
+///   freed.
 /// - Every entry of `fast` (slots below `FAST_SLOTS`) and of `objects`
 ///   (the other slots) is null, [`RESERVED`] or a `WorldObject` made by
 ///   `KBox::into_raw` that points back at this record. A reservation is
@@ -167,12 +162,14 @@ impl WorldObject {
 ///   cleared.
 #[pin_data]
 pub(crate) struct WorldRecord {
-    /// Immutable: the world's ID (global TID).
-    wid: i32,
-    /// Immutable: the task, for identity only; never dereferenced, since
-    /// the record can outlive it.
-    task: *const bindings::task_struct,
-    /// See the type invariants. Taken only with `inc_not_zero` by lookups.
+    /// Immutable: the world's ID (global TID) when the record was made.
+    first_wid: i32,
+    /// The world's ID as last seen: written only by the world's own exec and
+    /// exit hooks (a thread that calls `execve()` takes its leader's TID),
+    /// read anywhere. Destructors get it.
+    wid: AtomicI32,
+    /// See the type invariants. Taken only with `inc_not_zero`, below
+    /// `MAX_RECORD_REFS`, by lookups.
     refs: Opaque<bindings::refcount_t>,
     /// Region slot (`FAST_SLOTS` and up) to `WorldObject`. Its lock, taken
     /// with interrupts off (the last Release may tear a record down from any
@@ -185,12 +182,15 @@ pub(crate) struct WorldRecord {
     fast: [AtomicPtr<WorldObject>; FAST_SLOTS],
     /// Set once under the `objects` lock at exit: no object is added after.
     exited: AtomicBool,
+    /// Link in the list of deferred teardowns: used once, after the last
+    /// reference is dropped where the teardown may not run.
+    deferred: Opaque<bindings::llist_node>,
     /// For the deferred free.
     rcu: Opaque<bindings::callback_head>,
 }
 
-// SAFETY: `task` is only compared, never dereferenced; everything else is
-// atomic or behind the `objects` lock.
+// SAFETY: everything is atomic, behind the `objects` lock, or used once by
+// the owner of the last reference.
 unsafe impl Send for WorldRecord {}
 // SAFETY: as above.
 unsafe impl Sync for WorldRecord {}
@@ -199,23 +199,36 @@ impl WorldRecord {
     /// A record for `task`, not yet in the table, counting one reference
     /// (the table's, once attached).
     pub(crate) fn new(task: &Task, context: AllocContext) -> Result<Pin<KBox<Self>>> {
+        let wid = tasks::world_id(task);
         let init = pin_init!(Self {
-            wid: world_id(task),
-            task: task.as_ptr(),
+            first_wid: wid,
+            wid: AtomicI32::new(wid),
             // SAFETY: no requirement; builds an initial count.
             refs: Opaque::new(unsafe { bindings::REFCOUNT_INIT(1) }),
             objects <- RcuXArray::new(XaKind::Objects),
             fast: [const { AtomicPtr::new(ptr::null_mut()) }; FAST_SLOTS],
             exited: AtomicBool::new(false),
+            deferred: Opaque::uninit(),
             rcu: Opaque::uninit(),
         });
         KBox::pin_init(init, context.flags())
     }
 
-    /// Whether this is the record of `task` (not of an earlier task with the
-    /// same TID).
-    pub(crate) fn is_of(&self, task: &Task) -> bool {
-        ptr::eq(self.task, task.as_ptr())
+    /// The world's ID as last seen.
+    fn wid(&self) -> i32 {
+        self.wid.load(Ordering::Relaxed)
+    }
+
+    /// Notes the world's ID now. Called only in the world's own context (its
+    /// exec and exit hooks), so the writes are ordered.
+    fn note_wid(&self, task: &Task) {
+        self.wid.store(tasks::world_id(task), Ordering::Relaxed);
+    }
+
+    /// Whether `wid` is an ID this world had when a lookup could name it:
+    /// when the record was made, or as last seen.
+    fn had_wid(&self, wid: i32) -> bool {
+        wid == self.first_wid || wid == self.wid()
     }
 
     /// The object of region slot `slot`, valid while `guard` is held.
@@ -241,13 +254,6 @@ impl WorldRecord {
         // grace period after the entry is cleared (type invariant); `_guard`
         // holds this grace period.
         unsafe { p.as_ref() }
-    }
-
-    /// The objects of the `fast` slots, valid while `guard` is held.
-    fn fast_objects<'a>(&'a self, guard: &'a rcu::Guard) -> impl Iterator<Item = &'a WorldObject> {
-        self.fast
-            .iter()
-            .filter_map(|entry| Self::fast_object(entry, guard))
     }
 
     /// Reserves `slot` if it is empty; `Ok(false)` if it is taken or
@@ -277,10 +283,11 @@ impl WorldRecord {
         }
     }
 
-    /// Takes a reference unless the record is already dying.
-    fn try_get(&self) -> bool {
+    /// Takes a reference unless the record is already dying (`ESRCH`) or
+    /// holds `MAX_RECORD_REFS` (`EOVERFLOW`).
+    fn try_get(&self) -> Result {
         // SAFETY: `refs` is a valid refcount.
-        unsafe { ws_refcount_inc_not_zero(self.refs.get()) }
+        kernel::error::to_result(unsafe { ws_refcount_get_below(self.refs.get(), MAX_RECORD_REFS) })
     }
 
     /// Drops a reference; `true` if it was the last.
@@ -370,8 +377,11 @@ impl Drop for RecordRef<'_> {
 /// Every world record and every object.
 #[pin_data]
 pub(crate) struct WorldTable {
-    /// Records of live worlds by TID. Stored and erased under its lock, in
-    /// process context (the task hooks and Create); loaded under RCU.
+    /// Records of live worlds by task (`tasks::key`): the entry at a task's
+    /// key, if any, is that task's record, stored before the task can exit
+    /// and erased by its exit hook. Stored and erased under its lock, in
+    /// process context (the task hooks, Create, the last Destroy); loaded
+    /// under RCU.
     #[pin]
     worlds: RcuXArray<WorldRecord>,
     /// Every object not yet retired, by address / 8: Release checks a
@@ -400,22 +410,30 @@ impl WorldTable {
         self.records.load(Ordering::Relaxed)
     }
 
-    /// The record of live world `wid`, valid while `guard` is held.
-    pub(crate) fn get<'a>(&self, wid: i32, guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
-        self.worlds.load(usize::try_from(wid).ok()?, guard)
+    /// The record of live task `task`, valid while `guard` is held.
+    fn get<'a>(&self, task: &Task, guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
+        self.worlds.load(tasks::key(task), guard)
+    }
+
+    /// The record of the live world whose ID is `wid` now, valid while
+    /// `guard` is held.
+    fn get_by_wid<'a>(&self, wid: i32, guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
+        self.get(tasks::by_world_id(wid, guard)?, guard)
     }
 
     /// A counted reference on the record of `task`, if it has one.
     pub(crate) fn get_ref(&self, task: &Task) -> Option<RecordRef<'_>> {
         let guard = rcu::read_lock();
-        let record = self.get(world_id(task), &guard)?;
-        (record.is_of(task) && record.try_get()).then(|| RecordRef {
+        let record = self.get(task, &guard)?;
+        record.try_get().ok()?;
+        // INVARIANT: the count taken just above.
+        Some(RecordRef {
             record: NonNull::from(record),
             table: self,
         })
     }
 
-    /// Puts `fresh` in the table as the record of its task, unless the task
+    /// Puts `fresh` in the table as the record of `task`, unless the task
     /// already has one (then that one is used) or is exiting (`None`: it
     /// must get no record, or it would never be torn down).
     pub(crate) fn attach(
@@ -423,38 +441,32 @@ impl WorldTable {
         fresh: Pin<KBox<WorldRecord>>,
         task: &Task,
     ) -> Result<Option<RecordRef<'_>>> {
-        let wid = usize::try_from(fresh.wid).map_err(|_| EINVAL)?;
+        let key = tasks::key(task);
         // SAFETY: the record is pinned and never moves again; ownership
         // goes to the table, or back to a box below.
         let fresh = KBox::into_raw(unsafe { Pin::into_inner_unchecked(fresh) });
-        let mut stale = ptr::null::<WorldRecord>();
-        let mut error = None;
         let attached = {
             let mut worlds = self.worlds.lock();
             // Under the lock: the exit hook erases under it after PF_EXITING
             // is set, so either it sees our record or we see the flag.
-            let record = if task_flags(task) & bindings::PF_EXITING != 0 {
+            let record = if tasks::is_exiting(task) {
                 None
-            } else if let Some(existing) = worlds.load(wid).filter(|r| r.is_of(task)) {
+            } else if let Some(existing) = worlds.load(key) {
                 Some(NonNull::from(existing))
             } else {
-                // A record of an earlier task with this TID, whose exit was
-                // not seen, is detached below like any exited world.
-                match worlds.store(wid, fresh) {
-                    Ok(old) => {
-                        stale = old;
-                        self.records.fetch_add(1, Ordering::Relaxed);
-                        NonNull::new(fresh)
-                    }
-                    Err(e) => {
-                        error = Some(e);
-                        None
-                    }
+                let old = worlds.store(key, fresh);
+                if let Err(e) = old {
+                    // SAFETY: `fresh` was not stored, so it is still ours.
+                    drop(unsafe { KBox::from_raw(fresh) });
+                    return Err(e);
                 }
+                self.records.fetch_add(1, Ordering::Relaxed);
+                NonNull::new(fresh)
             };
             // SAFETY: a record in the table is live while the lock is held.
+            // INVARIANT: `try_get` takes the count the `RecordRef` owns.
             record
-                .filter(|r| unsafe { r.as_ref() }.try_get())
+                .filter(|r| unsafe { r.as_ref() }.try_get().is_ok())
                 .map(|record| RecordRef {
                     record,
                     table: self,
@@ -467,10 +479,7 @@ impl WorldTable {
             // SAFETY: `fresh` was not stored, so it is still ours.
             drop(unsafe { KBox::from_raw(fresh) });
         }
-        if let Some(stale) = NonNull::new(stale.cast_mut()) {
-            self.retire_record(stale);
-        }
-        error.map_or(Ok(attached), Err)
+        Ok(attached)
     }
 
     /// A record just taken out of `worlds` (whose count the caller now
@@ -483,21 +492,23 @@ impl WorldTable {
         self.put(record);
     }
 
+    /// `task` has called `execve()` and may have taken its leader's TID: its
+    /// record notes the world's new ID. Called in `task`'s own context.
+    pub(crate) fn exec(&self, task: &Task) {
+        let guard = rcu::read_lock();
+        if let Some(record) = self.get(task, &guard) {
+            record.note_wid(task);
+        }
+    }
+
     /// The world of `task` exits: it is no longer found, gets no new object,
-    /// and its record is torn down once no remote reference is left.
+    /// and its record is torn down once no remote reference is left. Called
+    /// in `task`'s own context.
     pub(crate) fn detach(&self, task: &Task) {
-        let Ok(wid) = usize::try_from(world_id(task)) else {
-            return;
-        };
-        let record = {
-            let mut worlds = self.worlds.lock();
-            if worlds.load(wid).is_some_and(|r| r.is_of(task)) {
-                NonNull::new(worlds.erase(wid).cast_mut())
-            } else {
-                None
-            }
-        };
+        let record = NonNull::new(self.worlds.lock().erase(tasks::key(task)).cast_mut());
         if let Some(record) = record {
+            // SAFETY: just taken out of the table, whose count we now own.
+            unsafe { record.as_ref() }.note_wid(task);
             self.retire_record(record);
         }
     }
@@ -508,10 +519,10 @@ impl WorldTable {
         loop {
             let record = {
                 let mut worlds = self.worlds.lock();
-                let Some((wid, _)) = worlds.first() else {
+                let Some((key, _)) = worlds.first() else {
                     break;
                 };
-                worlds.erase(wid)
+                worlds.erase(key)
             };
             if let Some(record) = NonNull::new(record.cast_mut()) {
                 self.retire_record(record);
@@ -520,7 +531,8 @@ impl WorldTable {
     }
 
     /// Gives `record` an object of `region` unless it has one, is getting
-    /// one, or its world exited. The constructor runs with no lock held.
+    /// one, or its world exited. The constructor runs under no lock of the
+    /// record or the table.
     pub(crate) fn construct(
         &self,
         record: &RecordRef<'_>,
@@ -562,7 +574,6 @@ impl WorldTable {
         let obj = KBox::new(
             WorldObject {
                 data: *data,
-                wid: record.wid,
                 region: NonNull::from(region),
                 record: NonNull::from(record),
                 remote: AtomicU32::new(0),
@@ -570,10 +581,10 @@ impl WorldTable {
             },
             context.flags(),
         )?;
-        region.construct(record.wid, *data)?;
+        region.construct(record.wid(), *data)?;
         let raw = KBox::into_raw(obj);
         if let Err(e) = self.index.lock().store(key, raw) {
-            region.destruct(record.wid, *data);
+            region.destruct(record.wid(), *data);
             // SAFETY: not indexed, so still ours.
             drop(unsafe { KBox::from_raw(raw) });
             return Err(e);
@@ -587,7 +598,7 @@ impl WorldTable {
 
     /// Destructs and retires an object its caller has claimed.
     fn destroy_object(&self, obj: &WorldObject) {
-        obj.region().destruct(obj.wid, obj.data);
+        obj.region().destruct(obj.record().wid(), obj.data);
         obj.region().live_objects.fetch_sub(1, Ordering::Relaxed);
         if let Some(key) = index_key(obj.data.as_ptr()) {
             self.index.lock().erase(key);
@@ -597,13 +608,27 @@ impl WorldTable {
         unsafe { bindings::call_rcu(obj.rcu.get(), Some(WorldObject::free_rcu)) };
     }
 
-    /// Drops one reference on `record`; the last one tears it down.
+    /// Drops one reference on `record`. The last one tears it down here if
+    /// this context may take a `spinlock_t`, or defers the teardown to
+    /// process context.
     fn put(&self, record: NonNull<WorldRecord>) {
         // SAFETY: the caller owns a count, so the record is live.
         let r = unsafe { record.as_ref() };
         if !r.put_ref() {
             return;
         }
+        if deferred::may_tear_down_here() {
+            self.tear_down(r);
+        } else {
+            // SAFETY: we dropped the last reference: no one else links the
+            // record, which stays alive until the deferred teardown.
+            unsafe { deferred::defer(r.deferred.get()) };
+        }
+    }
+
+    /// Destructs and retires every object of a record without references,
+    /// then frees it after a grace period.
+    fn tear_down(&self, r: &WorldRecord) {
         while let Some(obj) = r.take_any() {
             self.destroy_object(obj);
         }
@@ -613,23 +638,39 @@ impl WorldTable {
         unsafe { bindings::call_rcu(r.rcu.get(), Some(WorldRecord::free_rcu)) };
     }
 
-    /// Remote lookup: the object of `region` of the live world `wid` (and
-    /// `task`, if given), with a reference that [`WorldTable::release`] drops.
+    /// Tears down the records of a list made by `deferred::defer`.
+    ///
+    /// # Safety
+    ///
+    /// `list` is a chain of `deferred` links of records whose last
+    /// reference was dropped, now owned by the caller.
+    pub(crate) unsafe fn run_deferred_teardowns(&self, mut list: *mut bindings::llist_node) {
+        while !list.is_null() {
+            let link = list.cast::<Opaque<bindings::llist_node>>();
+            // SAFETY: by the contract `link` is the `deferred` field of a
+            // live record, which the chain owns.
+            let record = unsafe { &*kernel::container_of!(link, WorldRecord, deferred) };
+            // SAFETY: as above; read before the teardown frees the record.
+            list = unsafe { (*list).next };
+            self.tear_down(record);
+        }
+    }
+
+    /// Remote lookup: the object of `region` of live `world`, with a
+    /// reference that [`WorldTable::release`] drops.
     pub(crate) fn lookup(
         &self,
-        wid: i32,
-        task: Option<&Task>,
+        world: World<'_>,
         region: &Region,
         guard: &rcu::Guard,
     ) -> Result<NonNull<u8>> {
-        let record = self.get(wid, guard).ok_or(ESRCH)?;
-        if task.is_some_and(|t| !record.is_of(t)) {
-            return Err(ESRCH);
+        let record = match world {
+            World::Id(wid) => self.get_by_wid(wid, guard),
+            World::Task(task) => self.get(task, guard),
         }
+        .ok_or(ESRCH)?;
         let obj = record.object(region.slot(), guard).ok_or(ENOENT)?;
-        if !record.try_get() {
-            return Err(ESRCH);
-        }
+        record.try_get()?;
         obj.take_remote();
         Ok(obj.data)
     }
@@ -651,16 +692,11 @@ impl WorldTable {
     /// The current task's record from the table, cached for the next local
     /// lookup on this CPU.
     fn current_record<'a>(&self, current: &Task, guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
-        let record = self
-            .get(world_id(current), guard)
-            .filter(|r| r.is_of(current))?;
+        let record = self.get(current, guard)?;
         current_cache::set(record, guard);
         // If it left the table meanwhile, its forget() may have run before
         // our set(): undo it (the barriers make one side see the other).
-        if !self
-            .get(world_id(current), guard)
-            .is_some_and(|r| ptr::eq(r, record))
-        {
+        if !self.get(current, guard).is_some_and(|r| ptr::eq(r, record)) {
             current_cache::forget(record);
             return None;
         }
@@ -668,38 +704,44 @@ impl WorldTable {
     }
 
     /// Drops a reference taken by [`WorldTable::lookup`] on object `data` of
-    /// world `wid`. `EINVAL` if `data` is not an object of `wid` or has no
-    /// reference outstanding.
+    /// world `wid`. `EINVAL` if `data` is not an object of that world or has
+    /// no reference outstanding.
     pub(crate) fn release(&self, wid: i32, data: *const u8) -> Result {
-        let guard = rcu::read_lock();
-        let obj = self.handed_out(wid, data, &guard).ok_or(EINVAL)?;
-        if !obj.drop_remote() {
-            return Err(EINVAL);
-        }
-        obj.region().remote_refs.dec();
-        self.put(obj.record);
+        let record = {
+            let guard = rcu::read_lock();
+            let obj = self.handed_out(wid, data, &guard).ok_or(EINVAL)?;
+            if !obj.drop_remote() {
+                return Err(EINVAL);
+            }
+            // The reference just dropped keeps the record alive until `put`.
+            let record = obj.record;
+            obj.region().remote_refs.dec();
+            record
+        };
+        // Outside the RCU section, which must not make the context look
+        // atomic to `put`.
+        self.put(record);
         Ok(())
     }
 
-    /// The object of world `wid` whose memory is `data`, if there is one:
-    /// first among the live world's mirrored slots (most releases), then in
-    /// the index (exited worlds, higher slots). Never touches `data`.
+    /// The object whose memory is `data`, if it belongs to world `wid`: a
+    /// world is named by any ID a lookup could have used (a thread that
+    /// calls `execve()` changes ID). Never touches `data`.
     fn handed_out<'a>(
         &self,
         wid: i32,
         data: *const u8,
         guard: &'a rcu::Guard,
     ) -> Option<&'a WorldObject> {
-        let is_it = |obj: &WorldObject| ptr::eq(obj.data.as_ptr(), data) && obj.wid == wid;
-        if let Some(obj) = self
-            .get(wid, guard)
-            .and_then(|r| r.fast_objects(guard).find(|o| is_it(o)))
-        {
-            return Some(obj);
-        }
-        self.index
-            .load(index_key(data)?, guard)
-            .filter(|o| is_it(o))
+        let obj = self.index.load(index_key(data)?, guard)?;
+        let record = obj.record();
+        // The last check covers a lookup by the new ID between the ID change
+        // and the exec hook.
+        (record.had_wid(wid)
+            || self
+                .get_by_wid(wid, guard)
+                .is_some_and(|r| ptr::eq(r, record)))
+        .then_some(obj)
     }
 
     /// Destructs and retires every object of `region`, in live and exited
@@ -721,5 +763,44 @@ impl WorldTable {
             };
             key = next;
         }
+    }
+}
+
+/// How a remote lookup names a world.
+#[derive(Clone, Copy)]
+pub(crate) enum World<'a> {
+    /// By its global TID now.
+    Id(i32),
+    /// By its task, which cannot be confused with a later task of the same
+    /// TID.
+    Task(&'a Task),
+}
+
+#[kunit_tests(world_storage_record_refs)]
+mod tests {
+    use super::{WorldRecord, MAX_RECORD_REFS};
+    use crate::object_cache::AllocContext;
+    use kernel::{bindings, prelude::*};
+
+    fn set_refs(record: &WorldRecord, n: u32) {
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        // SAFETY: `refs` is a valid refcount of a record no one else sees.
+        unsafe { bindings::refcount_set(record.refs.get(), n) };
+    }
+
+    /// A leak of references makes lookups fail before the count saturates
+    /// (which would be a `refcount_t` warning), and a dying record is never
+    /// revived.
+    #[test]
+    fn lookups_stop_below_saturation() -> Result {
+        let record = WorldRecord::new(kernel::current!(), AllocContext::Sleepable)?;
+        set_refs(&record, MAX_RECORD_REFS - 1);
+        assert_eq!(record.try_get(), Ok(()));
+        assert_eq!(record.try_get(), Err(EOVERFLOW));
+        set_refs(&record, u32::MAX / 2);
+        assert_eq!(record.try_get(), Err(EOVERFLOW));
+        set_refs(&record, 0);
+        assert_eq!(record.try_get(), Err(ESRCH));
+        Ok(())
     }
 }

@@ -7,7 +7,9 @@
  * - ws_layout_c_offset(), the C side of the layout test.
  */
 
+#include <linux/irq_work.h>
 #include <linux/limits.h>
+#include <linux/llist.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
@@ -20,6 +22,7 @@
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <linux/wait_bit.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "../include/world_storage.h"
@@ -70,9 +73,12 @@ void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags)
 	xa_unlock_irqrestore(xa, flags);
 }
 
-bool ws_refcount_inc_not_zero(refcount_t *r)
+int ws_refcount_get_below(refcount_t *r, unsigned int max)
 {
-	return refcount_inc_not_zero(r);
+	/* Racing callers overshoot @max by at most one each. */
+	if (refcount_read(r) >= max)
+		return -EOVERFLOW;
+	return refcount_inc_not_zero(r) ? 0 : -ESRCH;
 }
 
 void ws_wait_var_zero(unsigned long *counter)
@@ -171,6 +177,13 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
  * the record then re-checked in the table; cleared on every CPU when a
  * record leaves the table. A cleared entry is a miss, never a stale hit
  * past the record's grace period.
+ *
+ * An entry is read and written with preemption (set: interrupts) off, so
+ * the task cannot be switched out or migrated between finding this CPU's
+ * entry and using it: rcu_read_lock() does not pin the CPU with preemptible
+ * RCU. The only other writers of an entry are then an interrupt or NMI on
+ * behalf of the same task (the same record) and ws_cache_forget()'s
+ * cmpxchg to NULL.
  */
 struct ws_current_cache {
 	struct task_struct *task;
@@ -181,18 +194,25 @@ static DEFINE_PER_CPU(struct ws_current_cache, ws_current_cache);
 
 const void *ws_cache_get(void)
 {
-	struct ws_current_cache *c = this_cpu_ptr(&ws_current_cache);
+	struct ws_current_cache *c;
+	const void *record = NULL;
 
-	return READ_ONCE(c->task) == current ? READ_ONCE(c->record) : NULL;
+	preempt_disable_notrace();
+	c = this_cpu_ptr(&ws_current_cache);
+	if (READ_ONCE(c->task) == current)
+		record = READ_ONCE(c->record);
+	preempt_enable_notrace();
+	return record;
 }
 
 void ws_cache_set(const void *record)
 {
-	struct ws_current_cache *c = this_cpu_ptr(&ws_current_cache);
+	struct ws_current_cache *c;
 	unsigned long flags;
 
 	/* An interrupt on this CPU would fill the same entry for the same task. */
 	local_irq_save(flags);
+	c = this_cpu_ptr(&ws_current_cache);
 	WRITE_ONCE(c->task, NULL);
 	WRITE_ONCE(c->record, record);
 	WRITE_ONCE(c->task, current);
@@ -213,4 +233,44 @@ void ws_cache_forget(const void *record)
 		if (READ_ONCE(c->record) == record)
 			cmpxchg(&c->record, record, NULL);
 	}
+}
+
+/*
+ * Teardowns deferred out of contexts that cannot take a spinlock_t (see
+ * deferred.rs): records are linked on a lock-free list, which any context
+ * may add to; the first addition to an empty list queues the irq_work,
+ * which queues the work item, which takes the whole list and tears it down
+ * in process context.
+ */
+static LLIST_HEAD(ws_deferred_teardowns);
+
+static void ws_deferred_work_fn(struct work_struct *work)
+{
+	ws_run_deferred_teardowns(llist_del_all(&ws_deferred_teardowns));
+}
+
+static DECLARE_WORK(ws_deferred_work, ws_deferred_work_fn);
+
+static void ws_deferred_irq_work_fn(struct irq_work *work)
+{
+	schedule_work(&ws_deferred_work);
+}
+
+static DEFINE_IRQ_WORK(ws_deferred_irq_work, ws_deferred_irq_work_fn);
+
+bool ws_may_take_spinlock(void)
+{
+	return preemptible();
+}
+
+void ws_defer_teardown(struct llist_node *node)
+{
+	if (llist_add(node, &ws_deferred_teardowns))
+		irq_work_queue(&ws_deferred_irq_work);
+}
+
+void ws_flush_deferred_teardowns(void)
+{
+	irq_work_sync(&ws_deferred_irq_work);
+	flush_work(&ws_deferred_work);
 }

@@ -9,6 +9,7 @@
 #include <linux/refcount.h>
 #include <linux/types.h>
 
+struct llist_node;
 struct task_struct;
 struct xarray;
 
@@ -19,7 +20,11 @@ void ws_xa_init_index(struct xarray *xa);
 unsigned long ws_xa_lock_irqsave(struct xarray *xa);
 void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags);
 
-bool ws_refcount_inc_not_zero(refcount_t *r);
+/*
+ * Takes a reference unless the count is 0 (-ESRCH) or at least @max
+ * (-EOVERFLOW, instead of saturating it with a warning).
+ */
+int ws_refcount_get_below(refcount_t *r, unsigned int max);
 
 /* Sleeps until *counter is 0; the decrementer calls wake_up_var(counter). */
 void ws_wait_var_zero(unsigned long *counter);
@@ -44,6 +49,17 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 const void *ws_cache_get(void);
 void ws_cache_set(const void *record);
 void ws_cache_forget(const void *record);
+
+/*
+ * Deferred teardowns: whether this context may take a spinlock_t; queue a
+ * record's link (any context); wait for every queued teardown (may sleep).
+ * The work item calls ws_run_deferred_teardowns(), in deferred.rs, with the
+ * list it took.
+ */
+bool ws_may_take_spinlock(void);
+void ws_defer_teardown(struct llist_node *node);
+void ws_flush_deferred_teardowns(void);
+void ws_run_deferred_teardowns(struct llist_node *list);
 
 /* offsetof() of "struct.field", or SIZE_MAX if not in the table. */
 size_t ws_layout_c_offset(const char *name);

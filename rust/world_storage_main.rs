@@ -9,6 +9,7 @@
 use kernel::prelude::*;
 
 mod current_cache;
+mod deferred;
 mod drain;
 mod exports;
 mod handle;
@@ -20,6 +21,7 @@ mod props;
 mod region;
 mod stats;
 mod storage;
+mod tasks;
 mod threads;
 mod world;
 mod xarray_rcu;

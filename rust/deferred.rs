@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Teardowns deferred out of contexts that cannot take a `spinlock_t` (hard
+//! IRQ, NMI, under a `raw_spinlock_t`, with preemption or interrupts off).
+//!
+//! The last Release of an exited world may come from any of them; its
+//! teardown takes XArray locks, runs destructors and queues RCU callbacks.
+//! There, the record goes on a lock-free list and an `irq_work` hands the
+//! list to a work item, which tears each record down in process context.
+//! (The C glue holds the list, the `irq_work` and the work item: the kernel
+//! crate has no `irq_work`.)
+
+use crate::exports;
+use kernel::bindings;
+
+extern "C" {
+    fn ws_may_take_spinlock() -> bool;
+    fn ws_defer_teardown(node: *mut bindings::llist_node);
+    fn ws_flush_deferred_teardowns();
+}
+
+/// Whether this context may take a `spinlock_t` and call destructors: not
+/// atomic in any way (`preemptible()`). Always `false` on a kernel without
+/// a preemption count, where every teardown from Release is deferred.
+pub(crate) fn may_tear_down_here() -> bool {
+    // SAFETY: no requirement; reads this CPU's state.
+    unsafe { ws_may_take_spinlock() }
+}
+
+/// Queues the record linked by `node` for teardown in process context.
+/// Any context.
+///
+/// # Safety
+///
+/// `node` is the deferral link of a record whose last reference the caller
+/// dropped; the record stays alive until [`run`] tears it down.
+pub(crate) unsafe fn defer(node: *mut bindings::llist_node) {
+    // SAFETY: by the contract `node` is linked once and outlives the list.
+    unsafe { ws_defer_teardown(node) }
+}
+
+/// Waits until every teardown deferred so far has run. Process context.
+pub(crate) fn flush() {
+    // SAFETY: no requirement; may sleep, which the caller allows.
+    unsafe { ws_flush_deferred_teardowns() }
+}
+
+/// Called by the C glue's work item with the list of records to tear down.
+///
+/// # Safety
+///
+/// `list` is a chain of deferral links queued by [`defer`], now owned by
+/// the caller.
+#[no_mangle]
+unsafe extern "C" fn ws_run_deferred_teardowns(list: *mut bindings::llist_node) {
+    // Records are deferred only while the service exists, and unload
+    // flushes them before the service goes.
+    let Ok(storage) = exports::storage() else {
+        return;
+    };
+    // SAFETY: forwarded contract.
+    unsafe { storage.run_deferred_teardowns(list) };
+}
