@@ -4,21 +4,27 @@
  * writing to /dev/ws_counter bumps the writer's own counter (a local
  * lookup); reading returns "<tid> <count>" for a task chosen by writing
  * "tid <N>" first (a remote lookup, released at once), by default the
- * reader itself.
+ * reader itself. The TID is the one the reader sees, in its own pid
+ * namespace. Only root may open the device: a counter is per-task data.
  */
 
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/pid.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/uaccess.h>
 
 #include "../include/world_storage.h"
 
 static u64 handle = WORLD_STORAGE_HANDLE_INVALID;
 
-/* file->private_data: the TID that read() reports, 0 for the reader. */
+/*
+ * file->private_data: the TID that read() reports, in the reader's pid
+ * namespace; 0 for the reader.
+ */
 static int ws_counter_open(struct inode *inode, struct file *file)
 {
 	file->private_data = NULL;
@@ -48,16 +54,26 @@ static ssize_t ws_counter_write(struct file *file, const char __user *buf, size_
 
 static ssize_t ws_counter_read(struct file *file, char __user *buf, size_t len, loff_t *ppos)
 {
-	pid_t tid = (long)file->private_data ?: task_pid_nr(current);
+	pid_t tid = (long)file->private_data ?: task_pid_vnr(current);
+	struct task_struct *task;
 	char line[48];
 	u64 *counter;
+	pid_t wid;
 	int err, n;
 
-	err = world_storage_lookup(tid, handle, (void **)&counter);
+	/* The reader's TID names a task in its namespace, not a world ID. */
+	rcu_read_lock();
+	task = get_pid_task(find_vpid(tid), PIDTYPE_PID);
+	rcu_read_unlock();
+	if (!task)
+		return -ESRCH;
+	wid = task_pid_nr(task);
+	err = world_storage_lookup_task(task, handle, (void **)&counter);
+	put_task_struct(task);
 	if (err)
 		return err;
 	n = scnprintf(line, sizeof(line), "%d %llu\n", tid, READ_ONCE(*counter));
-	world_storage_release(tid, counter);
+	world_storage_release(wid, counter);
 	return simple_read_from_buffer(buf, len, ppos, line, n);
 }
 
@@ -72,7 +88,7 @@ static struct miscdevice ws_counter_dev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "ws_counter",
 	.fops = &ws_counter_fops,
-	.mode = 0666,
+	.mode = 0600,
 };
 
 static int __init ws_counter_init(void)

@@ -4,8 +4,11 @@
  * (Rust) sees a busy thread's context switches and on-CPU time.
  */
 
+#define _GNU_SOURCE
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "ws_test.h"
@@ -40,6 +43,38 @@ static long count_of(pid_t tid)
 		sscanf(buf, "%d %ld", &got_tid, &count);
 	close(fd);
 	return count;
+}
+
+/*
+ * In a new pid namespace, as its init (TID 1 there): "tid 1" must name this
+ * task, not global init. Returns the exit status for the parent.
+ */
+static int count_in_pid_namespace(void)
+{
+	pid_t child;
+	int status;
+
+	if (unshare(CLONE_NEWPID))
+		return 0;
+	child = fork();
+	if (child < 0)
+		return 0;
+	if (child == 0)
+		_exit(bump(4) && count_of(1) == 4 && count_of(0) == 4 ? 0 : 1);
+	return waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+/* Runs count_in_pid_namespace() in a child, so the caller keeps its own namespace. */
+static int counts_by_namespace_tid(void)
+{
+	pid_t child = fork();
+	int status;
+
+	if (child == 0)
+		_exit(count_in_pid_namespace() ? 0 : 1);
+	return child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
 }
 
 static pthread_barrier_t bumped, checked;
@@ -99,9 +134,10 @@ int main(void)
 	long switches = 0, on_cpu = 0;
 	pthread_t thread;
 	pid_t busy_tid = 0;
+	struct stat st;
 
 	ksft_print_header();
-	ksft_set_plan(5);
+	ksft_set_plan(7);
 
 	ksft_test_result(system("insmod /modules/ws_counter.ko") == 0 && bump(3) &&
 			 count_of(0) == 3, "c_sample_counts_own_writes\n");
@@ -113,6 +149,9 @@ int main(void)
 			 "c_sample_reads_back_by_tid\n");
 	pthread_barrier_wait(&checked);
 	pthread_join(thread, NULL);
+	ksft_test_result(counts_by_namespace_tid(), "c_sample_tid_is_the_readers_namespace\n");
+	ksft_test_result(stat(COUNTER, &st) == 0 && (st.st_mode & 0777) == 0600,
+			 "c_sample_is_root_only\n");
 	ksft_test_result(system("rmmod ws_counter") == 0, "c_sample_unloads\n");
 
 	if (system("insmod /modules/ws_sched_stats.ko"))
