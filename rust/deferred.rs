@@ -16,12 +16,13 @@ use kernel::bindings;
 extern "C" {
     fn ws_may_take_spinlock() -> bool;
     fn ws_defer_teardown(node: *mut bindings::llist_node);
-    fn ws_flush_deferred_teardowns();
+    fn ws_flush_deferred();
 }
 
 /// Whether this context may take a `spinlock_t` and call destructors: not
 /// atomic in any way (`preemptible()`). Always `false` on a kernel without
-/// a preemption count, where every teardown from Release is deferred.
+/// a preemption count (no x86 kernel since `PREEMPT_LAZY`), where every
+/// last-reference teardown is deferred, at exit and in Destroy too.
 pub(crate) fn may_tear_down_here() -> bool {
     // SAFETY: no requirement; reads this CPU's state.
     unsafe { ws_may_take_spinlock() }
@@ -39,10 +40,13 @@ pub(crate) unsafe fn defer(node: *mut bindings::llist_node) {
     unsafe { ws_defer_teardown(node) }
 }
 
-/// Waits until every teardown deferred so far has run. Process context.
+/// Waits until every teardown deferred so far has run, the objects and
+/// records it retired are freed, and every deferred wake-up of a drain
+/// waiter has run: after this, nothing of the module's is queued anywhere.
+/// Process context.
 pub(crate) fn flush() {
     // SAFETY: no requirement; may sleep, which the caller allows.
-    unsafe { ws_flush_deferred_teardowns() }
+    unsafe { ws_flush_deferred() }
 }
 
 /// Called by the C glue's work item with the list of records to tear down.

@@ -3,18 +3,20 @@
 //! [`DrainCount`]: a count that a destroyer waits to see drain to zero.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
-use kernel::{bindings, ffi::c_void};
 
 /// A count of outstanding things (references, objects) with a waiter that
 /// sleeps until it drops to zero, on the kernel's `wait_var_event()`.
 ///
-/// Incremented and decremented from any context, never blocking; only
-/// [`DrainCount::wait_for_zero`] sleeps.
+/// Incremented and decremented from any context (NMI, hard IRQ, under
+/// `rq->lock` included), never blocking: the wake-up of a decrement to zero
+/// is deferred where it could not take the wait queue's lock (C glue,
+/// `ws_drained()`). Only [`DrainCount::wait_for_zero`] sleeps.
 #[repr(transparent)]
 pub(crate) struct DrainCount(AtomicUsize);
 
 extern "C" {
     fn ws_wait_var_zero(counter: *mut usize);
+    fn ws_drained();
 }
 
 impl DrainCount {
@@ -41,10 +43,9 @@ impl DrainCount {
         // SeqCst: the decrement is ordered before the waiter's recheck, as
         // `wake_up_var()` requires (a full barrier between condition and wake).
         if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
-            // SAFETY: `wake_up_var()` only hashes the address to find a wait
-            // queue; it never dereferences it, so it is sound even if the
-            // waiter frees `self` right after seeing zero.
-            unsafe { bindings::wake_up_var(self.0.as_ptr().cast::<c_void>()) };
+            // SAFETY: no requirement; wakes every waiter, in any context,
+            // without touching `self`, which the waiter may free at once.
+            unsafe { ws_drained() };
         }
     }
 

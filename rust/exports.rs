@@ -13,10 +13,13 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
     bindings,
     ffi::{c_int, c_void},
-    pr_warn_once,
     prelude::*,
     task::Task,
 };
+
+extern "C" {
+    fn ws_warn_bad_release();
+}
 
 /// `struct world_storage_props`: what a caller passes to Create.
 #[repr(C)]
@@ -180,9 +183,8 @@ unsafe extern "C" fn world_storage_lookup_task(
 extern "C" fn world_storage_release(wid: i32, object: *mut c_void) -> c_int {
     let r = storage().and_then(|s| s.release(wid, object.cast::<u8>()));
     if r == Err(EINVAL) {
-        pr_warn_once!(
-            "release of a pointer that holds no reference (foreign, or released twice)\n"
-        );
+        // SAFETY: no requirement; any context.
+        unsafe { ws_warn_bad_release() };
     }
     errno(r)
 }

@@ -107,7 +107,7 @@ impl WorldStorage {
     fn construct_existing(&self, region: &Region) -> Result {
         let threads = ThreadList::collect()?;
         for task in threads.iter() {
-            let record = match self.worlds.get_ref(task) {
+            let record = match self.worlds.get_ref(task)? {
                 Some(record) => record,
                 None => match self
                     .worlds
@@ -176,7 +176,6 @@ impl WorldStorage {
         }
         self.worlds.detach_all();
         deferred::flush();
-        rcu::rcu_barrier();
     }
 
     /// Tears down records whose last reference was dropped where that could

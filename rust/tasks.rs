@@ -3,15 +3,27 @@
 //! What world storage reads of a task: its key in the world table, its world
 //! ID, its kind, and the task that has a given world ID now.
 
-use core::{mem::align_of, ptr};
-use kernel::{bindings, sync::rcu, task::Task};
+use core::ptr;
+use kernel::{
+    bindings,
+    ffi::{c_ulong, c_void},
+    sync::rcu,
+    task::Task,
+};
 
-/// The key of `task`'s record in the world table: its address over its
-/// alignment. A task keeps its address for life, whatever TID it takes (a
-/// thread that calls `execve()` takes its leader's), and its record leaves
-/// the table at its exit hook, before the memory can hold another task.
+extern "C" {
+    fn ws_task_key(task: *const c_void) -> c_ulong;
+}
+
+/// The key of `task`'s record in the world table: its address over C's
+/// `sizeof(struct task_struct)`, distinct for tasks that are alive together
+/// (their memory does not overlap) and dense, so the table stays shallow. A
+/// task keeps its address for life, whatever TID it takes (a thread that
+/// calls `execve()` takes its leader's), and its record leaves the table at
+/// its exit hook, before the memory can hold another task.
 pub(crate) fn key(task: &Task) -> usize {
-    task.as_ptr() as usize / align_of::<bindings::task_struct>()
+    // SAFETY: no requirement; only the address is used.
+    unsafe { ws_task_key(task.as_ptr().cast()) as usize }
 }
 
 /// The global TID of `task` now: its world ID.

@@ -16,9 +16,10 @@
 //!
 //! Locks: the `worlds` lock, a record's `objects` lock and the object index
 //! lock are never held together; `destroy_object` takes the index lock
-//! after the record's lock is released. Constructors run under RCU or the
-//! region table's mutex, destructors under RCU or in a deferred teardown;
-//! neither runs under any of these three locks.
+//! after the record's lock is released. Constructors and destructors run
+//! under none of these three locks (constructors may run under RCU or the
+//! region table's mutex; destructors in the exit hook, Create, Destroy, the
+//! last Release where it may take a `spinlock_t`, or a deferred teardown).
 
 use crate::{
     current_cache, deferred,
@@ -47,7 +48,8 @@ extern "C" {
 /// The most references one record takes: a lookup past it fails with
 /// `EOVERFLOW` rather than saturate the count (a `refcount_t` warning).
 /// Only a client leaking about 2^30 references reaches it; lookups racing
-/// past the check overshoot it by at most one per CPU and context.
+/// past the check (each may be preempted between check and increment)
+/// overshoot it by at most one per task, far below 2^31.
 const MAX_RECORD_REFS: u32 = 1 << 30;
 
 /// Region slots whose objects a record keeps in a plain array rather than
@@ -73,9 +75,11 @@ fn index_key(data: *const u8) -> Option<usize> {
 /// - `data` is `size` bytes of `region`'s cache, constructed (or zeroed).
 /// - `region` outlives the object: Destroy waits for `Region::allocated`,
 ///   decremented only after the object's RCU-deferred free.
-/// - `record` outlives the object: a record is freed a grace period after
-///   its teardown, which retires every object still in it, and an object
-///   claimed from it by Destroy is retired before Destroy returns.
+/// - `record` outlives the object while the object is in the record, or has
+///   a remote reference outstanding (which holds the record): a record is
+///   freed a grace period after its teardown, which retires every object
+///   still in it. An object claimed from it by Destroy (no remote
+///   reference left) may outlive it until Destroy retires the object.
 pub(crate) struct WorldObject {
     /// Immutable: the memory handed to callers.
     data: NonNull<u8>,
@@ -226,9 +230,12 @@ impl WorldRecord {
     }
 
     /// Whether `wid` is an ID this world had when a lookup could name it:
-    /// when the record was made, or as last seen.
+    /// when the record was made, or as last seen. Any ID, once the world
+    /// has exited: then its IDs may have been swapped (`de_thread()` gives
+    /// an exited leader the exec'ing thread's TID, after the leader's exit
+    /// hook) or reused.
     fn had_wid(&self, wid: i32) -> bool {
-        wid == self.first_wid || wid == self.wid()
+        wid == self.first_wid || wid == self.wid() || self.exited.load(Ordering::Relaxed)
     }
 
     /// The object of region slot `slot`, valid while `guard` is held.
@@ -421,16 +428,22 @@ impl WorldTable {
         self.get(tasks::by_world_id(wid, guard)?, guard)
     }
 
-    /// A counted reference on the record of `task`, if it has one.
-    pub(crate) fn get_ref(&self, task: &Task) -> Option<RecordRef<'_>> {
+    /// A counted reference on the record of `task`, if it has one that is
+    /// not dying; `EOVERFLOW` if it holds too many references.
+    pub(crate) fn get_ref(&self, task: &Task) -> Result<Option<RecordRef<'_>>> {
         let guard = rcu::read_lock();
-        let record = self.get(task, &guard)?;
-        record.try_get().ok()?;
-        // INVARIANT: the count taken just above.
-        Some(RecordRef {
-            record: NonNull::from(record),
-            table: self,
-        })
+        let Some(record) = self.get(task, &guard) else {
+            return Ok(None);
+        };
+        match record.try_get() {
+            // INVARIANT: the count taken just above.
+            Ok(()) => Ok(Some(RecordRef {
+                record: NonNull::from(record),
+                table: self,
+            })),
+            Err(e) if e == ESRCH => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Puts `fresh` in the table as the record of `task`, unless the task
@@ -445,41 +458,46 @@ impl WorldTable {
         // SAFETY: the record is pinned and never moves again; ownership
         // goes to the table, or back to a box below.
         let fresh = KBox::into_raw(unsafe { Pin::into_inner_unchecked(fresh) });
+        let mut stored = false;
         let attached = {
             let mut worlds = self.worlds.lock();
             // Under the lock: the exit hook erases under it after PF_EXITING
             // is set, so either it sees our record or we see the flag.
             let record = if tasks::is_exiting(task) {
-                None
+                Ok(None)
             } else if let Some(existing) = worlds.load(key) {
-                Some(NonNull::from(existing))
+                Ok(Some(NonNull::from(existing)))
             } else {
-                let old = worlds.store(key, fresh);
-                if let Err(e) = old {
-                    // SAFETY: `fresh` was not stored, so it is still ours.
-                    drop(unsafe { KBox::from_raw(fresh) });
-                    return Err(e);
-                }
-                self.records.fetch_add(1, Ordering::Relaxed);
-                NonNull::new(fresh)
-            };
-            // SAFETY: a record in the table is live while the lock is held.
-            // INVARIANT: `try_get` takes the count the `RecordRef` owns.
-            record
-                .filter(|r| unsafe { r.as_ref() }.try_get().is_ok())
-                .map(|record| RecordRef {
-                    record,
-                    table: self,
+                worlds.store(key, fresh).map(|_| {
+                    stored = true;
+                    self.records.fetch_add(1, Ordering::Relaxed);
+                    NonNull::new(fresh)
                 })
+            };
+            // A fresh record holds one count, so `try_get` fails only on an
+            // existing one: dying (its task exits meanwhile) or at the cap.
+            record.and_then(|record| {
+                record.map_or(Ok(None), |r| {
+                    // SAFETY: a record in the table is live while the lock
+                    // is held.
+                    match unsafe { r.as_ref() }.try_get() {
+                        // INVARIANT: `try_get` took the count the
+                        // `RecordRef` owns.
+                        Ok(()) => Ok(Some(RecordRef {
+                            record: r,
+                            table: self,
+                        })),
+                        Err(e) if e == ESRCH => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })
+            })
         };
-        if !attached
-            .as_ref()
-            .is_some_and(|r| ptr::eq(r.record.as_ptr(), fresh))
-        {
+        if !stored {
             // SAFETY: `fresh` was not stored, so it is still ours.
             drop(unsafe { KBox::from_raw(fresh) });
         }
-        Ok(attached)
+        attached
     }
 
     /// A record just taken out of `worlds` (whose count the caller now
@@ -724,9 +742,10 @@ impl WorldTable {
         Ok(())
     }
 
-    /// The object whose memory is `data`, if it belongs to world `wid`: a
-    /// world is named by any ID a lookup could have used (a thread that
-    /// calls `execve()` changes ID). Never touches `data`.
+    /// The object whose memory is `data`, if it has a reference outstanding
+    /// and belongs to world `wid`: a world is named by any ID a lookup could
+    /// have used (a thread that calls `execve()` changes ID). Never touches
+    /// `data`.
     fn handed_out<'a>(
         &self,
         wid: i32,
@@ -734,6 +753,14 @@ impl WorldTable {
         guard: &'a rcu::Guard,
     ) -> Option<&'a WorldObject> {
         let obj = self.index.load(index_key(data)?, guard)?;
+        // Checked first: an object with a reference outstanding is not
+        // claimed by Destroy, and its record, which that reference keeps,
+        // is freed only a grace period after the last one goes, so past
+        // `guard`. (An object claimed by Destroy stays in the index while
+        // its destructor runs, after its record may be gone.)
+        if obj.remote.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let record = obj.record();
         // The last check covers a lookup by the new ID between the ID change
         // and the exec hook.

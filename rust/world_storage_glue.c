@@ -7,6 +7,8 @@
  * - ws_layout_c_offset(), the C side of the layout test.
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/irq_work.h>
 #include <linux/limits.h>
 #include <linux/llist.h>
@@ -81,14 +83,61 @@ int ws_refcount_get_below(refcount_t *r, unsigned int max)
 	return refcount_inc_not_zero(r) ? 0 : -ESRCH;
 }
 
+/*
+ * Destroy's waits for a count to drain: every waiter sleeps on one
+ * variable and rechecks its own count when any count reaches zero. A count
+ * can reach zero in a context that may not take the wait queue's spinlock_t
+ * or, through the wake-up, the woken task's rq lock (hard IRQ, NMI, under
+ * rq->lock in a scheduler tracepoint): there the wake-up goes through an
+ * irq_work. Spurious wake-ups are harmless.
+ */
+static int ws_drain_event;
+
 void ws_wait_var_zero(unsigned long *counter)
 {
-	wait_var_event(counter, !READ_ONCE(*counter));
+	wait_var_event(&ws_drain_event, !READ_ONCE(*counter));
+}
+
+static void ws_drain_irq_work_fn(struct irq_work *work)
+{
+	wake_up_var(&ws_drain_event);
+}
+
+static DEFINE_IRQ_WORK(ws_drain_irq_work, ws_drain_irq_work_fn);
+
+void ws_drained(void)
+{
+	if (preemptible())
+		wake_up_var(&ws_drain_event);
+	else
+		irq_work_queue(&ws_drain_irq_work);
 }
 
 void ws_tracepoint_synchronize_unregister(void)
 {
 	tracepoint_synchronize_unregister();
+}
+
+unsigned long ws_task_key(const struct task_struct *task)
+{
+	/* C's size: Rust's view of struct task_struct may differ (bindgen). */
+	return (unsigned long)task / sizeof(*task);
+}
+
+/*
+ * Release may run under rq->lock, where printk() must not run (it may wake
+ * a console thread): its warning is printed from an irq_work.
+ */
+static void ws_warn_irq_work_fn(struct irq_work *work)
+{
+	pr_warn_once("release of a pointer that holds no reference (foreign, or released twice)\n");
+}
+
+static DEFINE_IRQ_WORK(ws_warn_irq_work, ws_warn_irq_work_fn);
+
+void ws_warn_bad_release(void)
+{
+	irq_work_queue(&ws_warn_irq_work);
 }
 
 size_t ws_collect_threads(struct task_struct **buf, size_t cap)
@@ -269,8 +318,12 @@ void ws_defer_teardown(struct llist_node *node)
 		irq_work_queue(&ws_deferred_irq_work);
 }
 
-void ws_flush_deferred_teardowns(void)
+void ws_flush_deferred(void)
 {
 	irq_work_sync(&ws_deferred_irq_work);
 	flush_work(&ws_deferred_work);
+	/* The frees those teardowns queued, then the wake-ups the frees queued. */
+	rcu_barrier();
+	irq_work_sync(&ws_drain_irq_work);
+	irq_work_sync(&ws_warn_irq_work);
 }

@@ -26,10 +26,20 @@ void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags);
  */
 int ws_refcount_get_below(refcount_t *r, unsigned int max);
 
-/* Sleeps until *counter is 0; the decrementer calls wake_up_var(counter). */
+/*
+ * Sleeps until *counter is 0; whoever brings a count to 0 calls ws_drained()
+ * (any context).
+ */
 void ws_wait_var_zero(unsigned long *counter);
+void ws_drained(void);
 
 void ws_tracepoint_synchronize_unregister(void);
+
+/* The key of @task's world record: distinct for tasks alive together. */
+unsigned long ws_task_key(const struct task_struct *task);
+
+/* The one-time warning of a bad release; safe under rq->lock. */
+void ws_warn_bad_release(void);
 
 /*
  * Stores up to @cap threads, each with a reference, in @buf; returns how many
@@ -52,13 +62,13 @@ void ws_cache_forget(const void *record);
 
 /*
  * Deferred teardowns: whether this context may take a spinlock_t; queue a
- * record's link (any context); wait for every queued teardown (may sleep).
- * The work item calls ws_run_deferred_teardowns(), in deferred.rs, with the
- * list it took.
+ * record's link (any context); wait for every queued teardown, the RCU
+ * frees they queued and every deferred wake-up (may sleep). The work item
+ * calls ws_run_deferred_teardowns(), in deferred.rs, with the list it took.
  */
 bool ws_may_take_spinlock(void);
 void ws_defer_teardown(struct llist_node *node);
-void ws_flush_deferred_teardowns(void);
+void ws_flush_deferred(void);
 void ws_run_deferred_teardowns(struct llist_node *list);
 
 /* offsetof() of "struct.field", or SIZE_MAX if not in the table. */

@@ -27,7 +27,7 @@ extern "C" {
 /// its lock is taken with interrupts off.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum XaKind {
-    /// World records by TID: locked from process context only.
+    /// World records by task: locked from process context only.
     Worlds,
     /// One record's objects by region slot: locked with interrupts off.
     Objects,
