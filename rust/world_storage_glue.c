@@ -4,7 +4,11 @@
  *
  * - EXPORT_SYMBOL_GPL() of the C API, whose functions are in exports.rs;
  * - wrappers of static inline functions and macros the Rust half calls;
- * - ws_layout_c_offset(), the C side of the layout test.
+ * - ws_layout_c_offset(), the C side of the layout test;
+ * - per-CPU state (lookup counters, the current task's cached record);
+ * - what defers work out of contexts that cannot take a spinlock_t: the
+ *   irq_works and the work item of deferred teardowns, drain wake-ups and
+ *   the bad-release warning.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
