@@ -115,7 +115,7 @@ else
 	[ -z "$khz" ] || clock="tsc_early_khz=$khz tsc=reliable"
 fi
 [ "$icount" -eq 0 ] || [ "$acc" = tcg ] || die "--icount needs TCG"
-qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2 -m "$mem"
+qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2,sockets=2,cores=1 -m "$mem"
 	-kernel "$bzimage" -initrd "$dir/initramfs.cpio.gz"
 	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 $clock $append"
 	-no-reboot)
