@@ -3,12 +3,15 @@
  * ws_abi_test: KUnit suite "world_storage_abi", a C client of
  * include/world_storage.h. Every bad input gets its errno; alignments and
  * sizes are honoured; a kernel thread whose constructor fails has no object;
- * Destroy invalidates the handle at once and waits for references.
+ * Destroy invalidates the handle at once and waits for references; local
+ * lookups stay with their owner while tasks are preempted and migrated.
  */
 
 #include <kunit/test.h>
 #include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/pid.h>
@@ -248,6 +251,180 @@ static void destroy_invalidates_at_once_and_waits(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, probe.result, 0);
 }
 
+/* Objects that know their owner: the constructor stores the world ID. */
+struct owned {
+	pid_t wid;
+};
+
+static atomic_t owned_ctors, owned_dtors;
+
+static int owned_ctor(pid_t wid, void *object, u32 size, void *arg)
+{
+	struct owned *o = object;
+
+	o->wid = wid;
+	atomic_inc(&owned_ctors);
+	return 0;
+}
+
+static void owned_dtor(pid_t wid, void *object, u32 size, void *arg)
+{
+	atomic_inc(&owned_dtors);
+}
+
+static struct world_storage_props owned_props(void)
+{
+	return (struct world_storage_props) {
+		.type = WORLD_STORAGE_TYPE_SIMPLE,
+		.owner = THIS_MODULE,
+		.size = sizeof(struct owned),
+		.align = __alignof__(struct owned),
+		.constructor = owned_ctor,
+		.destructor = owned_dtor,
+	};
+}
+
+/*
+ * Local lookups by many CPU-bound kernel threads, each checking the owner:
+ * at least OWNER_LOOKUPS of them and for at least OWNER_MIN_TIME (wrong
+ * answers come with preemptions, which come with time), at most
+ * OWNER_TIME_CAP.
+ */
+#define OWNER_LOOKUPS 1000000L
+#define OWNER_MIN_TIME (2 * HZ)
+#define OWNER_TIME_CAP (30 * HZ)
+#define OWNER_BATCH 256
+
+struct owner_run {
+	u64 handle;
+	unsigned long deadline;
+	atomic_long_t lookups, mismatches, errors;
+	/* The first wrong answer seen, for the report. */
+	atomic_t reported;
+	pid_t bad_tid, bad_wid;
+	int bad_error;
+};
+
+static void owner_note(struct owner_run *run, pid_t tid, pid_t wid, int error)
+{
+	if (atomic_cmpxchg(&run->reported, 0, 1))
+		return;
+	run->bad_tid = tid;
+	run->bad_wid = wid;
+	run->bad_error = error;
+}
+
+static void idle_until_stopped(void)
+{
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+}
+
+/*
+ * Never sleeps while it looks: the tick preempts it, and the scheduler
+ * migrates it, at any point of a lookup.
+ */
+static int owner_checker(void *data)
+{
+	struct owner_run *run = data;
+	long n = 0, bad = 0, errors = 0;
+	struct owned *o;
+	pid_t tid;
+	int ret;
+
+	while (!kthread_should_stop()) {
+		ret = world_storage_lookup_local(run->handle, (void **)&o);
+		tid = task_pid_nr(current);
+		if (ret) {
+			errors++;
+			owner_note(run, tid, 0, ret);
+		} else if (READ_ONCE(o->wid) != tid) {
+			bad++;
+			owner_note(run, tid, READ_ONCE(o->wid), 0);
+		}
+		if (++n < OWNER_BATCH)
+			continue;
+		atomic_long_add(bad, &run->mismatches);
+		atomic_long_add(errors, &run->errors);
+		atomic_long_add(OWNER_BATCH, &run->lookups);
+		n = 0;
+		bad = 0;
+		errors = 0;
+		if (time_after(jiffies, run->deadline))
+			break;
+	}
+	atomic_long_add(bad, &run->mismatches);
+	atomic_long_add(errors, &run->errors);
+	atomic_long_add(n, &run->lookups);
+	idle_until_stopped();
+	return 0;
+}
+
+static void local_lookup_owner_under_preemption(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	unsigned int cpus = num_online_cpus();
+	unsigned int i, cpu, moves, nr = max(8U, 4 * cpus);
+	struct task_struct **threads;
+	struct owner_run *run;
+	unsigned long start;
+	long lookups;
+
+	/* One CPU cannot migrate anything: the test would prove nothing. */
+	KUNIT_ASSERT_GE(test, cpus, 2);
+	atomic_set(&owned_ctors, 0);
+	atomic_set(&owned_dtors, 0);
+	threads = kunit_kcalloc(test, nr, sizeof(*threads), GFP_KERNEL);
+	run = kunit_kzalloc(test, sizeof(*run), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, threads);
+	KUNIT_ASSERT_NOT_NULL(test, run);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &run->handle), 0);
+
+	/* Created after the region: each gets its object from the creation hook. */
+	start = jiffies;
+	run->deadline = start + OWNER_TIME_CAP;
+	for (i = 0; i < nr; i++) {
+		threads[i] = kthread_run(owner_checker, run, "ws_abi_owner/%u", i);
+		if (IS_ERR(threads[i]))
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, i, nr);
+	nr = i;
+	/*
+	 * Besides the tick, move one thread after another to another CPU: the
+	 * stopper preempts it wherever it is, and it resumes over there while
+	 * another thread takes its place on the CPU it left.
+	 */
+	for (moves = 0; (atomic_long_read(&run->lookups) < OWNER_LOOKUPS ||
+			 time_before(jiffies, start + OWNER_MIN_TIME)) &&
+			time_before(jiffies, run->deadline + HZ); moves++) {
+		cpu = cpumask_nth((moves / nr + moves) % cpus, cpu_online_mask);
+		if (cpu < nr_cpu_ids)
+			set_cpus_allowed_ptr(threads[moves % nr], cpumask_of(cpu));
+		usleep_range(50, 100);
+	}
+	for (i = 0; i < nr; i++)
+		kthread_stop(threads[i]);
+	lookups = atomic_long_read(&run->lookups);
+
+	kunit_info(test, "%u threads, %u CPUs, %u moves: %ld lookups in %u ms, %ld wrong owner, %ld errors\n",
+		   nr, cpus, moves, lookups, jiffies_to_msecs(jiffies - start),
+		   atomic_long_read(&run->mismatches), atomic_long_read(&run->errors));
+	if (atomic_read(&run->reported))
+		kunit_info(test, "first wrong answer: task %d got %s %d\n", run->bad_tid,
+			   run->bad_error ? "error" : "the object of world",
+			   run->bad_error ? run->bad_error : run->bad_wid);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&run->mismatches), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&run->errors), 0);
+	KUNIT_EXPECT_GE(test, lookups, OWNER_LOOKUPS);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(run->handle), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
+}
+
 static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(create_rejects_bad_props),
 	KUNIT_CASE(constructor_gets_its_arguments),
@@ -258,6 +435,7 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(lookup_task_and_release),
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
+	KUNIT_CASE(local_lookup_owner_under_preemption),
 	{}
 };
 
