@@ -4,19 +4,23 @@
  * include/world_storage.h. Every bad input gets its errno; alignments and
  * sizes are honoured; a kernel thread whose constructor fails has no object;
  * Destroy invalidates the handle at once and waits for references; local
- * lookups stay with their owner while tasks are preempted and migrated.
+ * lookups stay with their owner while tasks are preempted and migrated; the
+ * last release of an exited world works from hard IRQ and raw spinlocks.
  */
 
 #include <kunit/test.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include "../../include/world_storage.h"
 
@@ -251,24 +255,42 @@ static void destroy_invalidates_at_once_and_waits(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, probe.result, 0);
 }
 
-/* Objects that know their owner: the constructor stores the world ID. */
+/*
+ * Objects that know their owner: the constructor stores the world ID, and a
+ * test can tag one object to recognise its destructor call among all others.
+ */
 struct owned {
 	pid_t wid;
+	u64 tag;
 };
 
 static atomic_t owned_ctors, owned_dtors;
+/* The tag of the object whose destructor calls are counted; 0: none. */
+static u64 watched_tag;
+static atomic_t watched_dtors;
+static pid_t watched_dtor_wid;
+static u64 next_tag = 0x5eed000000000000ULL;
 
 static int owned_ctor(pid_t wid, void *object, u32 size, void *arg)
 {
 	struct owned *o = object;
 
 	o->wid = wid;
+	o->tag = 0;
 	atomic_inc(&owned_ctors);
 	return 0;
 }
 
 static void owned_dtor(pid_t wid, void *object, u32 size, void *arg)
 {
+	struct owned *o = object;
+	u64 watched = READ_ONCE(watched_tag);
+
+	if (watched && READ_ONCE(o->tag) == watched) {
+		WRITE_ONCE(watched_dtor_wid, wid);
+		atomic_inc(&watched_dtors);
+	}
+	WRITE_ONCE(o->tag, 0);
 	atomic_inc(&owned_dtors);
 }
 
@@ -425,6 +447,143 @@ static void local_lookup_owner_under_preemption(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
 }
 
+/*
+ * The last reference of an exited world, dropped where no sleeping-on-RT
+ * lock may be taken. On the debug kernel (PROVE_RAW_LOCK_NESTING) lockdep
+ * reports a teardown that takes a spinlock_t there; on every kernel the
+ * destructor must run exactly once for that object, possibly deferred.
+ */
+struct last_release {
+	struct hrtimer timer;
+	pid_t wid;
+	void *object;
+	int ret;
+	bool in_hardirq;
+	struct completion done;
+};
+
+static enum hrtimer_restart release_from_timer(struct hrtimer *timer)
+{
+	struct last_release *r = container_of(timer, struct last_release, timer);
+
+	r->in_hardirq = in_hardirq();
+	r->ret = world_storage_release(r->wid, r->object);
+	complete(&r->done);
+	return HRTIMER_NORESTART;
+}
+
+static void release_in_hardirq_timer(struct kunit *test, struct last_release *r)
+{
+	hrtimer_setup(&r->timer, release_from_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&r->timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r->done, 5 * HZ), 0);
+	hrtimer_cancel(&r->timer);
+	KUNIT_EXPECT_TRUE(test, r->in_hardirq);
+}
+
+static DEFINE_RAW_SPINLOCK(ws_abi_raw_lock);
+
+static void release_under_raw_spinlock(struct kunit *test, struct last_release *r)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&ws_abi_raw_lock, flags);
+	r->ret = world_storage_release(r->wid, r->object);
+	raw_spin_unlock_irqrestore(&ws_abi_raw_lock, flags);
+}
+
+static int exit_when_stopped(void *data)
+{
+	complete(data);
+	idle_until_stopped();
+	return 0;
+}
+
+/* The watched object's destructor calls, after teardown had time to run. */
+static int watched_dtors_settled(void)
+{
+	int i;
+
+	for (i = 0; i < 250 && !atomic_read(&watched_dtors); i++)
+		msleep(20);
+	msleep(100);
+	return atomic_read(&watched_dtors);
+}
+
+static void last_release_of_exited_world(struct kunit *test,
+					 void (*release)(struct kunit *, struct last_release *))
+{
+	struct world_storage_props p = owned_props();
+	DECLARE_COMPLETION_ONSTACK(started);
+	struct task_struct *t;
+	struct last_release *r;
+	struct owned *o;
+	void *probe;
+	u64 h, tag;
+	int i, ret;
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	init_completion(&r->done);
+	r->ret = 1;
+	atomic_set(&owned_ctors, 0);
+	atomic_set(&owned_dtors, 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
+	t = kthread_run(exit_when_stopped, &started, "ws_abi_exiting");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	get_task_struct(t);
+	/* Running its function, so kthread_stop() returns what it returns. */
+	wait_for_completion(&started);
+	r->wid = task_pid_nr(t);
+	ret = world_storage_lookup(r->wid, h, &r->object);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	if (ret) {
+		kthread_stop(t);
+		put_task_struct(t);
+		KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
+		return;
+	}
+	o = r->object;
+	KUNIT_EXPECT_EQ(test, o->wid, r->wid);
+	tag = ++next_tag;
+	WRITE_ONCE(o->tag, tag);
+	atomic_set(&watched_dtors, 0);
+	WRITE_ONCE(watched_dtor_wid, 0);
+	WRITE_ONCE(watched_tag, tag);
+
+	/* The world exits: our reference is now the last one. */
+	KUNIT_EXPECT_EQ(test, kthread_stop(t), 0);
+	for (i = 0; i < 250; i++) {
+		ret = world_storage_lookup(r->wid, h, &probe);
+		if (ret)
+			break;
+		world_storage_release(r->wid, probe);
+		msleep(20);
+	}
+	KUNIT_EXPECT_EQ(test, ret, -ESRCH);
+	KUNIT_EXPECT_EQ(test, atomic_read(&watched_dtors), 0);
+
+	release(test, r);
+	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	KUNIT_EXPECT_EQ(test, watched_dtors_settled(), 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(watched_dtor_wid), r->wid);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&watched_dtors), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
+	WRITE_ONCE(watched_tag, 0);
+	put_task_struct(t);
+}
+
+static void last_release_from_hardirq_timer(struct kunit *test)
+{
+	last_release_of_exited_world(test, release_in_hardirq_timer);
+}
+
+static void last_release_under_raw_spinlock(struct kunit *test)
+{
+	last_release_of_exited_world(test, release_under_raw_spinlock);
+}
+
 static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(create_rejects_bad_props),
 	KUNIT_CASE(constructor_gets_its_arguments),
@@ -436,6 +595,8 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
 	KUNIT_CASE(local_lookup_owner_under_preemption),
+	KUNIT_CASE(last_release_from_hardirq_timer),
+	KUNIT_CASE(last_release_under_raw_spinlock),
 	{}
 };
 
