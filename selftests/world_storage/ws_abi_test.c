@@ -594,7 +594,7 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(lookup_task_and_release),
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
-	KUNIT_CASE(local_lookup_owner_under_preemption),
+	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
 	KUNIT_CASE(last_release_from_hardirq_timer),
 	KUNIT_CASE(last_release_under_raw_spinlock),
 	{}
