@@ -169,10 +169,13 @@ fn new_region(slot: usize, module: &'static ThisModule) -> Result<KBox<dyn TestR
 #[pin_data]
 struct Client {
     module: &'static ThisModule,
-    #[pin]
-    regions: Mutex<[Option<KBox<dyn TestRegion>>; SLOTS]>,
+    /// Declared (so dropped) before `regions`: dropping a region destroys
+    /// it, which waits until every reference to its objects is released,
+    /// so references still held at unload must be released first.
     #[pin]
     held: Mutex<KVec<KBox<dyn Held>>>,
+    #[pin]
+    regions: Mutex<[Option<KBox<dyn TestRegion>>; SLOTS]>,
     /// Last result line of each task that asked for one.
     #[pin]
     results: Mutex<KVec<(Pid, CString)>>,
@@ -304,8 +307,8 @@ impl kernel::InPlaceModule for TestClient {
         let dir = Dir::new(c_str!("ws_test_client"));
         let client = try_pin_init!(Client {
             module,
-            regions <- new_mutex!([const { None }; SLOTS]),
             held <- new_mutex!(KVec::new()),
+            regions <- new_mutex!([const { None }; SLOTS]),
             results <- new_mutex!(KVec::new()),
         });
         try_pin_init!(Self {
