@@ -419,8 +419,10 @@ static void local_lookup_owner_under_preemption(struct kunit *test)
 	/*
 	 * Besides the tick, move one thread after another to another CPU: the
 	 * stopper preempts it wherever it is, and it resumes over there while
-	 * another thread takes its place on the CPU it left.
+	 * another thread takes its place on the CPU it left. As a real-time
+	 * task, this one gets a CPU as soon as it wakes.
 	 */
+	sched_set_fifo_low(current);
 	for (moves = 0; (atomic_long_read(&run->lookups) < OWNER_LOOKUPS ||
 			 time_before(jiffies, start + OWNER_MIN_TIME)) &&
 			time_before(jiffies, run->deadline + HZ); moves++) {
@@ -429,6 +431,7 @@ static void local_lookup_owner_under_preemption(struct kunit *test)
 			set_cpus_allowed_ptr(threads[moves % nr], cpumask_of(cpu));
 		usleep_range(50, 100);
 	}
+	sched_set_normal(current, 0);
 	for (i = 0; i < nr; i++)
 		kthread_stop(threads[i]);
 	lookups = atomic_long_read(&run->lookups);
