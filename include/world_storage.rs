@@ -291,6 +291,15 @@ impl<T: WorldObject> Ref<T> {
     pub(crate) fn wid(&self) -> Pid {
         self.wid
     }
+
+    /// Releases the reference now, like dropping it, but returns what
+    /// world storage answered (`EINVAL` for a reference it did not know).
+    pub(crate) fn release(self) -> Result {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: releases the reference this value owns, once: `this` is
+        // never dropped.
+        to_result(unsafe { ffi::world_storage_release(this.wid, this.object.as_ptr().cast()) })
+    }
 }
 
 impl<T: WorldObject> Deref for Ref<T> {

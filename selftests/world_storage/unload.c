@@ -2,9 +2,11 @@
 /*
  * A client module that unloads without destroying its region: the region
  * is destroyed for it, with a warning, and nothing calls into its freed
- * text afterwards.
+ * text afterwards. A client that still holds a reference when it unloads
+ * drops it before destroying its regions, so the unload finishes.
  */
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "ws_test.h"
@@ -26,6 +28,34 @@ static int kernel_log_has(const char *needle)
 	return found;
 }
 
+/*
+ * rmmod of the client in a child, given at most timeout_s seconds: its exit
+ * status, or -1 if it is still running (it is then left behind: a task
+ * stuck in the module's exit cannot be killed).
+ */
+static int rmmod_bounded(int timeout_s)
+{
+	int status, waited;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/rmmod", "rmmod", "ws_test_client", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	for (waited = 0; waited < timeout_s * 100; waited++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	ksft_print_msg("rmmod ws_test_client still running after %d s\n", timeout_s);
+	return -1;
+}
+
 int main(void)
 {
 	int status = -1, i, ok = 1;
@@ -33,7 +63,7 @@ int main(void)
 
 	ksft_print_header();
 	ws_require_client();
-	ksft_set_plan(4);
+	ksft_set_plan(7);
 
 	ksft_test_result(ws_cmd("create 2") == 0 && ws_cmd("leak 2") == 0,
 			 "create_and_leak\n");
@@ -51,5 +81,14 @@ int main(void)
 	}
 	ksft_test_result(ok && system("insmod " CLIENT) == 0,
 			 "tasks_come_and_go_and_client_reloads\n");
+
+	/* Unload with a reference held (`hold`, no `unhold`): no deadlock. */
+	ksft_test_result(ws_cmd("create 2") == 0 && ws_cmd("hold 2 %d", getpid()) == 0,
+			 "create_and_hold\n");
+	status = rmmod_bounded(20);
+	ksft_print_msg("rmmod with a reference held: %d\n", status);
+	ksft_test_result(status == 0, "client_unloads_with_a_reference_held\n");
+	ksft_test_result(status == 0 && system("insmod " CLIENT) == 0,
+			 "client_reloads_after_that\n");
 	ksft_finished();
 }

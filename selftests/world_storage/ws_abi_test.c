@@ -3,17 +3,24 @@
  * ws_abi_test: KUnit suite "world_storage_abi", a C client of
  * include/world_storage.h. Every bad input gets its errno; alignments and
  * sizes are honoured; a kernel thread whose constructor fails has no object;
- * Destroy invalidates the handle at once and waits for references.
+ * Destroy invalidates the handle at once and waits for references; local
+ * lookups stay with their owner while tasks are preempted and migrated; the
+ * last release of an exited world works from hard IRQ and raw spinlocks.
  */
 
 #include <kunit/test.h>
 #include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/hrtimer.h>
+#include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include "../../include/world_storage.h"
 
@@ -248,6 +255,338 @@ static void destroy_invalidates_at_once_and_waits(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, probe.result, 0);
 }
 
+/*
+ * Objects that know their owner: the constructor stores the world ID, and a
+ * test can tag one object to recognise its destructor call among all others.
+ */
+struct owned {
+	pid_t wid;
+	u64 tag;
+};
+
+static atomic_t owned_ctors, owned_dtors;
+/* The tag of the object whose destructor calls are counted; 0: none. */
+static u64 watched_tag;
+static atomic_t watched_dtors;
+static pid_t watched_dtor_wid;
+static u64 next_tag = 0x5eed000000000000ULL;
+
+static int owned_ctor(pid_t wid, void *object, u32 size, void *arg)
+{
+	struct owned *o = object;
+
+	o->wid = wid;
+	o->tag = 0;
+	atomic_inc(&owned_ctors);
+	return 0;
+}
+
+static void owned_dtor(pid_t wid, void *object, u32 size, void *arg)
+{
+	struct owned *o = object;
+	u64 watched = READ_ONCE(watched_tag);
+
+	if (watched && READ_ONCE(o->tag) == watched) {
+		WRITE_ONCE(watched_dtor_wid, wid);
+		atomic_inc(&watched_dtors);
+	}
+	WRITE_ONCE(o->tag, 0);
+	atomic_inc(&owned_dtors);
+}
+
+static struct world_storage_props owned_props(void)
+{
+	return (struct world_storage_props) {
+		.type = WORLD_STORAGE_TYPE_SIMPLE,
+		.owner = THIS_MODULE,
+		.size = sizeof(struct owned),
+		.align = __alignof__(struct owned),
+		.constructor = owned_ctor,
+		.destructor = owned_dtor,
+	};
+}
+
+/*
+ * Local lookups by many CPU-bound kernel threads, each checking the owner:
+ * at least OWNER_LOOKUPS of them and for at least OWNER_MIN_TIME (wrong
+ * answers come with preemptions, which come with time), at most
+ * OWNER_TIME_CAP.
+ */
+#define OWNER_LOOKUPS 1000000L
+#define OWNER_MIN_TIME (2 * HZ)
+#define OWNER_TIME_CAP (30 * HZ)
+#define OWNER_BATCH 256
+
+struct owner_run {
+	u64 handle;
+	unsigned long deadline;
+	atomic_long_t lookups, mismatches, errors;
+	/* The first wrong answer seen, for the report. */
+	atomic_t reported;
+	pid_t bad_tid, bad_wid;
+	int bad_error;
+};
+
+static void owner_note(struct owner_run *run, pid_t tid, pid_t wid, int error)
+{
+	if (atomic_cmpxchg(&run->reported, 0, 1))
+		return;
+	run->bad_tid = tid;
+	run->bad_wid = wid;
+	run->bad_error = error;
+}
+
+static void idle_until_stopped(void)
+{
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+}
+
+/*
+ * Never sleeps while it looks: the tick preempts it, and the scheduler
+ * migrates it, at any point of a lookup.
+ */
+static int owner_checker(void *data)
+{
+	struct owner_run *run = data;
+	long n = 0, bad = 0, errors = 0;
+	struct owned *o;
+	pid_t tid;
+	int ret;
+
+	while (!kthread_should_stop()) {
+		ret = world_storage_lookup_local(run->handle, (void **)&o);
+		tid = task_pid_nr(current);
+		if (ret) {
+			errors++;
+			owner_note(run, tid, 0, ret);
+		} else if (READ_ONCE(o->wid) != tid) {
+			bad++;
+			owner_note(run, tid, READ_ONCE(o->wid), 0);
+		}
+		if (++n < OWNER_BATCH)
+			continue;
+		atomic_long_add(bad, &run->mismatches);
+		atomic_long_add(errors, &run->errors);
+		atomic_long_add(OWNER_BATCH, &run->lookups);
+		n = 0;
+		bad = 0;
+		errors = 0;
+		if (time_after(jiffies, run->deadline))
+			break;
+	}
+	atomic_long_add(bad, &run->mismatches);
+	atomic_long_add(errors, &run->errors);
+	atomic_long_add(n, &run->lookups);
+	idle_until_stopped();
+	return 0;
+}
+
+static void local_lookup_owner_under_preemption(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	unsigned int cpus = num_online_cpus();
+	unsigned int i, cpu, moves, nr = max(8U, 4 * cpus);
+	struct task_struct **threads;
+	struct owner_run *run;
+	unsigned long start;
+	long lookups;
+
+	/* One CPU cannot migrate anything: the test would prove nothing. */
+	KUNIT_ASSERT_GE(test, cpus, 2);
+	atomic_set(&owned_ctors, 0);
+	atomic_set(&owned_dtors, 0);
+	threads = kunit_kcalloc(test, nr, sizeof(*threads), GFP_KERNEL);
+	run = kunit_kzalloc(test, sizeof(*run), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, threads);
+	KUNIT_ASSERT_NOT_NULL(test, run);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &run->handle), 0);
+
+	/* Created after the region: each gets its object from the creation hook. */
+	start = jiffies;
+	run->deadline = start + OWNER_TIME_CAP;
+	for (i = 0; i < nr; i++) {
+		threads[i] = kthread_run(owner_checker, run, "ws_abi_owner/%u", i);
+		if (IS_ERR(threads[i]))
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, i, nr);
+	nr = i;
+	/*
+	 * Besides the tick, move one thread after another to another CPU: the
+	 * stopper preempts it wherever it is, and it resumes over there while
+	 * another thread takes its place on the CPU it left. As a real-time
+	 * task, this one gets a CPU as soon as it wakes.
+	 */
+	sched_set_fifo_low(current);
+	for (moves = 0; (atomic_long_read(&run->lookups) < OWNER_LOOKUPS ||
+			 time_before(jiffies, start + OWNER_MIN_TIME)) &&
+			time_before(jiffies, run->deadline + HZ); moves++) {
+		cpu = cpumask_nth((moves / nr + moves) % cpus, cpu_online_mask);
+		if (cpu < nr_cpu_ids)
+			set_cpus_allowed_ptr(threads[moves % nr], cpumask_of(cpu));
+		usleep_range(50, 100);
+	}
+	sched_set_normal(current, 0);
+	for (i = 0; i < nr; i++)
+		kthread_stop(threads[i]);
+	lookups = atomic_long_read(&run->lookups);
+
+	kunit_info(test, "%u threads, %u CPUs, %u moves: %ld lookups in %u ms, %ld wrong owner, %ld errors\n",
+		   nr, cpus, moves, lookups, jiffies_to_msecs(jiffies - start),
+		   atomic_long_read(&run->mismatches), atomic_long_read(&run->errors));
+	if (atomic_read(&run->reported))
+		kunit_info(test, "first wrong answer: task %d got %s %d\n", run->bad_tid,
+			   run->bad_error ? "error" : "the object of world",
+			   run->bad_error ? run->bad_error : run->bad_wid);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&run->mismatches), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&run->errors), 0);
+	KUNIT_EXPECT_GE(test, lookups, OWNER_LOOKUPS);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(run->handle), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
+}
+
+/*
+ * The last reference of an exited world, dropped where no sleeping-on-RT
+ * lock may be taken. On the debug kernel (PROVE_RAW_LOCK_NESTING) lockdep
+ * reports a teardown that takes a spinlock_t there; on every kernel the
+ * destructor must run exactly once for that object, possibly deferred.
+ */
+struct last_release {
+	struct hrtimer timer;
+	pid_t wid;
+	void *object;
+	int ret;
+	bool in_hardirq;
+	struct completion done;
+};
+
+static enum hrtimer_restart release_from_timer(struct hrtimer *timer)
+{
+	struct last_release *r = container_of(timer, struct last_release, timer);
+
+	r->in_hardirq = in_hardirq();
+	r->ret = world_storage_release(r->wid, r->object);
+	complete(&r->done);
+	return HRTIMER_NORESTART;
+}
+
+static void release_in_hardirq_timer(struct kunit *test, struct last_release *r)
+{
+	hrtimer_setup(&r->timer, release_from_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&r->timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r->done, 5 * HZ), 0);
+	hrtimer_cancel(&r->timer);
+	KUNIT_EXPECT_TRUE(test, r->in_hardirq);
+}
+
+static DEFINE_RAW_SPINLOCK(ws_abi_raw_lock);
+
+static void release_under_raw_spinlock(struct kunit *test, struct last_release *r)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&ws_abi_raw_lock, flags);
+	r->ret = world_storage_release(r->wid, r->object);
+	raw_spin_unlock_irqrestore(&ws_abi_raw_lock, flags);
+}
+
+static int exit_when_stopped(void *data)
+{
+	complete(data);
+	idle_until_stopped();
+	return 0;
+}
+
+/* The watched object's destructor calls, after teardown had time to run. */
+static int watched_dtors_settled(void)
+{
+	int i;
+
+	for (i = 0; i < 250 && !atomic_read(&watched_dtors); i++)
+		msleep(20);
+	msleep(100);
+	return atomic_read(&watched_dtors);
+}
+
+static void last_release_of_exited_world(struct kunit *test,
+					 void (*release)(struct kunit *, struct last_release *))
+{
+	struct world_storage_props p = owned_props();
+	DECLARE_COMPLETION_ONSTACK(started);
+	struct task_struct *t;
+	struct last_release *r;
+	struct owned *o;
+	void *probe;
+	u64 h, tag;
+	int i, ret;
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	init_completion(&r->done);
+	r->ret = 1;
+	atomic_set(&owned_ctors, 0);
+	atomic_set(&owned_dtors, 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
+	t = kthread_run(exit_when_stopped, &started, "ws_abi_exiting");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	get_task_struct(t);
+	/* Running its function, so kthread_stop() returns what it returns. */
+	wait_for_completion(&started);
+	r->wid = task_pid_nr(t);
+	ret = world_storage_lookup(r->wid, h, &r->object);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	if (ret) {
+		kthread_stop(t);
+		put_task_struct(t);
+		KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
+		return;
+	}
+	o = r->object;
+	KUNIT_EXPECT_EQ(test, o->wid, r->wid);
+	tag = ++next_tag;
+	WRITE_ONCE(o->tag, tag);
+	atomic_set(&watched_dtors, 0);
+	WRITE_ONCE(watched_dtor_wid, 0);
+	WRITE_ONCE(watched_tag, tag);
+
+	/* The world exits: our reference is now the last one. */
+	KUNIT_EXPECT_EQ(test, kthread_stop(t), 0);
+	for (i = 0; i < 250; i++) {
+		ret = world_storage_lookup(r->wid, h, &probe);
+		if (ret)
+			break;
+		world_storage_release(r->wid, probe);
+		msleep(20);
+	}
+	KUNIT_EXPECT_EQ(test, ret, -ESRCH);
+	KUNIT_EXPECT_EQ(test, atomic_read(&watched_dtors), 0);
+
+	release(test, r);
+	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	KUNIT_EXPECT_EQ(test, watched_dtors_settled(), 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(watched_dtor_wid), r->wid);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&watched_dtors), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
+	WRITE_ONCE(watched_tag, 0);
+	put_task_struct(t);
+}
+
+static void last_release_from_hardirq_timer(struct kunit *test)
+{
+	last_release_of_exited_world(test, release_in_hardirq_timer);
+}
+
+static void last_release_under_raw_spinlock(struct kunit *test)
+{
+	last_release_of_exited_world(test, release_under_raw_spinlock);
+}
+
 static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(create_rejects_bad_props),
 	KUNIT_CASE(constructor_gets_its_arguments),
@@ -258,6 +597,9 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(lookup_task_and_release),
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
+	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
+	KUNIT_CASE(last_release_from_hardirq_timer),
+	KUNIT_CASE(last_release_under_raw_spinlock),
 	{}
 };
 

@@ -17,7 +17,7 @@
 //! | `get R TID` | remote lookup by TID, released at once | `wid=W value=V` |
 //! | `getleader R` | remote lookup of the caller's group leader by `&Task` | `wid=W value=V` |
 //! | `hold R TID` | remote lookup kept until `unhold` | |
-//! | `unhold` | drops every held reference | |
+//! | `unhold` | releases every held reference; fails with the first release's error | |
 //! | `counts R` | constructor and destructor calls so far | `ctor=C dtor=D` |
 //! | `fail none`, `fail all`, `fail after N` | constructor failure policy (error `EDOM`) | |
 
@@ -89,8 +89,16 @@ impl<const R: usize> Drop for Counted<R> {
 }
 
 /// A reference kept by `hold`, of any slot's type.
-trait Held: Send {}
-impl<const R: usize> Held for Ref<Counted<R>> {}
+trait Held: Send {
+    /// Releases the reference (once; later calls do nothing).
+    fn release(&mut self) -> Result;
+}
+
+impl<const R: usize> Held for Option<Ref<Counted<R>>> {
+    fn release(&mut self) -> Result {
+        self.take().map_or(Ok(()), Ref::release)
+    }
+}
 
 /// What the commands do with a region, whatever its slot.
 trait TestRegion: Send + Sync {
@@ -143,7 +151,7 @@ impl<const R: usize> TestRegion for Slot<R> {
     }
 
     fn hold(&self, tid: Pid) -> Result<KBox<dyn Held>> {
-        Ok(KBox::new(self.storage()?.get(tid)?, GFP_KERNEL)?)
+        Ok(KBox::new(Some(self.storage()?.get(tid)?), GFP_KERNEL)?)
     }
 }
 
@@ -161,10 +169,13 @@ fn new_region(slot: usize, module: &'static ThisModule) -> Result<KBox<dyn TestR
 #[pin_data]
 struct Client {
     module: &'static ThisModule,
-    #[pin]
-    regions: Mutex<[Option<KBox<dyn TestRegion>>; SLOTS]>,
+    /// Declared (so dropped) before `regions`: dropping a region destroys
+    /// it, which waits until every reference to its objects is released,
+    /// so references still held at unload must be released first.
     #[pin]
     held: Mutex<KVec<KBox<dyn Held>>>,
+    #[pin]
+    regions: Mutex<[Option<KBox<dyn TestRegion>>; SLOTS]>,
     /// Last result line of each task that asked for one.
     #[pin]
     results: Mutex<KVec<(Pid, CString)>>,
@@ -229,9 +240,16 @@ impl Client {
                 Ok(())
             }
             "unhold" => {
-                let held = core::mem::take(&mut *self.held.lock());
-                drop(held);
-                Ok(())
+                // Every reference is released, even after a failure.
+                let mut held = core::mem::take(&mut *self.held.lock());
+                let mut result = Ok(());
+                for h in held.iter_mut() {
+                    let released = h.release();
+                    if result.is_ok() {
+                        result = released;
+                    }
+                }
+                result
             }
             "counts" => {
                 let s = slot(arg()?)?;
@@ -289,8 +307,8 @@ impl kernel::InPlaceModule for TestClient {
         let dir = Dir::new(c_str!("ws_test_client"));
         let client = try_pin_init!(Client {
             module,
-            regions <- new_mutex!([const { None }; SLOTS]),
             held <- new_mutex!(KVec::new()),
+            regions <- new_mutex!([const { None }; SLOTS]),
             results <- new_mutex!(KVec::new()),
         });
         try_pin_init!(Self {
