@@ -16,6 +16,16 @@ read -r -a margs <<<"$(kmake_args)"
 
 [ ! -f "$out/.built" ] || exit 0
 
+# One build per key at a time: a second caller (another checkout, another
+# make) waits for the first and then finds the kernel built.
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+if ! flock -n 9; then
+	echo "==> waiting for another build of $out"
+	flock 9
+fi
+[ ! -f "$out/.built" ] || exit 0
+
 configure() {
 	mkdir -p "$out"
 	make -s -C "$src" O="$out" "${margs[@]}" tinyconfig
