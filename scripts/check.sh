@@ -33,6 +33,8 @@ expected_suites() {
 	for target in "$@"; do
 		sed "s|^|kselftest/$target/|" "$OUT/selftests/$target/tests"
 	done
+	# Reported by the guest's init: the VM has the CPUs it was given.
+	echo kselftest/harness/cpus
 }
 
 # run_vm NAME APPEND TIMEOUT EXPECT...: boot, run the tests, summarise.
@@ -61,23 +63,26 @@ tests_in_vm() {
 }
 
 # Each planted failure must make the summariser fail, for the right reason.
+# "cpus" tells the guest it was given one CPU more than it has.
 harness_tests() {
 	local plants=(
-		"kunit-fail|suite kunit ws_harness: 1 failed"
-		"ktap-fail|suite kselftest harness/ktap_harness: 1 failed"
-		"warn|kernel splat"
-		"missing|suite kunit ws_harness: expected, produced no result"
-		"hang|VM timed out"
+		"kunit-fail|ws.plant=kunit-fail|suite kunit ws_harness: 1 failed"
+		"ktap-fail|ws.plant=ktap-fail|suite kselftest harness/ktap_harness: 1 failed"
+		"warn|ws.plant=warn|kernel splat"
+		"missing|ws.plant=missing|suite kunit ws_harness: expected, produced no result"
+		"hang|ws.plant=hang|VM timed out"
+		"cpus|ws.cpus=$((WS_VM_CPUS + 1))|suite kselftest harness/cpus: 2 failed"
 	)
-	local entry plant reason rc n=0 timeout
+	local entry plant append reason rc n=0 timeout
 	echo "KTAP version 1"
 	echo "1..${#plants[@]}"
 	for entry in "${plants[@]}"; do
-		plant=${entry%%|*} reason=${entry#*|} n=$((n + 1)) rc=0
+		IFS='|' read -r plant append reason <<<"$entry"
+		n=$((n + 1)) rc=0
 		timeout=300
 		[ "$plant" != hang ] || timeout=15
-		run_vm "harness-$plant" "ws.only=harness ws.plant=$plant" "$timeout" \
-			kunit/ws_harness kselftest/harness/ktap_harness || rc=$?
+		run_vm "harness-$plant" "ws.only=harness $append" "$timeout" \
+			kunit/ws_harness kselftest/harness/ktap_harness kselftest/harness/cpus || rc=$?
 		if [ "$rc" -ne 0 ] && grep -qF "$reason" <<<"$summary"; then
 			echo "ok $n harness_detects_$plant"
 			harness_passed=$((harness_passed + 1))

@@ -14,6 +14,8 @@ WS_SERIES=${WORLD_STORAGE_KERNEL_SERIES:-7.3}
 WS_BINDGEN_VERSION=0.73.2
 WS_LLVM_VERSION=19
 WS_BACKPORTS_SUITE=${WORLD_STORAGE_SUITE:-trixie-backports}
+# The VM's CPU count (scripts/vm.sh checks it: at least 2).
+WS_VM_CPUS=${WORLD_STORAGE_VM_CPUS:-2}
 # An extra kernel config fragment (the debug kernel), relative to the tree.
 WS_EXTRA_FRAGMENT=${WORLD_STORAGE_EXTRA_FRAGMENT:-}
 

@@ -11,10 +11,17 @@
 #
 # --icount: QEMU's -icount shift=0 (one instruction per guest ns; TCG only).
 #
+# The VM gets $WORLD_STORAGE_VM_CPUS CPUs (default 2, at least 2), as that
+# many one-core sockets: the dev kernel has no ACPI, and the firmware's MP
+# table lists one CPU per socket, so `-smp 2` alone boots one CPU. The
+# count reaches the guest as ws.cpus=N; the guest checks it (guest/cpus.sh)
+# and refuses to run anything but the test run with the wrong count.
+#
 # The guest's console (ttyS0) is kept in $OUT/vm/NAME/console.log; a second
 # serial port (ttyS1, /dev/results in the guest) is a clean channel for test
 # results, kept in results.log. The guest command's exit status comes back
-# through it. Exit status: the command's, 124 on timeout, 125 if the guest
+# through it. Exit status: the command's, 123 if the guest refused to run it
+# (it does not have the CPUs it was given), 124 on timeout, 125 if the guest
 # died without reporting one.
 
 . "$(dirname "$0")/lib.sh"
@@ -45,6 +52,14 @@ root=$dir/root
 bzimage=$KBUILD/arch/x86/boot/bzImage
 [ -f "$bzimage" ] || die "no kernel at $bzimage: run make"
 
+cpus=$WS_VM_CPUS
+case "$cpus" in '' | *[!0-9]*) die "WORLD_STORAGE_VM_CPUS=$cpus is not a number" ;; esac
+[ "$cpus" -ge 2 ] || die "WORLD_STORAGE_VM_CPUS=$cpus: the VM needs at least 2 CPUs"
+nr_cpus=$(sed -n 's/^CONFIG_NR_CPUS=//p' "$KBUILD/.config")
+[ -z "$nr_cpus" ] || [ "$cpus" -le "$nr_cpus" ] ||
+	die "WORLD_STORAGE_VM_CPUS=$cpus: the kernel has CONFIG_NR_CPUS=$nr_cpus"
+smp="$cpus,sockets=$cpus,cores=1,threads=1"
+
 build_initramfs() {
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,modules,selftests,guest}
@@ -60,6 +75,8 @@ build_initramfs() {
 	script) cp "$script" "$root/guest/cmd" ;;
 	cmd) printf '%s\n' "$cmd" >"$root/guest/cmd" ;;
 	esac
+	# The test run reports a wrong CPU count as a failed suite and goes on.
+	[ "$mode" != script ] || basename "$script" >"$root/guest/cmd-name"
 	if [ -n "$extra" ]; then
 		[ -d "$extra" ] || die "--extra $extra is not a directory"
 		mkdir -p "$root/extra"
@@ -84,7 +101,7 @@ accel() {
 			printf '#!/busybox sh\n/busybox echo WS-KVM-PROBE-OK\n/busybox reboot -f\n' >"$pdir/root/init"
 			chmod +x "$pdir/root/init"
 			(cd "$pdir/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$pdir/probe.cpio.gz"
-			if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 512M \
+			if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -smp "$smp" -m 512M \
 				-kernel "$bzimage" -initrd "$pdir/probe.cpio.gz" \
 				-append "console=ttyS0 panic=-1" -display none -serial stdio \
 				-no-reboot </dev/null 2>/dev/null | grep -q WS-KVM-PROBE-OK; then
@@ -115,9 +132,10 @@ else
 	[ -z "$khz" ] || clock="tsc_early_khz=$khz tsc=reliable"
 fi
 [ "$icount" -eq 0 ] || [ "$acc" = tcg ] || die "--icount needs TCG"
-qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp 2,sockets=2,cores=1 -m "$mem"
+# ws.cpus first: a later ws.cpus= in --append wins (harness self-test).
+qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp "$smp" -m "$mem"
 	-kernel "$bzimage" -initrd "$dir/initramfs.cpio.gz"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 $clock $append"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 ws.cpus=$cpus $clock $append"
 	-no-reboot)
 [ "$icount" -eq 0 ] || qemu+=(-icount shift=0)
 rm -f "$dir/results.log"
@@ -139,11 +157,13 @@ else
 	qrc=${PIPESTATUS[0]}
 fi
 set -e
-echo "vm $name ($acc): $(($(date +%s) - start)) s, log $dir/console.log" >&2
+echo "vm $name ($acc, $cpus CPUs): $(($(date +%s) - start)) s, log $dir/console.log" >&2
 if [ "$qrc" -eq 124 ]; then
 	echo "vm $name: timed out after $timeout s" >&2
 	exit 124
 fi
+refused=$(tr -d '\r' <"$dir/results.log" 2>/dev/null | sed -n 's/^WS-REFUSED //p' | tail -n1)
+[ -z "$refused" ] || echo "vm $name: the guest refused to run: $refused" >&2
 rc=$(sed -n 's/^WS-EXIT \([0-9]*\).*/\1/p' "$dir/results.log" 2>/dev/null | tail -n1)
 [ -n "$rc" ] || { echo "vm $name: the guest reported no exit status" >&2; exit 125; }
 exit "$rc"
