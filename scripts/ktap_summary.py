@@ -8,7 +8,10 @@ every expected suite reported, no test failed, no suite exited non-zero,
 the guest reported its exit status, and the console shows no kernel splat.
 
 Prints one line per problem, then "N passed, N failed[, N skipped]".
-Exit status 0 when green, 1 otherwise.
+Every problem counts as a failure: a failed test once, and a problem that
+is no test's result (a splat, a timeout, a guest that exited non-zero or
+reported no status, a failure in a suite that is not ours) as one more.
+Exit status 0 when green (no failure), 1 otherwise.
 """
 
 import argparse
@@ -94,6 +97,7 @@ def main():
             # there matters.
             if counts and counts[1]:
                 problems.append(f"suite {kind} {name} (not ours): {counts[1]} failed")
+                failed += 1
             continue
         if counts is None:
             problems.append(f"suite {kind} {name}: no test result")
@@ -115,19 +119,24 @@ def main():
 
     if args.vm_status == 124:
         problems.append("VM timed out")
+        failed += 1
     elif args.vm_status == 125:
         problems.append("guest reported no exit status (crash or panic?)")
+        failed += 1
     elif args.vm_status:
         problems.append(f"guest command exited with {args.vm_status}")
+        failed += 1
 
     try:
         with open(args.console, errors="replace") as f:
             for line in f:
                 if SPLAT_RE.search(line):
                     problems.append(f"kernel splat: {line.strip()}")
+                    failed += 1
                     break
     except FileNotFoundError:
         problems.append("no console log")
+        failed += 1
 
     for p in problems:
         print(f"  {p}")
