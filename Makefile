@@ -63,8 +63,9 @@ run: modules selftests
 check:
 	@scripts/check.sh
 
-# The whole suite and the stress test on the debug kernel (KASAN, lockdep,
-# kmemleak, failslab): any report fails it.
+# The whole suite and a fixed-time stress test on the debug kernel (KASAN,
+# lockdep, kmemleak, failslab): any report fails it. Then a second boot, of
+# the plain dev kernel, for the long stress test (at least 100 000 tasks).
 check-debug:
 	@WORLD_STORAGE_EXTRA_FRAGMENT=.config.debug.fragment scripts/check.sh --debug
 

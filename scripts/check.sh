@@ -5,14 +5,28 @@
 # then one VM boot that runs every KUnit suite and kselftest, then the
 # harness's own tests: boots with a planted failure, each of which must be
 # reported. The last line printed is "N passed, N failed[, N skipped]".
+#
+# `make check-debug` (--debug): the same tests on the debug kernel, with a
+# stress run of a fixed length, then a second boot, of the plain dev kernel,
+# that runs only the long stress test (at least 100 000 tasks); its result
+# counts in the same last line.
 
 . "$(dirname "$0")/lib.sh"
 cd "$WS_TOP"
 
 # --debug (make check-debug): the debug kernel; no harness self-tests (make
-# check proves the harness), a longer VM timeout.
+# check proves the harness), a longer VM timeout, and the long stress run on
+# the plain kernel.
 debug=0
 [ "${1:-}" != --debug ] || debug=1
+
+# Stress lengths, <seconds>x<minimum tasks>. make check: stress.c's default
+# (5 s) unless WORLD_STORAGE_STRESS says otherwise. The debug kernel: a fixed
+# time, no minimum but one task (it is several times slower per task and
+# its count is only reported). The plain kernel's long run: the minimum.
+STRESS=${WORLD_STORAGE_STRESS:-}
+[ "$debug" -eq 0 ] || STRESS=${STRESS:-120x1}
+LONG_STRESS=${WORLD_STORAGE_LONG_STRESS:-150x100000}
 
 step "setup" scripts/setup.sh
 step "kernel${WS_EXTRA_FRAGMENT:+ + $WS_EXTRA_FRAGMENT}" scripts/build-kernel.sh
@@ -20,6 +34,16 @@ step "modules (clippy, warnings are errors)" make -s --no-print-directory module
 step "rustfmt" scripts/rustfmt.sh --check
 step "documentation (docutils)" scripts/check-docs.py
 step "selftests" make -s --no-print-directory selftests
+if [ "$debug" -eq 1 ]; then
+	# The long stress runs on the plain dev kernel: build it (if missing),
+	# its modules and test programs.
+	plain_prereqs() {
+		WORLD_STORAGE_EXTRA_FRAGMENT= scripts/build-kernel.sh
+		WORLD_STORAGE_EXTRA_FRAGMENT= make -s --no-print-directory modules
+		WORLD_STORAGE_EXTRA_FRAGMENT= make -s --no-print-directory selftests
+	}
+	step "plain kernel, modules and selftests (for the long stress)" plain_prereqs
+fi
 
 OUT=$(out_dir)
 
@@ -38,28 +62,64 @@ expected_suites() {
 }
 
 # run_vm NAME APPEND TIMEOUT EXPECT...: boot, run the tests, summarise.
-# Sets $summary to the summariser's output; returns its exit status.
+# Sets $summary to the summariser's output and $vm_log to the VM's output
+# directory; returns the summariser's exit status. $vm_fragment (default:
+# this run's) chooses the kernel.
+vm_fragment=$WS_EXTRA_FRAGMENT
 run_vm() {
-	local name=$1 append=$2 timeout=$3 vmrc=0 args=()
+	local name=$1 append=$2 timeout=$3 vmrc=0 args=() out
 	shift 3
-	scripts/vm.sh --name "$name" --script scripts/guest/run-tests.sh --quiet \
-		--append "$append" --timeout "$timeout" 2>/dev/null || vmrc=$?
+	out=$(WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/paths.sh out)
+	vm_log=$out/vm/$name
+	mkdir -p "$out"
+	WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/vm.sh --name "$name" \
+		--script scripts/guest/run-tests.sh --quiet \
+		--append "$append" --timeout "$timeout" 2>"$out/vm-$name.stderr" || vmrc=$?
 	for s in "$@"; do args+=(--expect "$s"); done
-	summary=$(scripts/ktap_summary.py --results "$OUT/vm/$name/results.log" \
-		--console "$OUT/vm/$name/console.log" --vm-status "$vmrc" "${args[@]}")
+	summary=$(scripts/ktap_summary.py --results "$vm_log/results.log" \
+		--console "$vm_log/console.log" --vm-status "$vmrc" "${args[@]}")
+}
+
+# The guest's CPU count and the stress test's totals, from a run's logs.
+vm_facts() {
+	local cpus tasks
+	cpus=$(grep -aom1 'smp: Brought up .*' "$vm_log/console.log" | tr -d '\r')
+	echo "  ${cpus:-no \"smp: Brought up\" line in the console}"
+	tasks=$(tr -d '\r' <"$vm_log/results.log" | sed -n 's/^# \(tasks [0-9]* .*\)/\1/p' | tail -n1)
+	[ -z "$tasks" ] || echo "  stress ($1): $tasks"
+}
+
+# passed_failed SUMMARY: "P F S" from the summariser's last line.
+passed_failed() {
+	local p f sk
+	read -r p _ f _ sk _ < <(tail -n1 <<<"$1" | tr -d ',')
+	echo "${p:-0} ${f:-1} ${sk:-0}"
 }
 
 tests_in_vm() {
 	mapfile -t expect < <(expected_suites world_storage harness)
 	main_rc=0
-	# The stress test: short in make check, long on the debug kernel.
-	# WORLD_STORAGE_STRESS=<seconds>x<min tasks> overrides either.
-	local stress=${WORLD_STORAGE_STRESS:-}
-	[ "$debug" -eq 0 ] || stress=${stress:-120x1000}
-	stress=${stress:+ws.stress=$stress}
-	run_vm "check$([ "$debug" -eq 0 ] || echo -debug)" "$stress" 3000 "${expect[@]}" || main_rc=$?
+	local start=$SECONDS
+	run_vm "check$([ "$debug" -eq 0 ] || echo -debug)" "${STRESS:+ws.stress=$STRESS}" 3000 \
+		"${expect[@]}" || main_rc=$?
 	main_summary=$summary
 	echo "$main_summary"
+	vm_facts "${STRESS:-5x1000 (default)}"
+	echo "  VM: $((SECONDS - start)) s"
+}
+
+# make check-debug: only the stress test, on the plain dev kernel, with at
+# least the minimum number of tasks. A second boot: the debug kernel is
+# several times too slow per task for it.
+long_stress() {
+	local seconds=${LONG_STRESS%%x*} start=$SECONDS vm_fragment=""
+	long_rc=0
+	run_vm check-long-stress "ws.only=stress ws.stress=$LONG_STRESS" \
+		$((seconds + 900)) kselftest/world_storage/stress kselftest/harness/cpus || long_rc=$?
+	long_summary=$summary
+	echo "$long_summary"
+	vm_facts "$LONG_STRESS"
+	echo "  VM: $((SECONDS - start)) s"
 }
 
 # Each planted failure must make the summariser fail, for the right reason.
@@ -94,13 +154,19 @@ harness_tests() {
 	done
 }
 
-step "tests in the VM" tests_in_vm
+step "tests in the VM$([ "$debug" -eq 0 ] || echo " (debug kernel)")" tests_in_vm
 harness_passed=0 harness_failed=0
 [ "$debug" -eq 1 ] || step "harness self-tests" harness_tests
+long_rc=0 long_summary=""
+[ "$debug" -eq 0 ] || step "long stress on the plain kernel ($LONG_STRESS)" long_stress
 
-read -r p _ f _ sk _ < <(tail -n1 <<<"$main_summary" | tr -d ',')
+read -r p f sk < <(passed_failed "$main_summary")
 p=$((p + harness_passed)) f=$((f + harness_failed))
+if [ -n "$long_summary" ]; then
+	read -r lp lf lsk < <(passed_failed "$long_summary")
+	p=$((p + lp)) f=$((f + lf)) sk=$((sk + lsk))
+fi
 line="$p passed, $f failed"
-[ -z "${sk:-}" ] || line="$line, $sk skipped"
+[ "$sk" -eq 0 ] || line="$line, $sk skipped"
 echo "$line"
-[ "$main_rc" -eq 0 ] && [ "$harness_failed" -eq 0 ]
+[ "$main_rc" -eq 0 ] && [ "$harness_failed" -eq 0 ] && [ "$long_rc" -eq 0 ]

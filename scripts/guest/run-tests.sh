@@ -5,15 +5,20 @@
 # kselftest, and write each suite's KTAP between markers on /dev/results:
 #   WS-SUITE-BEGIN <kind> <name> / ... / WS-SUITE-END <kind> <name> <status>
 #
-# Kernel command line switches (harness self-tests, see scripts/check.sh):
-#   ws.only=harness   run only the harness's own suites
+# The guest's init has already reported the suite kselftest harness/cpus
+# (does the VM have the CPUs it was given).
+#
+# Kernel command line switches (see scripts/check.sh):
+#   ws.only=harness   run only the harness's own suites (harness self-tests)
+#   ws.only=stress    run only the stress test (make check-debug's long run)
 #   ws.plant=X        plant a failure: kunit-fail, ktap-fail, warn, missing,
 #                     hang
+#   ws.stress=<seconds>x<min tasks>   the stress test's length
 
 arg() { sed -n "s/.*$1=\([a-z-]*\).*/\1/p" /proc/cmdline; }
 plant=$(arg ws.plant)
 only=$(arg ws.only)
-# ws.stress=<seconds>x<min tasks>: the stress test's length (default: short).
+# The stress test's length; without ws.stress, stress.c's default (short).
 stress=$(sed -n 's/.*ws\.stress=\([0-9]*\)x\([0-9]*\).*/-s \1 -n \2/p' /proc/cmdline)
 
 emit() { echo "$*" >/dev/results; }
@@ -28,10 +33,13 @@ kunit_results() {
 	done
 }
 
+# kselftests TARGET...: every test of each target (only $only_test if set).
+only_test=""
 kselftests() {
 	for target in "$@"; do
 		[ -f "/selftests/$target/tests" ] || continue
 		for t in $(cat "/selftests/$target/tests"); do
+			[ -z "$only_test" ] || [ "$target/$t" = "$only_test" ] || continue
 			emit "WS-SUITE-BEGIN kselftest $target/$t"
 			args=""
 			[ "$t" != stress ] || args=$stress
@@ -61,6 +69,16 @@ fi
 
 insmod /modules/world_storage.ko || exit 1
 insmod /modules/ws_test_client.ko || exit 1
+
+if [ "$only" = stress ]; then
+	only_test=world_storage/stress
+	kselftests world_storage
+	[ "$plant" = missing ] || rmmod ws_harness
+	rmmod ws_test_client || exit 1
+	rmmod world_storage || exit 1
+	exit 0
+fi
+
 insmod /modules/ws_abi_test.ko || exit 1
 kunit_results
 kselftests world_storage harness
