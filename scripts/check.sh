@@ -28,8 +28,10 @@ STRESS=${WORLD_STORAGE_STRESS:-}
 [ "$debug" -eq 0 ] || STRESS=${STRESS:-120x1}
 LONG_STRESS=${WORLD_STORAGE_LONG_STRESS:-150x100000}
 
+check_vm_cpus
 step "setup" scripts/setup.sh
 step "kernel${WS_EXTRA_FRAGMENT:+ + $WS_EXTRA_FRAGMENT}" scripts/build-kernel.sh
+check_vm_cpus "$(kernel_build_dir)"
 step "modules (clippy, warnings are errors)" make -s --no-print-directory modules WERROR=1 CLIPPY=1
 step "rustfmt" scripts/rustfmt.sh --check
 step "documentation (docutils)" scripts/check-docs.py
@@ -67,25 +69,32 @@ expected_suites() {
 # this run's) chooses the kernel.
 vm_fragment=$WS_EXTRA_FRAGMENT
 run_vm() {
-	local name=$1 append=$2 timeout=$3 vmrc=0 args=() out
+	local name=$1 append=$2 timeout=$3 vmrc=0 args=() out rc=0 why
 	shift 3
 	out=$(WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/paths.sh out)
 	vm_log=$out/vm/$name
+	# No stale results if vm.sh fails before it boots.
+	rm -f "$vm_log/results.log" "$vm_log/console.log"
 	mkdir -p "$out"
 	WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/vm.sh --name "$name" \
 		--script scripts/guest/run-tests.sh --quiet \
 		--append "$append" --timeout "$timeout" 2>"$out/vm-$name.stderr" || vmrc=$?
 	for s in "$@"; do args+=(--expect "$s"); done
 	summary=$(scripts/ktap_summary.py --results "$vm_log/results.log" \
-		--console "$vm_log/console.log" --vm-status "$vmrc" "${args[@]}")
+		--console "$vm_log/console.log" --vm-status "$vmrc" "${args[@]}") || rc=$?
+	# vm.sh's own errors (e.g. a bad WORLD_STORAGE_VM_CPUS) and refusals.
+	why=$(grep -E '^error: |refused' "$out/vm-$name.stderr" | sed 's/^/  vm.sh: /' || true)
+	[ -z "$why" ] || summary="$why"$'\n'"$summary"
+	return "$rc"
 }
 
 # The guest's CPU count and the stress test's totals, from a run's logs.
 vm_facts() {
 	local cpus tasks
-	cpus=$(grep -aom1 'smp: Brought up .*' "$vm_log/console.log" | tr -d '\r')
+	cpus=$(grep -aom1 'smp: Brought up .*' "$vm_log/console.log" 2>/dev/null | tr -d '\r' || true)
 	echo "  ${cpus:-no \"smp: Brought up\" line in the console}"
-	tasks=$(tr -d '\r' <"$vm_log/results.log" | sed -n 's/^# \(tasks [0-9]* .*\)/\1/p' | tail -n1)
+	tasks=$(tr -d '\r' <"$vm_log/results.log" 2>/dev/null |
+		sed -n 's/^# \(tasks [0-9]* .*\)/\1/p' | tail -n1 || true)
 	[ -z "$tasks" ] || echo "  stress ($1): $tasks"
 }
 

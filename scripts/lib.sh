@@ -14,7 +14,7 @@ WS_SERIES=${WORLD_STORAGE_KERNEL_SERIES:-7.3}
 WS_BINDGEN_VERSION=0.73.2
 WS_LLVM_VERSION=19
 WS_BACKPORTS_SUITE=${WORLD_STORAGE_SUITE:-trixie-backports}
-# The VM's CPU count (scripts/vm.sh checks it: at least 2).
+# The VM's CPU count: at least 2 (check_vm_cpus).
 WS_VM_CPUS=${WORLD_STORAGE_VM_CPUS:-2}
 # An extra kernel config fragment (the debug kernel), relative to the tree.
 WS_EXTRA_FRAGMENT=${WORLD_STORAGE_EXTRA_FRAGMENT:-}
@@ -46,6 +46,20 @@ die() {
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# check_vm_cpus [KERNEL-BUILD-DIR]: die unless $WS_VM_CPUS is a number >= 2
+# (and, given a built kernel, at most its CONFIG_NR_CPUS).
+check_vm_cpus() {
+	local nr
+	case "$WS_VM_CPUS" in
+	'' | *[!0-9]*) die "WORLD_STORAGE_VM_CPUS=$WS_VM_CPUS is not a number" ;;
+	esac
+	[ "$WS_VM_CPUS" -ge 2 ] || die "WORLD_STORAGE_VM_CPUS=$WS_VM_CPUS: the VM needs at least 2 CPUs"
+	[ -n "${1:-}" ] && [ -f "$1/.config" ] || return 0
+	nr=$(sed -n 's/^CONFIG_NR_CPUS=//p' "$1/.config")
+	[ -z "$nr" ] || [ "$WS_VM_CPUS" -le "$nr" ] ||
+		die "WORLD_STORAGE_VM_CPUS=$WS_VM_CPUS: the kernel has CONFIG_NR_CPUS=$nr"
 }
 
 # The rustc version string, e.g. "1.95.0".

@@ -52,12 +52,8 @@ root=$dir/root
 bzimage=$KBUILD/arch/x86/boot/bzImage
 [ -f "$bzimage" ] || die "no kernel at $bzimage: run make"
 
+check_vm_cpus "$KBUILD"
 cpus=$WS_VM_CPUS
-case "$cpus" in '' | *[!0-9]*) die "WORLD_STORAGE_VM_CPUS=$cpus is not a number" ;; esac
-[ "$cpus" -ge 2 ] || die "WORLD_STORAGE_VM_CPUS=$cpus: the VM needs at least 2 CPUs"
-nr_cpus=$(sed -n 's/^CONFIG_NR_CPUS=//p' "$KBUILD/.config")
-[ -z "$nr_cpus" ] || [ "$cpus" -le "$nr_cpus" ] ||
-	die "WORLD_STORAGE_VM_CPUS=$cpus: the kernel has CONFIG_NR_CPUS=$nr_cpus"
 smp="$cpus,sockets=$cpus,cores=1,threads=1"
 
 build_initramfs() {
