@@ -24,7 +24,8 @@ enum world_storage_type {
 
 /**
  * typedef world_storage_ctor_t - constructs one world's object
- * @wid: the world's ID (global TID)
+ * @wid: the world's ID (global TID) as last seen: a thread that calls
+ * execve() takes its leader's TID, so the destructor may get another ID
  * @object: the object, @size bytes, not zeroed
  * @size: the region's object size
  * @arg: &world_storage_props.arg
@@ -37,13 +38,15 @@ typedef int (*world_storage_ctor_t)(pid_t wid, void *object, u32 size, void *arg
 
 /**
  * typedef world_storage_dtor_t - destructs one world's object
- * @wid: the world's ID (global TID)
+ * @wid: the world's ID (global TID) as last seen (after an execve() from a
+ * thread, its new ID)
  * @object: the object
  * @size: the region's object size
  * @arg: &world_storage_props.arg
  *
  * Must not block: it runs from the exit hook, from the last
- * world_storage_release() and from world_storage_destroy().
+ * world_storage_release() (or a work item it defers to) and from
+ * world_storage_destroy().
  */
 typedef void (*world_storage_dtor_t)(pid_t wid, void *object, u32 size, void *arg);
 
@@ -154,7 +157,9 @@ int world_storage_lookup_task(struct task_struct *task, u64 handle, void **objec
 /**
  * world_storage_release() - drop a reference taken by a lookup
  * @wid: the world's ID the object was looked up with, or the world's ID now
- * (they differ after a thread's execve(), which gives it its leader's TID)
+ * (they differ after a thread's execve(), which gives it its leader's TID);
+ * once the world has exited, any ID (its TIDs may have been swapped with
+ * another thread's by an execve(), or reused)
  * @object: the object
  *
  * Works after the world has exited; the last release of an exited world's
