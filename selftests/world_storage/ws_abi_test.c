@@ -587,6 +587,48 @@ static void last_release_under_raw_spinlock(struct kunit *test)
 	last_release_of_exited_world(test, release_under_raw_spinlock);
 }
 
+/*
+ * A release that lets a waiting Destroy go on, from a context where no
+ * spinlock_t may be taken: the wake-up must not take the wait queue's lock
+ * there (the debug kernel's lockdep reports it), and Destroy must finish.
+ */
+static void release_wakes_waiting_destroy(struct kunit *test,
+					  void (*release)(struct kunit *, struct last_release *))
+{
+	struct world_storage_props p = props(8, 8);
+	struct kthread_probe probe = { .result = 1 };
+	struct last_release *r;
+	struct task_struct *t;
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	init_completion(&r->done);
+	r->ret = 1;
+	r->wid = task_pid_nr(current);
+	init_completion(&probe.done);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &probe.handle), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_lookup(r->wid, probe.handle, &r->object), 0);
+	t = kthread_run(destroy_thread, &probe, "ws_abi_destroy");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	/* Destroy waits for our reference. */
+	msleep(100);
+	KUNIT_EXPECT_FALSE(test, completion_done(&probe.done));
+	release(test, r);
+	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&probe.done, 5 * HZ), 0);
+	KUNIT_EXPECT_EQ(test, probe.result, 0);
+}
+
+static void release_from_hardirq_timer_wakes_destroy(struct kunit *test)
+{
+	release_wakes_waiting_destroy(test, release_in_hardirq_timer);
+}
+
+static void release_under_raw_spinlock_wakes_destroy(struct kunit *test)
+{
+	release_wakes_waiting_destroy(test, release_under_raw_spinlock);
+}
+
 static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(create_rejects_bad_props),
 	KUNIT_CASE(constructor_gets_its_arguments),
@@ -600,6 +642,8 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
 	KUNIT_CASE(last_release_from_hardirq_timer),
 	KUNIT_CASE(last_release_under_raw_spinlock),
+	KUNIT_CASE(release_from_hardirq_timer_wakes_destroy),
+	KUNIT_CASE(release_under_raw_spinlock_wakes_destroy),
 	{}
 };
 
