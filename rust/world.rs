@@ -668,7 +668,8 @@ impl WorldTable {
             // SAFETY: by the contract `link` is the `deferred` field of a
             // live record, which the chain owns.
             let record = unsafe { &*kernel::container_of!(link, WorldRecord, deferred) };
-            // SAFETY: as above; read before the teardown frees the record.
+            // SAFETY: `list` is a link of the chain the caller owns, inside
+            // a live record; `next` is read before the teardown frees it.
             list = unsafe { (*list).next };
             self.tear_down(record);
         }
