@@ -17,7 +17,8 @@ extern "C" {
 
 /// The key of `task`'s record in the world table: its address over C's
 /// `sizeof(struct task_struct)`, distinct for tasks that are alive together
-/// (their memory does not overlap) and dense, so the table stays shallow. A
+/// (their memory does not overlap) and dense, so neighbouring tasks share
+/// the table's leaf nodes (the keys are still large: ~9 levels). A
 /// task keeps its address for life, whatever TID it takes (a thread that
 /// calls `execve()` takes its leader's), and its record leaves the table at
 /// its exit hook, before the memory can hold another task.

@@ -185,6 +185,7 @@ pub(crate) struct WorldRecord {
     /// lock; loaded under RCU.
     fast: [AtomicPtr<WorldObject>; FAST_SLOTS],
     /// Set once under the `objects` lock at exit: no object is added after.
+    /// Read under that lock, or (Release lacks it) with acquire ordering.
     exited: AtomicBool,
     /// Link in the list of deferred teardowns: used once, after the last
     /// reference is dropped where the teardown may not run.
@@ -235,7 +236,7 @@ impl WorldRecord {
     /// an exited leader the exec'ing thread's TID, after the leader's exit
     /// hook) or reused.
     fn had_wid(&self, wid: i32) -> bool {
-        wid == self.first_wid || wid == self.wid() || self.exited.load(Ordering::Relaxed)
+        wid == self.first_wid || wid == self.wid() || self.exited.load(Ordering::Acquire)
     }
 
     /// The object of region slot `slot`, valid while `guard` is held.
@@ -305,7 +306,8 @@ impl WorldRecord {
 
     fn mark_exited(&self) {
         let _lock = self.objects.lock();
-        self.exited.store(true, Ordering::Relaxed);
+        // Release: pairs with `had_wid`, which reads it without the lock.
+        self.exited.store(true, Ordering::Release);
     }
 
     /// Removes `obj` from this record if it is still there; `true` if the

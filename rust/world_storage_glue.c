@@ -99,7 +99,8 @@ static int ws_drain_event;
 
 void ws_wait_var_zero(unsigned long *counter)
 {
-	wait_var_event(&ws_drain_event, !READ_ONCE(*counter));
+	/* Acquire: what the last decrementer did happens before our return. */
+	wait_var_event(&ws_drain_event, !smp_load_acquire(counter));
 }
 
 static void ws_drain_irq_work_fn(struct irq_work *work)
@@ -111,6 +112,8 @@ static DEFINE_IRQ_WORK(ws_drain_irq_work, ws_drain_irq_work_fn);
 
 void ws_drained(void)
 {
+	/* The decrement to zero before the wait-queue check of wake_up_var(). */
+	smp_mb__after_atomic();
 	if (preemptible())
 		wake_up_var(&ws_drain_event);
 	else
@@ -134,14 +137,17 @@ unsigned long ws_task_key(const struct task_struct *task)
  */
 static void ws_warn_irq_work_fn(struct irq_work *work)
 {
-	pr_warn_once("release of a pointer that holds no reference (foreign, or released twice)\n");
+	pr_warn("release of a pointer that holds no reference (foreign, or released twice)\n");
 }
 
 static DEFINE_IRQ_WORK(ws_warn_irq_work, ws_warn_irq_work_fn);
+static int ws_warned_bad_release;
 
 void ws_warn_bad_release(void)
 {
-	irq_work_queue(&ws_warn_irq_work);
+	/* Once, like pr_warn_once(), and no interrupt for later ones. */
+	if (!xchg(&ws_warned_bad_release, 1))
+		irq_work_queue(&ws_warn_irq_work);
 }
 
 size_t ws_collect_threads(struct task_struct **buf, size_t cap)
