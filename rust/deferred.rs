@@ -34,7 +34,7 @@ pub(crate) fn may_tear_down_here() -> bool {
 /// # Safety
 ///
 /// `node` is the deferral link of a record whose last reference the caller
-/// dropped; the record stays alive until [`run`] tears it down.
+/// dropped; the record stays alive until the work item tears it down.
 pub(crate) unsafe fn defer(node: *mut bindings::llist_node) {
     // SAFETY: by the contract `node` is linked once and outlives the list.
     unsafe { ws_defer_teardown(node) }
