@@ -1,43 +1,104 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# The project's commands. Kbuild (not this file) lists the modules.
-#
-#   make            build every module (and, the first time, the dev kernel)
-#   make run        boot the VM, load world_storage.ko and the sample, show it
-#   make check      every check and every test, in the VM
-#   make vm         an interactive shell in the VM
-#   make vm-run EXTRA=<host dir> CMD='<guest command>'
-#   make KDIR=<built kernel tree>   build against your own kernel instead
-#
-# Downloads and builds live in $(WORLD_STORAGE_CACHE), never in the tree.
+# The project's commands (`make help` lists them). Kbuild (not this file)
+# lists the modules. Downloads and builds live in $(WORLD_STORAGE_CACHE),
+# never in the tree.
 
 SHELL := /bin/bash
 export WORLD_STORAGE_CACHE ?= $(HOME)/.cache/world-storage
 
-# With KDIR given, nothing is downloaded and no kernel is built.
+# With KDIR given, nothing is downloaded and no kernel is built, and the
+# kernel's own make arguments (LLVM=1, CROSS_COMPILE=...) go in KMAKE_ARGS
+# (default: none). scripts/paths.sh answers for either kernel.
 ifeq ($(origin KDIR),undefined)
-KDIR := $(shell scripts/paths.sh kdir)
 OWN_KERNEL :=
+PATHS := scripts/paths.sh
 else
 OWN_KERNEL := 1
+PATHS := KDIR='$(KDIR)' $(if $(filter undefined,$(origin KMAKE_ARGS)),,KMAKE_ARGS='$(KMAKE_ARGS)') \
+	scripts/paths.sh
 endif
-KMAKE_ARGS ?= $(shell scripts/paths.sh kmake-args)
-OUT := $(shell scripts/paths.sh out)
+
+# The targets that boot the VM run the dev kernel (and its modules).
+VM_GOALS := run check check-debug bench vm vm-run
+GOALS := $(or $(MAKECMDGOALS),all)
 ifneq ($(OWN_KERNEL),)
-# Outputs for another kernel must not mix with the dev kernel's.
-OUT := $(OUT)-kdir-$(shell echo '$(abspath $(KDIR))' | sha256sum | cut -c1-8)
+ifneq ($(filter $(VM_GOALS),$(GOALS)),)
+$(error make $(filter $(VM_GOALS),$(GOALS)) boots the dev kernel: it takes no KDIR)
 endif
+# A bad KDIR fails here, before anything is built or created.
+override KDIR := $(shell $(PATHS) kdir)
+ifeq ($(KDIR),)
+$(error bad KDIR)
+endif
+ifeq ($(wildcard $(KDIR)/Module.symvers $(KDIR)/include/generated/rustc_cfg),)
+$(error KDIR=$(KDIR) is not a built kernel with Rust (no Module.symvers or include/generated/rustc_cfg))
+endif
+else
+KDIR := $(shell $(PATHS) kdir)
+endif
+KMAKE_ARGS := $(shell $(PATHS) kmake-args)
+OUT := $(shell $(PATHS) out)
 MODOUT := $(OUT)/modules
 
-KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODOUT) $(KMAKE_ARGS)
+# make vm-run: its arguments are checked before anything is built.
+ifneq ($(filter vm-run,$(GOALS)),)
+ifeq ($(strip $(CMD)),)
+$(error usage: make vm-run [EXTRA=<dir>] CMD='<command>' [V=1])
+endif
+ifneq ($(EXTRA),)
+ifeq ($(wildcard $(EXTRA)/.),)
+$(error EXTRA=$(EXTRA) is not a directory)
+endif
+endif
+endif
+
+# V=1 or VERBOSE=1: show the VM's boot, not only the command's output.
+VM_VERBOSE := $(filter 1,$(V) $(VERBOSE))
+
+# make vm-run shows only the command's output: the builds before it are silent.
+QUIET_BUILD := $(if $(and $(filter vm-run,$(GOALS)),$(if $(VM_VERBOSE),,1)),-s)
+
+KMAKE = $(MAKE) $(QUIET_BUILD) -C $(KDIR) M=$(CURDIR) MO=$(MODOUT) $(KMAKE_ARGS)
+
+# install: world_storage.ko under $(INSTALL_MOD_PATH)/lib/modules/<release>/,
+# and what a client builds against (header, Rust API, Module.symvers) under
+# $(DESTDIR)$(PREFIX)/src/world-storage-<release>/.
+PREFIX ?= /usr
+INSTALL_MOD_DIR ?= updates
 
 .PHONY: all modules setup kernel selftests run check check-debug bench vm vm-run \
-	fmt clean help
+	install rust-analyzer fmt clean help
 
 all: modules
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@echo 'Targets:'
+	@echo '  all, modules   build every module (the first time: set up and build the dev kernel)'
+	@echo '  setup          install and fetch what the build needs (Debian packages, bindgen,'
+	@echo '                 rust-src, the kernel source), into $$WORLD_STORAGE_CACHE'
+	@echo '  kernel         build the dev kernel (.config.fragment)'
+	@echo '  selftests      build the test programs'
+	@echo '  run            boot the VM, load world_storage.ko and the sample, show it'
+	@echo '  check          every check and every test, in the VM; last line "N passed, N failed"'
+	@echo '  check-debug    the tests on the debug kernel, then the long stress run'
+	@echo '  bench          the benchmark table'
+	@echo '  vm             an interactive shell in the VM'
+	@echo '  vm-run         CMD='"'"'<command>'"'"' [EXTRA=<dir>]: run a command in the VM (<dir> at'
+	@echo '                 /extra) and show its output (V=1: the whole boot); its exit status'
+	@echo '  install        world_storage.ko into $$INSTALL_MOD_PATH/lib/modules/<release>/$(INSTALL_MOD_DIR),'
+	@echo '                 header, Rust API and Module.symvers into'
+	@echo '                 $$DESTDIR$(PREFIX)/src/world-storage-<release>'
+	@echo '  rust-analyzer  write rust-project.json for the project'"'"'s crates (CLIENT=<dir>: for'
+	@echo '                 a client module in <dir>, into <dir>)'
+	@echo '  fmt            check the Rust formatting (scripts/rustfmt.sh formats)'
+	@echo '  clean          remove this checkout'"'"'s build output ($$(scripts/paths.sh out))'
+	@echo '  help           this list'
+	@echo 'Variables:'
+	@echo '  KDIR=<built kernel tree> [KMAKE_ARGS=<its make arguments, e.g. LLVM=1>]'
+	@echo '                 build against your own kernel (no download, no kernel build)'
+	@echo '  WERROR=1 CLIPPY=1   warnings are errors, clippy (as make check builds)'
+	@echo 'Your own module: Documentation/world-storage.rst, "Building a client".'
 
 setup:
 ifeq ($(OWN_KERNEL),)
@@ -83,8 +144,18 @@ vm: modules selftests
 vm-run: export CMD := $(CMD)
 vm-run: export EXTRA := $(EXTRA)
 vm-run: modules selftests
-	@test -n "$$CMD" || { echo "usage: make vm-run [EXTRA=<dir>] CMD='<command>'"; exit 2; }
-	@scripts/vm.sh --name vm-run $${EXTRA:+--extra "$$EXTRA"} --cmd "$$CMD"
+	@scripts/vm.sh --name vm-run $${EXTRA:+--extra "$$EXTRA"} --cmd "$$CMD" \
+		$(if $(VM_VERBOSE),,--output-only)
+
+install: modules
+	@KDIR='$(KDIR)' MODOUT='$(MODOUT)' DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' \
+		INSTALL_MOD_PATH='$(INSTALL_MOD_PATH)' INSTALL_MOD_DIR='$(INSTALL_MOD_DIR)' \
+		scripts/install.sh
+
+rust-analyzer: modules
+	@+$(KMAKE) --no-print-directory rust-analyzer
+	@scripts/rust-analyzer.py --kernel-json $(MODOUT)/rust-project.json \
+		$(if $(CLIENT),--client $(CLIENT),--project $(CURDIR))
 
 fmt:
 	@scripts/rustfmt.sh --check

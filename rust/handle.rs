@@ -8,13 +8,8 @@
 //! never issued, so neither 0 nor `WORLD_STORAGE_HANDLE_INVALID` (all ones,
 //! slot out of range) is ever a valid handle.
 
-use kernel::prelude::*;
-
 /// How many regions can be live at once.
 pub(crate) const MAX_REGIONS: usize = 1024;
-
-/// The handle value that never names a region.
-pub(crate) const HANDLE_INVALID: u64 = u64::MAX;
 
 /// A well-formed region handle (it may still name no live region).
 ///
@@ -61,9 +56,13 @@ impl RegionHandle {
     }
 }
 
-#[kunit_tests(world_storage_handle)]
+#[cfg(world_storage_kunit)]
+#[kernel::prelude::kunit_tests(world_storage_handle)]
 mod tests {
     use super::*;
+
+    /// `WORLD_STORAGE_HANDLE_INVALID`.
+    const HANDLE_INVALID: u64 = u64::MAX;
 
     #[test]
     fn roundtrip() {

@@ -54,6 +54,7 @@ pub(crate) fn c_offset(name: &core::ffi::CStr) -> usize {
     unsafe { ws_layout_c_offset(name.as_char_ptr()) }
 }
 
+#[cfg(world_storage_kunit)]
 #[kunit_tests(world_storage_layout)]
 mod tests {
     use super::*;

@@ -53,6 +53,7 @@ impl ObjectLayout {
     }
 }
 
+#[cfg(world_storage_kunit)]
 #[kunit_tests(world_storage_props)]
 mod tests {
     use super::*;

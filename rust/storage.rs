@@ -347,6 +347,7 @@ impl WorldStorage {
     }
 }
 
+#[cfg(world_storage_kunit)]
 #[kunit_tests(world_storage_failed_task)]
 mod tests {
     use super::FailedTask;

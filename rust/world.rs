@@ -806,6 +806,7 @@ pub(crate) enum World<'a> {
     Task(&'a Task),
 }
 
+#[cfg(world_storage_kunit)]
 #[kunit_tests(world_storage_record_refs)]
 mod tests {
     use super::{WorldRecord, MAX_RECORD_REFS};

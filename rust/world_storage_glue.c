@@ -2,9 +2,11 @@
 /*
  * The C half of world_storage.ko: only what Rust cannot express.
  *
- * - EXPORT_SYMBOL_GPL() of the C API, whose functions are in exports.rs;
+ * - EXPORT_SYMBOL_GPL() of the C API, whose functions are in exports.rs
+ *   (not in world_storage_kunit.ko, the same sources built again for the
+ *   crate's KUnit suites: WS_KUNIT_MODULE);
  * - wrappers of static inline functions and macros the Rust half calls;
- * - ws_layout_c_offset(), the C side of the layout test;
+ * - ws_layout_c_offset(), the C side of the layout test (test module only);
  * - per-CPU state (lookup counters, the current task's cached record);
  * - what defers work out of contexts that cannot take a spinlock_t: the
  *   irq_works and the work item of deferred teardowns, drain wake-ups and
@@ -34,12 +36,14 @@
 #include "../include/world_storage.h"
 #include "world_storage_glue.h"
 
+#ifndef WS_KUNIT_MODULE
 EXPORT_SYMBOL_GPL(world_storage_create);
 EXPORT_SYMBOL_GPL(world_storage_destroy);
 EXPORT_SYMBOL_GPL(world_storage_lookup_local);
 EXPORT_SYMBOL_GPL(world_storage_lookup);
 EXPORT_SYMBOL_GPL(world_storage_lookup_task);
 EXPORT_SYMBOL_GPL(world_storage_release);
+#endif
 
 /*
  * One initialiser per kind of xarray, each giving the kind's lock its own
@@ -165,6 +169,8 @@ size_t ws_collect_threads(struct task_struct **buf, size_t cap)
 	return n;
 }
 
+/* The layout test runs in world_storage_kunit.ko only. */
+#ifdef WS_KUNIT_MODULE
 #define WS_FIELD(type, field) { #type "." #field, offsetof(struct type, field) }
 
 static const struct {
@@ -195,6 +201,7 @@ size_t ws_layout_c_offset(const char *name)
 			return ws_c_layout[i].offset;
 	return SIZE_MAX;
 }
+#endif /* WS_KUNIT_MODULE */
 
 /*
  * Lookup counters: per CPU, so the lookup paths never write a shared cache

@@ -5,6 +5,17 @@
 //!
 //! This file only wires the crate's modules together; see
 //! `Documentation/world-storage.rst` for the design.
+//!
+//! Built twice (see `Kbuild`): as `world_storage.ko`, the product, and with
+//! `--cfg world_storage_kunit` as `world_storage_kunit.ko`, which holds the
+//! crate's KUnit suites (each `#[kunit_tests]` module is
+//! `#[cfg(world_storage_kunit)]`) and neither exports the API nor attaches
+//! the hooks: its suites run when it is loaded, and loading
+//! `world_storage.ko` prints no KTAP.
+#![cfg_attr(
+    world_storage_kunit,
+    allow(dead_code, reason = "the test module runs only the crate's suites")
+)]
 
 use kernel::prelude::*;
 
@@ -15,6 +26,7 @@ mod exports;
 mod handle;
 mod hooks;
 mod introspection;
+#[cfg(world_storage_kunit)]
 mod layout;
 mod object_cache;
 mod props;
@@ -26,10 +38,14 @@ mod threads;
 mod world;
 mod xarray_rcu;
 
+#[cfg(not(world_storage_kunit))]
 use hooks::{OwnerNotifier, TaskHooks};
+#[cfg(not(world_storage_kunit))]
 use introspection::Introspection;
+#[cfg(not(world_storage_kunit))]
 use storage::WorldStorage;
 
+#[cfg(not(world_storage_kunit))]
 module! {
     type: WorldStorageModule,
     name: "world_storage",
@@ -38,7 +54,28 @@ module! {
     license: "GPL",
 }
 
+#[cfg(world_storage_kunit)]
+module! {
+    type: WorldStorageKunit,
+    name: "world_storage_kunit",
+    authors: ["world storage developers"],
+    description: "KUnit suites of world_storage.ko's crate (run when loaded)",
+    license: "GPL",
+}
+
+/// The test module: its suites run at load; nothing else happens.
+#[cfg(world_storage_kunit)]
+struct WorldStorageKunit;
+
+#[cfg(world_storage_kunit)]
+impl kernel::Module for WorldStorageKunit {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(WorldStorageKunit)
+    }
+}
+
 /// The loaded module. Fields are declared in the order they are torn down.
+#[cfg(not(world_storage_kunit))]
 struct WorldStorageModule {
     introspection: Option<Pin<KBox<Introspection>>>,
     notifier: Option<Pin<KBox<OwnerNotifier>>>,
@@ -46,6 +83,7 @@ struct WorldStorageModule {
     storage: Pin<KBox<WorldStorage>>,
 }
 
+#[cfg(not(world_storage_kunit))]
 impl kernel::Module for WorldStorageModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let storage = KBox::pin_init(WorldStorage::new()?, GFP_KERNEL)?;
@@ -69,6 +107,7 @@ impl kernel::Module for WorldStorageModule {
     }
 }
 
+#[cfg(not(world_storage_kunit))]
 impl Drop for WorldStorageModule {
     fn drop(&mut self) {
         self.introspection = None;

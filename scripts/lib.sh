@@ -97,15 +97,38 @@ kernel_build_dir() {
 	echo "$WS_CACHE/kernel-$WS_SERIES-$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")"
 }
 
-# Arguments every kernel and module make needs.
+# The kernel the modules are built against: $KDIR (your own, as with
+# `make KDIR=...`), else the cached dev kernel.
+kdir() {
+	if [ -n "${KDIR:-}" ]; then
+		(cd "$KDIR" 2>/dev/null && pwd) || die "KDIR=$KDIR is not a directory"
+	else
+		kernel_build_dir
+	fi
+}
+
+# Arguments every kernel and module make needs: $KMAKE_ARGS if set; for
+# your own kernel (KDIR), nothing else (it was built with a toolchain of
+# yours: say which in KMAKE_ARGS, e.g. KMAKE_ARGS=LLVM=1); for the dev
+# kernel, the cached toolchain.
 kmake_args() {
-	echo "LLVM=-$WS_LLVM_VERSION BINDGEN=$WS_BINDGEN RUST_LIB_SRC=$(rust_src_dir)"
+	if [ -n "${KMAKE_ARGS+set}" ]; then
+		echo "$KMAKE_ARGS"
+	elif [ -z "${KDIR:-}" ]; then
+		echo "LLVM=-$WS_LLVM_VERSION BINDGEN=$WS_BINDGEN RUST_LIB_SRC=$(rust_src_dir)"
+	fi
 }
 
 # This checkout's build outputs: modules, test programs, initramfs, logs.
-# Keyed by the checkout's path and the kernel, so clones do not collide.
+# Keyed by the checkout's path and the kernel (the dev kernel's key, or
+# your own kernel's path with KDIR), so clones and kernels do not collide.
 out_dir() {
-	local tag
+	local tag kernel
 	tag=$(echo "$WS_TOP" | sha256sum | cut -c1-8)
-	echo "$WS_CACHE/out/$tag-$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")"
+	if [ -n "${KDIR:-}" ]; then
+		kernel=kdir-$(kdir | sha256sum | cut -c1-8)
+	else
+		kernel=$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")
+	fi
+	echo "$WS_CACHE/out/$tag-$kernel"
 }

@@ -6,9 +6,11 @@
 # exit status.
 #
 #   vm.sh --name NAME [--interactive | --script FILE | --cmd CMD]
-#         [--extra DIR] [--append KERNEL-ARGS] [--timeout SECONDS] [--quiet]
-#         [--icount] [--mem SIZE]
+#         [--extra DIR] [--append KERNEL-ARGS] [--timeout SECONDS]
+#         [--quiet | --output-only] [--icount] [--mem SIZE]
 #
+# --quiet: print nothing; --output-only: print only what the guest command
+# writes (a third serial port, ttyS2), not the boot.
 # --icount: QEMU's -icount shift=0 (one instruction per guest ns; TCG only).
 #
 # The VM gets $WORLD_STORAGE_VM_CPUS CPUs (default 2, at least 2), as that
@@ -26,7 +28,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-name=vm mode=cmd cmd="" script="" extra="" append="" quiet=0 icount=0 mem=1G
+name=vm mode=cmd cmd="" script="" extra="" append="" quiet=0 output_only=0 icount=0 mem=1G
 timeout=${WORLD_STORAGE_VM_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -38,12 +40,15 @@ while [ $# -gt 0 ]; do
 	--append) append=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--quiet) quiet=1 ;;
+	--output-only) output_only=1 ;;
 	--icount) icount=1 ;;
 	--mem) mem=$2; shift ;;
 	*) die "unknown argument $1" ;;
 	esac
 	shift
 done
+
+[ -z "$extra" ] || [ -d "$extra" ] || die "extra directory $extra is not a directory"
 
 OUT=$(out_dir)
 KBUILD=$(kernel_build_dir)
@@ -73,8 +78,8 @@ build_initramfs() {
 	esac
 	# The test run reports a wrong CPU count as a failed suite and goes on.
 	[ "$mode" != script ] || basename "$script" >"$root/guest/cmd-name"
+	[ "$output_only" -eq 0 ] || touch "$root/guest/output-only"
 	if [ -n "$extra" ]; then
-		[ -d "$extra" ] || die "--extra $extra is not a directory"
 		mkdir -p "$root/extra"
 		cp -r "$extra/." "$root/extra/"
 	fi
@@ -147,13 +152,19 @@ if [ "$quiet" -eq 1 ]; then
 	timeout "$timeout" "${qemu[@]}" -display none -serial "file:$dir/console.log" \
 		-serial "file:$dir/results.log" </dev/null >/dev/null 2>&1
 	qrc=$?
+elif [ "$output_only" -eq 1 ]; then
+	timeout "$timeout" "${qemu[@]}" -display none -serial "file:$dir/console.log" \
+		-serial "file:$dir/results.log" -serial stdio </dev/null 2>"$dir/qemu.stderr" |
+		tr -d '\r'
+	qrc=${PIPESTATUS[0]}
 else
 	timeout "$timeout" "${qemu[@]}" -display none -serial stdio \
 		-serial "file:$dir/results.log" </dev/null 2>&1 | tee "$dir/console.log"
 	qrc=${PIPESTATUS[0]}
 fi
 set -e
-echo "vm $name ($acc, $cpus CPUs): $(($(date +%s) - start)) s, log $dir/console.log" >&2
+[ "$output_only" -eq 1 ] ||
+	echo "vm $name ($acc, $cpus CPUs): $(($(date +%s) - start)) s, log $dir/console.log" >&2
 if [ "$qrc" -eq 124 ]; then
 	echo "vm $name: timed out after $timeout s" >&2
 	exit 124

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# In the guest: load the modules, run every KUnit suite (at insmod) and every
+# In the guest: load the modules, run every KUnit suite (at insmod of
+# world_storage_kunit.ko, ws_abi_test.ko and ws_harness.ko) and every
 # kselftest, and write each suite's KTAP between markers on /dev/results:
 #   WS-SUITE-BEGIN <kind> <name> / ... / WS-SUITE-END <kind> <name> <status>
 #
@@ -79,11 +80,14 @@ if [ "$only" = stress ]; then
 	exit 0
 fi
 
+# The crate's own KUnit suites (world_storage.ko itself runs none), then
+# the C API's.
+insmod /modules/world_storage_kunit.ko || exit 1
 insmod /modules/ws_abi_test.ko || exit 1
 kunit_results
 kselftests world_storage harness
 [ "$plant" = missing ] || rmmod ws_harness
-rmmod ws_abi_test ws_test_client || exit 1
+rmmod world_storage_kunit ws_abi_test ws_test_client || exit 1
 rmmod world_storage || exit 1
 
 if [ -w "$kmemleak" ]; then
