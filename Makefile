@@ -89,8 +89,7 @@ help:
 	@echo '  install        world_storage.ko into $$INSTALL_MOD_PATH/lib/modules/<release>/$(INSTALL_MOD_DIR),'
 	@echo '                 header, Rust API and Module.symvers into'
 	@echo '                 $$DESTDIR$(PREFIX)/src/world-storage-<release>'
-	@echo '  rust-analyzer  write rust-project.json for the project'"'"'s crates (CLIENT=<dir>: for'
-	@echo '                 a client module in <dir>, into <dir>)'
+	@echo '  rust-analyzer  write rust-project.json (git ignores it) for the project'"'"'s crates'
 	@echo '  fmt            check the Rust formatting (scripts/rustfmt.sh formats)'
 	@echo '  clean          remove this checkout'"'"'s build output ($$(scripts/paths.sh out))'
 	@echo '  help           this list'
@@ -152,10 +151,11 @@ install: modules
 		INSTALL_MOD_PATH='$(INSTALL_MOD_PATH)' INSTALL_MOD_DIR='$(INSTALL_MOD_DIR)' \
 		scripts/install.sh
 
-rust-analyzer: modules
-	@+$(KMAKE) --no-print-directory rust-analyzer
-	@scripts/rust-analyzer.py --kernel-json $(MODOUT)/rust-project.json \
-		$(if $(CLIENT),--client $(CLIENT),--project $(CURDIR))
+# The kernel's generator lists the kernel's crates; ours come from Kbuild.
+rust-analyzer: kernel
+	@mkdir -p $(MODOUT)
+	@+$(KMAKE) -s --no-print-directory rust-analyzer
+	@scripts/rust-analyzer.py $(MODOUT)/rust-project.json $(CURDIR)
 
 fmt:
 	@scripts/rustfmt.sh --check

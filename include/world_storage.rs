@@ -155,13 +155,31 @@ pub(crate) struct WorldStorage<T: WorldObject> {
 }
 
 impl<T: WorldObject> WorldStorage<T> {
+    /// `T`'s size and alignment as a region takes them, checked when `new`
+    /// is compiled for `T`: a zero-sized `T`, one above 1 MiB or one aligned
+    /// above `PAGE_SIZE` is a compile-time error.
+    const SIZE_ALIGN: (u32, u32) = {
+        let (size, align) = (core::mem::size_of::<T>(), core::mem::align_of::<T>());
+        assert!(
+            size != 0,
+            "world storage: a zero-sized type has nothing to store per world"
+        );
+        assert!(size <= 1 << 20, "world storage: the type is above 1 MiB");
+        assert!(
+            align <= kernel::page::PAGE_SIZE,
+            "world storage: the type's alignment is above PAGE_SIZE"
+        );
+        (size as u32, align as u32)
+    };
+
     /// Creates the region, owned by `module` (pass `THIS_MODULE`). May sleep.
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let (size, align) = Self::SIZE_ALIGN;
         let props = ffi::Props {
             kind: 0,
             owner: module.as_ptr().cast(),
-            size: u32::try_from(core::mem::size_of::<T>().max(1)).map_err(|_| EINVAL)?,
-            align: u32::try_from(core::mem::align_of::<T>()).map_err(|_| EINVAL)?,
+            size,
+            align,
             constructor: Some(construct::<T>),
             destructor: Some(destruct::<T>),
             arg: core::ptr::null_mut(),

@@ -36,6 +36,18 @@ step "modules (clippy, warnings are errors)" make -s --no-print-directory module
 step "rustfmt" scripts/rustfmt.sh --check
 step "documentation (docutils)" scripts/check-docs.py
 step "selftests" make -s --no-print-directory selftests
+step "the documentation's example clients, as its recipes build them" scripts/doc-clients.sh
+
+# make help names every target of the Makefile.
+help_lists_targets() {
+	local help target missing=""
+	help=$(make -s --no-print-directory help)
+	for target in $(sed -e ':a' -e '/\\$/N' -e 's/\\\n//' -e 'ta' Makefile | sed -n 's/^\.PHONY://p'); do
+		grep -qE "^  ([a-z-]+, )*$target[ ,]" <<<"$help" || missing="$missing $target"
+	done
+	[ -z "$missing" ] || die "make help does not list:$missing"
+}
+step "make help lists every target" help_lists_targets
 if [ "$debug" -eq 1 ]; then
 	# The long stress runs on the plain dev kernel: build it (if missing),
 	# its modules and test programs.

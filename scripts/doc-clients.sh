@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`'s client checks, from Documentation/world-storage.rst
+# ("Building a client"), on the dev kernel after `make modules`:
+#  - extract the example clients, their Kbuild files, the settings and the
+#    build recipes (scripts/doc-clients.py) and build each client with its
+#    recipe, as written: no warning allowed (the recipes say W=1, clippy);
+#  - `make install` into a temporary DESTDIR and INSTALL_MOD_PATH, and build
+#    both clients again against the installed copy;
+#  - a zero-sized and an over-aligned Rust type must fail to compile, with
+#    the API's message;
+#  - with rust-analyzer installed: no unresolved name in the project
+#    (`make rust-analyzer`) nor in the Rust client (the recipe's
+#    rust-project.json);
+#  - leave each client's expected output where the doc_clients kselftest
+#    finds it, and the clients' modules where the VM's initramfs takes them.
+
+. "$(dirname "$0")/lib.sh"
+cd "$WS_TOP"
+
+OUT=$(out_dir)
+clients=$OUT/modules/doc-clients
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+rm -rf "$clients"
+scripts/doc-clients.py Documentation/world-storage.rst "$clients"
+
+# recipe LANG DIR: run the recipe build-LANG.sh in DIR, as a shell would
+# after the settings (which are not exported), stopping at a failure.
+recipe() {
+	(cd "$2" && KDIR=$KDIR KMAKE_ARGS=$KMAKE_ARGS WS_INCLUDE=$WS_INCLUDE WS_SYMVERS=$WS_SYMVERS \
+		bash -e "$clients/build-$1.sh" 2>&1)
+}
+
+# build LANG DIR: the recipe in DIR with the current settings; fails on any
+# warning or error.
+build() {
+	local lang=$1 dir=$2 log
+	log=$(recipe "$lang" "$dir") ||
+		die "the $lang client in $dir does not build:"$'\n'"$log"
+	! grep -iE 'warning|error' <<<"$log" || die "the $lang client in $dir builds with warnings"
+	ls "$dir"/*.ko >/dev/null
+	echo "  $lang client: built, no warning ($dir)"
+}
+
+# The settings of the document, as written, then both clients.
+WS=$WS_TOP
+. "$clients/settings.sh"
+build c "$clients/c"
+build rust "$clients/rust"
+
+# The installed copy: the same recipes with the installed files.
+release=$(cat "$KDIR/include/config/kernel.release")
+make -s --no-print-directory install DESTDIR="$tmp/dest" INSTALL_MOD_PATH="$tmp/dest" >/dev/null
+dev=$tmp/dest/usr/src/world-storage-$release
+for f in "$tmp/dest/lib/modules/$release/updates/world_storage.ko" \
+	"$dev/include/world_storage.h" "$dev/include/world_storage.rs" "$dev/Module.symvers"; do
+	[ -s "$f" ] || die "make install did not install $f"
+done
+WS_INCLUDE=$dev/include WS_SYMVERS=$dev/Module.symvers
+scripts/doc-clients.py Documentation/world-storage.rst "$tmp/installed"
+for lang in c rust; do
+	build "$lang" "$tmp/installed/$lang"
+done
+
+# compile_error NAME TYPE MESSAGE: a client whose region type is TYPE must
+# fail to build, saying MESSAGE.
+compile_error() {
+	local dir=$tmp/$1 log
+	mkdir -p "$dir"
+	echo "obj-m += $1.o" >"$dir/Kbuild"
+	cat >"$dir/$1.rs" <<-EOF
+		// SPDX-License-Identifier: GPL-2.0
+
+		//! A region type world storage must refuse at compile time.
+
+		use kernel::prelude::*;
+
+		mod world_storage;
+		use world_storage::{Pid, WorldObject, WorldStorage};
+
+		module! {
+		    type: Client,
+		    name: "$1",
+		    authors: ["world storage"],
+		    description: "A region type world storage refuses",
+		    license: "GPL",
+		}
+
+		$2
+
+		impl WorldObject for Object {
+		    fn init(_wid: Pid) -> impl PinInit<Self, Error> {
+		        Ok::<_, Error>(Object::default())
+		    }
+		}
+
+		struct Client(#[allow(dead_code)] WorldStorage<Object>);
+
+		impl kernel::Module for Client {
+		    fn init(module: &'static ThisModule) -> Result<Self> {
+		        Ok(Client(WorldStorage::new(module)?))
+		    }
+		}
+	EOF
+	if log=$(recipe rust "$dir"); then
+		die "$1: a client with $2 builds"
+	fi
+	grep -qF "$3" <<<"$log" || die "$1: no \"$3\" in:"$'\n'"$log"
+	echo "  $1: compile-time error \"$3\""
+}
+WS_INCLUDE=$WS_TOP/include WS_SYMVERS=$OUT/modules/Module.symvers
+compile_error ws_zero_sized "#[derive(Default)] struct Object;" \
+	"a zero-sized type has nothing to store per world"
+compile_error ws_over_aligned "#[derive(Default)] #[repr(align(8192))] struct Object(u8);" \
+	"the type's alignment is above PAGE_SIZE"
+
+if command -v rust-analyzer >/dev/null && rust-analyzer --version >/dev/null 2>&1; then
+	make -s --no-print-directory rust-analyzer >/dev/null
+	for dir in "$WS_TOP" "$clients/rust"; do
+		n=$(scripts/ra-unresolved.sh "$dir")
+		[ "$n" -eq 0 ] || die "rust-analyzer: $n unresolved names in $dir"
+		echo "  rust-analyzer: 0 unresolved names in $dir"
+	done
+else
+	echo "  rust-analyzer not installed: editor check skipped"
+fi
+
+mkdir -p "$OUT/selftests/world_storage/doc-clients"
+cp "$clients"/*/*.expected "$OUT/selftests/world_storage/doc-clients/"
