@@ -4,7 +4,8 @@
  *
  * A region gives every task ("world") its own block of memory of one size
  * and alignment. Build your module with KBUILD_EXTRA_SYMBOLS pointing at
- * world_storage's Module.symvers; see Documentation/world-storage.rst.
+ * world_storage's Module.symvers; see "Building a client" in
+ * Documentation/world-storage.rst.
  */
 #ifndef _WORLD_STORAGE_H
 #define _WORLD_STORAGE_H
@@ -131,6 +132,10 @@ int world_storage_lookup_local(u64 handle, void **object);
  * While the reference is held, the object is neither destructed nor freed,
  * even if the world exits or the region is being destroyed. Drop it with
  * world_storage_release(). Never blocks.
+ *
+ * Mind the order: @wid comes first, unlike world_storage_lookup_local(@handle,
+ * @object). A swapped call compiles without a warning (the u64 handle is
+ * truncated to a pid_t) and fails at run time with -EINVAL or -ESRCH.
  *
  * Return: 0; -EINVAL for a bad @handle or a NULL @object; -ESRCH if no live
  * world has ID @wid; -ENOENT if the world has no object; -EOVERFLOW if the

@@ -4,15 +4,18 @@
 //! `world_storage.ko` (`include/world_storage.h`).
 //!
 //! A loadable module cannot link against another module's crate, so this
-//! file is compiled into each client module:
+//! file is compiled into each client module: link it into the client's
+//! directory (`ln -s <world storage>/include/world_storage.rs .`) and
+//! declare
 //!
 //! ```ignore
-//! #[path = "../../include/world_storage.rs"]
 //! mod world_storage;
 //! ```
 //!
-//! and the module is built with `KBUILD_EXTRA_SYMBOLS` pointing at
-//! world_storage's `Module.symvers`.
+//! (this tree's own clients use `#[path = "<relative path to
+//! include/world_storage.rs>"]`). The module is built with
+//! `KBUILD_EXTRA_SYMBOLS` pointing at world_storage's `Module.symvers`: see
+//! "Building a client" in `Documentation/world-storage.rst`.
 //!
 //! # Examples
 //!

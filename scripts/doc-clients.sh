@@ -6,6 +6,8 @@
 #  - extract the example clients, their Kbuild files, the settings and the
 #    build recipes (scripts/doc-clients.py) and build each client with its
 #    recipe, as written: no warning allowed (the recipes say W=1, clippy);
+#  - the same against "your own kernel" (`make KDIR=...`; the dev kernel
+#    stands in for it);
 #  - `make install` into a temporary DESTDIR and INSTALL_MOD_PATH, and build
 #    both clients again against the installed copy;
 #  - a zero-sized and an over-aligned Rust type must fail to compile, with
@@ -50,6 +52,24 @@ WS=$WS_TOP
 . "$clients/settings.sh"
 build c "$clients/c"
 build rust "$clients/rust"
+
+# Your own kernel: the tree built with `make KDIR= KMAKE_ARGS=`, the same
+# settings and recipes with KDIR and KMAKE_ARGS exported (the dev kernel's
+# tree and toolchain stand in for yours).
+own_kdir=$KDIR own_args=$KMAKE_ARGS
+make -s --no-print-directory KDIR="$own_kdir" KMAKE_ARGS="$own_args" modules
+scripts/doc-clients.py Documentation/world-storage.rst "$tmp/own-kernel"
+settings_own_kernel() {
+	local KDIR=$own_kdir KMAKE_ARGS=$own_args
+	export KDIR KMAKE_ARGS
+	. "$clients/settings.sh"
+	[ "$WS_SYMVERS" != "$OUT/modules/Module.symvers" ] && [ -f "$WS_SYMVERS" ] ||
+		die "with KDIR, the settings give $WS_SYMVERS"
+	build c "$tmp/own-kernel/c"
+	build rust "$tmp/own-kernel/rust"
+}
+(settings_own_kernel)
+. "$clients/settings.sh"
 
 # The installed copy: the same recipes with the installed files.
 release=$(cat "$KDIR/include/config/kernel.release")
