@@ -5,7 +5,8 @@
 # ("Building a client"), on the dev kernel after `make modules`:
 #  - extract the example clients, their Kbuild files, the settings and the
 #    build recipes (scripts/doc-clients.py) and build each client with its
-#    recipe, as written: no warning allowed (the recipes say W=1, clippy);
+#    recipe, as written: no warning allowed (the recipes say W=1, clippy),
+#    and the Rust client is rustfmt-clean;
 #  - the same against "your own kernel" (`make KDIR=...`; the dev kernel
 #    stands in for it);
 #  - `make install` into a temporary DESTDIR and INSTALL_MOD_PATH, and build
@@ -52,12 +53,14 @@ WS=$WS_TOP
 . "$clients/settings.sh"
 build c "$clients/c"
 build rust "$clients/rust"
+rustfmt --edition 2021 --check --config-path "$(kernel_src_dir)/.rustfmt.toml" \
+	"$clients/rust/ws_example_rust.rs" || die "the Rust client is not rustfmt-clean"
 
 # Your own kernel: the tree built with `make KDIR= KMAKE_ARGS=`, the same
 # settings and recipes with KDIR and KMAKE_ARGS exported (the dev kernel's
 # tree and toolchain stand in for yours).
 own_kdir=$KDIR own_args=$KMAKE_ARGS
-make -s --no-print-directory KDIR="$own_kdir" KMAKE_ARGS="$own_args" modules
+make -s --no-print-directory KDIR="$own_kdir" KMAKE_ARGS="$own_args" WERROR=1 CLIPPY=1 modules
 scripts/doc-clients.py Documentation/world-storage.rst "$tmp/own-kernel"
 settings_own_kernel() {
 	local KDIR=$own_kdir KMAKE_ARGS=$own_args
@@ -73,7 +76,9 @@ settings_own_kernel() {
 
 # The installed copy: the same recipes with the installed files.
 release=$(cat "$KDIR/include/config/kernel.release")
-make -s --no-print-directory install DESTDIR="$tmp/dest" INSTALL_MOD_PATH="$tmp/dest" >/dev/null
+# The flags of check.sh's build: nothing is rebuilt.
+make -s --no-print-directory install WERROR=1 CLIPPY=1 DESTDIR="$tmp/dest" \
+	INSTALL_MOD_PATH="$tmp/dest" >/dev/null
 dev=$tmp/dest/usr/src/world-storage-$release
 for f in "$tmp/dest/lib/modules/$release/updates/world_storage.ko" \
 	"$dev/include/world_storage.h" "$dev/include/world_storage.rs" "$dev/Module.symvers"; do
