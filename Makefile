@@ -43,7 +43,7 @@ MODOUT := $(OUT)/modules
 
 # make vm-run: its arguments are checked before anything is built.
 ifneq ($(filter vm-run,$(GOALS)),)
-ifeq ($(strip $(CMD)),)
+ifeq ($(strip $(value CMD)),)
 $(error usage: make vm-run [EXTRA=<dir>] CMD='<command>' [V=1])
 endif
 ifneq ($(EXTRA),)
@@ -138,12 +138,13 @@ bench: modules selftests
 vm: modules selftests
 	@scripts/vm.sh --name shell --interactive
 
-# CMD and EXTRA reach the recipe through the environment, so that quotes and
-# pipes in the command survive.
-vm-run: export CMD := $(CMD)
-vm-run: export EXTRA := $(EXTRA)
+# CMD and EXTRA reach the recipe through the environment, as typed
+# ($(value): make expands nothing in them), so that quotes, pipes, newlines
+# and $(...) in the command survive.
+vm-run: export WS_VM_CMD := $(value CMD)
+vm-run: export WS_VM_EXTRA := $(value EXTRA)
 vm-run: modules selftests
-	@scripts/vm.sh --name vm-run $${EXTRA:+--extra "$$EXTRA"} --cmd "$$CMD" \
+	@scripts/vm.sh --name vm-run $${WS_VM_EXTRA:+--extra "$$WS_VM_EXTRA"} --cmd "$$WS_VM_CMD" \
 		$(if $(VM_VERBOSE),,--output-only)
 
 install: modules
