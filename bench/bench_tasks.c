@@ -6,7 +6,11 @@
  *   bench_tasks create N    with N extra sleeping threads, reads
  *                           /sys/kernel/debug/ws_bench/create (Create and
  *                           Destroy over every thread) and prints it
- *   bench_tasks sleep N     N threads that sleep until killed
+ *   bench_tasks sleep N     N threads that sleep until killed; prints
+ *                           "ready" once they all exist
+ *   bench_tasks hold-tid N  forks until a child's TID is at least N and
+ *                           leaves that child sleeping (the others exit):
+ *                           prints its TID
  */
 
 #include <pthread.h>
@@ -73,8 +77,28 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			if (pthread_create(&t, NULL, sleeper, NULL))
 				return 1;
+		printf("ready\n");
+		fflush(stdout);
 		pause();
 		return 0;
+	}
+	if (!strcmp(argv[1], "hold-tid")) {
+		for (;;) {
+			pid_t pid = fork();
+
+			if (pid < 0)
+				return 1;
+			if (pid == 0) {
+				if (getpid() >= n)
+					pause();
+				_exit(0);
+			}
+			if (pid >= n) {
+				printf("%d\n", pid);
+				return 0;
+			}
+			waitpid(pid, NULL, 0);
+		}
 	}
 	if (!strcmp(argv[1], "create")) {
 		pthread_t *threads = calloc(n, sizeof(*threads));

@@ -6,10 +6,18 @@
  * overhead included). Under QEMU's -icount shift=0 one guest ns is one
  * instruction, so the same file gives instructions per op in that boot.
  *
- * Writing "regions N" to /sys/kernel/debug/ws_bench/control keeps N extra
- * regions live (for the fork+exit case); "create" runs Create and Destroy
- * once over every thread and prints their ns per thread on the next read of
- * /sys/kernel/debug/ws_bench/create.
+ * /sys/kernel/debug/ws_bench/remote: the remote cases (lookup and release
+ * by TID, by task, and their bare primitives) at the TID depth the system
+ * has now: the levels of a 64-ary tree that holds the largest live TID
+ * (that of the PID table, and of any table keyed by TID). The bare
+ * primitives use an XArray of the same depth.
+ *
+ * Writing "regions N SIZE" to /sys/kernel/debug/ws_bench/control keeps N
+ * regions of SIZE bytes live (fork+exit and memory cases); reading
+ * /sys/kernel/debug/ws_bench/threads waits for pending RCU callbacks (so
+ * that slab counts hold only live objects) and prints the number of
+ * threads. /sys/kernel/debug/ws_bench/create runs Create and Destroy once
+ * over every thread and prints their ns per thread.
  */
 
 #include <linux/completion.h>
@@ -33,7 +41,7 @@
 #define LOOPS 20000
 #define REPS 7
 #define MAX_REGIONS 1024
-#define XA_ENTRIES 2000
+#define NAIVE_ENTRIES 2000
 
 static u64 regions[MAX_REGIONS];
 static int nr_regions;
@@ -120,7 +128,7 @@ static int naive_fill(void)
 	int n = 0;
 
 	/* Entries for pids 1..2000 plus every thread, as a driver would have. */
-	for (n = 1; n <= XA_ENTRIES; n++) {
+	for (n = 1; n <= NAIVE_ENTRIES; n++) {
 		e = kzalloc(sizeof(*e), GFP_KERNEL);
 		if (!e)
 			return -ENOMEM;
@@ -160,57 +168,109 @@ static int naive_hammer(void *unused)
 	return 0;
 }
 
-/* Bare primitives of a remote lookup, on an XArray like ours. */
+/*
+ * Bare primitives of a lookup by TID: an XArray with the current task's
+ * TID and the largest live TID, so as deep as a table of every live TID.
+ */
 struct bare_record {
 	refcount_t refs;
 };
 static DEFINE_XARRAY(bare_xa);
-static struct bare_record bare_records[XA_ENTRIES];
+static struct bare_record bare_me, bare_max;
 
-static void bare_fill(void)
+/* The largest TID of a live thread. */
+static pid_t max_live_tid(void)
 {
-	int i;
+	struct task_struct *p, *t;
+	pid_t max = 0;
 
-	for (i = 0; i < XA_ENTRIES; i++) {
-		refcount_set(&bare_records[i].refs, 1);
-		xa_store(&bare_xa, i + 1, &bare_records[i], GFP_KERNEL);
-	}
+	rcu_read_lock();
+	for_each_process_thread(p, t)
+		max = max(max, task_pid_nr(t));
+	rcu_read_unlock();
+	return max;
+}
+
+/* Levels of XArray nodes between the root and an entry at index `max`. */
+static int xa_depth(unsigned long max)
+{
+	int levels = 0;
+
+	for (; max; max >>= XA_CHUNK_SHIFT)
+		levels++;
+	return levels;
+}
+
+/* Fills bare_xa for `me`; returns its depth, which *max_tid sets. */
+static int bare_fill(pid_t me, pid_t *max_tid)
+{
+	*max_tid = max_live_tid();
+	refcount_set(&bare_me.refs, 1);
+	refcount_set(&bare_max.refs, 1);
+	xa_store(&bare_xa, me, &bare_me, GFP_KERNEL);
+	if (*max_tid != me)
+		xa_store(&bare_xa, *max_tid, &bare_max, GFP_KERNEL);
+	return xa_depth(*max_tid);
 }
 
 /*
  * Two tasks on one CPU taking turns: every turn is a context switch, so
- * every local lookup after it is the first one since the switch.
+ * every lookup after it is the first one since the switch.
  */
 #define TURNS 2000
 
+enum after_switch {
+	SWITCH_ONLY,
+	SWITCH_THEN_LOOKUP_LOCAL,
+	SWITCH_THEN_BARE_RCU_XA_LOAD,
+};
+
 struct ping_pong {
 	struct completion turn[2];
-	bool lookup;
+	enum after_switch op;
+	pid_t pong_tid;
 };
+
+/* What each task does after each switch to it. */
+static void after_switch(enum after_switch op, pid_t tid)
+{
+	void *obj;
+
+	switch (op) {
+	case SWITCH_ONLY:
+		break;
+	case SWITCH_THEN_LOOKUP_LOCAL:
+		world_storage_lookup_local(regions[0], &obj);
+		break;
+	case SWITCH_THEN_BARE_RCU_XA_LOAD:
+		rcu_read_lock();
+		obj = xa_load(&bare_xa, tid);
+		rcu_read_unlock();
+		break;
+	}
+}
 
 static int pong(void *arg)
 {
 	struct ping_pong *pp = arg;
-	void *obj;
 	int i;
 
 	for (i = 0; i < TURNS; i++) {
 		wait_for_completion(&pp->turn[1]);
-		if (pp->lookup)
-			world_storage_lookup_local(regions[0], &obj);
+		after_switch(pp->op, pp->pong_tid);
 		complete(&pp->turn[0]);
 	}
 	return 0;
 }
 
-/* ns per turn (one switch, and one lookup if `lookup`), on one CPU. */
-static u64 ping_pong_ns(bool lookup)
+/* ns per turn (one switch, then `op`), on one CPU. */
+static u64 ping_pong_ns(enum after_switch op)
 {
-	struct ping_pong pp = { .lookup = lookup };
+	struct ping_pong pp = { .op = op };
 	int cpu = get_cpu(), i;
+	pid_t me = task_pid_nr(current);
 	struct task_struct *t;
 	u64 t0;
-	void *obj;
 
 	put_cpu();
 	init_completion(&pp.turn[0]);
@@ -218,59 +278,80 @@ static u64 ping_pong_ns(bool lookup)
 	t = kthread_create(pong, &pp, "ws_bench_pong");
 	if (IS_ERR(t))
 		return 0;
+	/* The bare case's pong looks its own TID up, as a lookup would. */
+	pp.pong_tid = task_pid_nr(t);
+	if (op == SWITCH_THEN_BARE_RCU_XA_LOAD)
+		xa_store(&bare_xa, pp.pong_tid, &bare_max, GFP_KERNEL);
 	kthread_bind(t, cpu);
 	set_cpus_allowed_ptr(current, cpumask_of(cpu));
 	wake_up_process(t);
 	t0 = ktime_get_ns();
 	for (i = 0; i < TURNS; i++) {
-		if (lookup)
-			world_storage_lookup_local(regions[0], &obj);
+		after_switch(op, me);
 		complete(&pp.turn[1]);
 		wait_for_completion(&pp.turn[0]);
 	}
 	t0 = ktime_get_ns() - t0;
 	set_cpus_allowed_ptr(current, cpu_possible_mask);
+	if (op == SWITCH_THEN_BARE_RCU_XA_LOAD)
+		xa_erase(&bare_xa, pp.pong_tid);
 	return t0 / (2 * TURNS);
+}
+
+/* The median over REPS of ping_pong_ns(op). */
+static u64 ping_pong_median_ns(enum after_switch op)
+{
+	u64 samples[REPS];
+	int r;
+
+	for (r = 0; r < REPS; r++)
+		samples[r] = ping_pong_ns(op);
+	sort(samples, REPS, sizeof(u64), sort_u64, NULL);
+	return samples[REPS / 2];
+}
+
+/*
+ * The local hit through the header's static inline fast path, compiled into
+ * this module: the case to fill in once include/world_storage.h has one.
+ */
+static void lookup_local_inlined(struct seq_file *m)
+{
+	seq_puts(m, "lookup_local_inlined_hit not-measured\n");
 }
 
 static int run_show(struct seq_file *m, void *v)
 {
 	static const int counts[] = { 1, 16, 64, 256, 1024 };
-	pid_t me = task_pid_nr(current);
+	pid_t me = task_pid_nr(current), max_tid;
 	struct task_struct *hammer;
 	volatile pid_t sink;
 	void *obj;
-	int c;
+	int c, depth;
 
 	regions_trim(0);
 	if (region_create(8))
 		return -ENOMEM;
+	depth = bare_fill(me, &max_tid);
 
 	MEASURE(m, "empty_loop", , barrier());
 	MEASURE(m, "floor_inline_current_pid", , sink = READ_ONCE(current->pid));
 	MEASURE(m, "floor_call_current_pid", , sink = current_pid_call());
 	MEASURE(m, "lookup_local_hit", , world_storage_lookup_local(regions[0], &obj));
-	MEASURE(m, "bare_rcu_xa_load", bare_fill(),
-		rcu_read_lock(); obj = xa_load(&bare_xa, 1000); rcu_read_unlock());
+	lookup_local_inlined(m);
+	seq_printf(m, "tid_depth %d\nmax_tid %d\n", depth, max_tid);
+	MEASURE(m, "bare_rcu_xa_load", ,
+		rcu_read_lock(); obj = xa_load(&bare_xa, me); rcu_read_unlock());
 	{
-		u64 with = ping_pong_ns(true), without = ping_pong_ns(false);
+		u64 without = ping_pong_median_ns(SWITCH_ONLY);
+		u64 lookup = ping_pong_median_ns(SWITCH_THEN_LOOKUP_LOCAL);
+		u64 bare = ping_pong_median_ns(SWITCH_THEN_BARE_RCU_XA_LOAD);
 
 		seq_printf(m, "switch %llu\n", without);
-		seq_printf(m, "switch_then_lookup_local %llu\n", with);
-		seq_printf(m, "first_lookup_local_after_switch %lld\n", (s64)(with - without));
+		seq_printf(m, "switch_then_lookup_local %llu\n", lookup);
+		seq_printf(m, "switch_then_bare_rcu_xa_load %llu\n", bare);
+		seq_printf(m, "first_lookup_local_after_switch %lld\n", (s64)(lookup - without));
+		seq_printf(m, "first_bare_rcu_xa_load_after_switch %lld\n", (s64)(bare - without));
 	}
-	MEASURE(m, "bare_remote_primitives", ,
-		rcu_read_lock();
-		obj = xa_load(&bare_xa, 1000);
-		if (refcount_inc_not_zero(&((struct bare_record *)obj)->refs))
-			refcount_dec(&((struct bare_record *)obj)->refs);
-		rcu_read_unlock());
-	MEASURE(m, "lookup_release_by_tid", ,
-		if (!world_storage_lookup(me, regions[0], &obj))
-			world_storage_release(me, obj));
-	MEASURE(m, "lookup_release_by_task", ,
-		if (!world_storage_lookup_task(current, regions[0], &obj))
-			world_storage_release(me, obj));
 	MEASURE(m, "naive_spinlock_hash_1cpu", naive_fill(), naive_lookup(me));
 	WRITE_ONCE(hammer_stop, false);
 	hammer = kthread_run(naive_hammer, NULL, "ws_bench_hammer");
@@ -280,18 +361,70 @@ static int run_show(struct seq_file *m, void *v)
 		kthread_stop(hammer);
 	naive_empty();
 
+	/* The newest region's object: its slot is the highest in use. */
 	for (c = 0; c < ARRAY_SIZE(counts); c++) {
 		char name[40];
 
 		while (nr_regions < counts[c] && !region_create(8))
 			;
 		snprintf(name, sizeof(name), "lookup_local_%d_regions", nr_regions);
-		MEASURE(m, name, , world_storage_lookup_local(regions[nr_regions / 2], &obj));
+		MEASURE(m, name, , world_storage_lookup_local(regions[nr_regions - 1], &obj));
 	}
 	regions_trim(0);
+	xa_destroy(&bare_xa);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(run);
+
+/* Remote lookups and their bare primitives, at the TID depth of now. */
+static int remote_show(struct seq_file *m, void *v)
+{
+	pid_t me = task_pid_nr(current), max_tid;
+	char name[48];
+	void *obj;
+	int depth;
+
+	regions_trim(0);
+	if (region_create(8))
+		return -ENOMEM;
+	depth = bare_fill(me, &max_tid);
+	seq_printf(m, "max_tid_depth%d %d\n", depth, max_tid);
+	snprintf(name, sizeof(name), "bare_remote_primitives_depth%d", depth);
+	MEASURE(m, name, ,
+		rcu_read_lock();
+		obj = xa_load(&bare_xa, me);
+		if (refcount_inc_not_zero(&((struct bare_record *)obj)->refs))
+			refcount_dec(&((struct bare_record *)obj)->refs);
+		rcu_read_unlock());
+	snprintf(name, sizeof(name), "lookup_release_by_tid_depth%d", depth);
+	MEASURE(m, name, ,
+		if (!world_storage_lookup(me, regions[0], &obj))
+			world_storage_release(me, obj));
+	snprintf(name, sizeof(name), "lookup_release_by_task_depth%d", depth);
+	MEASURE(m, name, ,
+		if (!world_storage_lookup_task(current, regions[0], &obj))
+			world_storage_release(me, obj));
+	regions_trim(0);
+	xa_destroy(&bare_xa);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(remote);
+
+/* The number of threads, once every pending RCU callback has run. */
+static int threads_show(struct seq_file *m, void *v)
+{
+	struct task_struct *p, *t;
+	long threads = 0;
+
+	rcu_barrier();
+	rcu_read_lock();
+	for_each_process_thread(p, t)
+		threads++;
+	rcu_read_unlock();
+	seq_printf(m, "%ld\n", threads);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(threads);
 
 /* Create and Destroy over every thread, ns per thread. */
 static int create_show(struct seq_file *m, void *v)
@@ -344,6 +477,8 @@ static int __init ws_bench_init(void)
 {
 	dir = debugfs_create_dir("ws_bench", NULL);
 	debugfs_create_file("run", 0444, dir, NULL, &run_fops);
+	debugfs_create_file("remote", 0444, dir, NULL, &remote_fops);
+	debugfs_create_file("threads", 0444, dir, NULL, &threads_fops);
 	debugfs_create_file("create", 0444, dir, NULL, &create_fops);
 	debugfs_create_file("control", 0200, dir, NULL, &control_fops);
 	return 0;

@@ -9,8 +9,10 @@ use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, str::CString};
 /// Where an allocation happens, which decides how it may wait for memory.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum AllocContext {
-    /// A hook or a lock holder: must not sleep.
-    Atomic,
+    /// The hook of a new task: must not sleep, and is charged to the memory
+    /// cgroup of the forking task (which the new task starts in), as the
+    /// kernel's own per-task allocations are.
+    NewTask,
     /// Process context that may sleep (Create's scan).
     Sleepable,
 }
@@ -19,14 +21,17 @@ impl AllocContext {
     /// The allocation flags for the kernel crate's allocators.
     pub(crate) fn flags(self) -> Flags {
         match self {
-            Self::Atomic => GFP_ATOMIC,
+            Self::NewTask => GFP_ATOMIC | (GFP_KERNEL_ACCOUNT & !GFP_KERNEL),
             Self::Sleepable => GFP_KERNEL,
         }
     }
 
     fn gfp(self) -> bindings::gfp_t {
         match self {
-            Self::Atomic => bindings::GFP_ATOMIC,
+            // `__GFP_ACCOUNT`, which bindgen does not export by itself.
+            Self::NewTask => {
+                bindings::GFP_ATOMIC | (bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL)
+            }
             Self::Sleepable => bindings::GFP_KERNEL,
         }
     }

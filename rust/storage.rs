@@ -234,13 +234,13 @@ impl WorldStorage {
             return;
         }
         let mut failed = false;
-        match WorldRecord::new(task, AllocContext::Atomic)
+        match WorldRecord::new(task, AllocContext::NewTask)
             .and_then(|fresh| self.worlds.attach(fresh, task))
         {
             Ok(Some(record)) => self.regions.for_each(&guard, |region| {
                 failed |= self
                     .worlds
-                    .construct(&record, region, AllocContext::Atomic)
+                    .construct(&record, region, AllocContext::NewTask)
                     .is_err();
             }),
             Ok(None) => {}

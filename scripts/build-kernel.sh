@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Configure and build the dev kernel into the cache, once per key.
-# Usage: build-kernel.sh [EXTRA_FRAGMENT]   (a path relative to the repository)
+# Usage: build-kernel.sh [EXTRA_FRAGMENT]   (a path relative to the repository,
+# merged after .config.fragment: where both set an option, it wins)
 # Prints nothing but progress; the build directory is `kernel_build_dir`.
 
 . "$(dirname "$0")/lib.sh"
@@ -33,19 +34,24 @@ configure() {
 	[ -z "$extra" ] || frags+=("$WS_TOP/$extra")
 	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" .config "${frags[@]}" >/dev/null)
 	make -s -C "$src" O="$out" "${margs[@]}" olddefconfig
-	# Kconfig silently drops options whose dependencies are missing.
-	local lost=0 line opt
+	# Kconfig silently drops options whose dependencies are missing. An
+	# option set by several fragments is checked as the last one sets it.
+	local lost=0 line name
+	local -A last=()
 	while IFS= read -r line; do
 		case "$line" in
-		CONFIG_*=*) opt=$line ;;
-		"# CONFIG_"*" is not set") opt=$line ;;
+		CONFIG_*=*) name=${line%%=*} ;;
+		"# CONFIG_"*" is not set") name=${line#\# } name=${name%% *} ;;
 		*) continue ;;
 		esac
-		if ! grep -qxF "$opt" "$out/.config"; then
-			echo "error: '$opt' did not survive olddefconfig" >&2
+		last[$name]=$line
+	done < <(cat "${frags[@]}")
+	for name in "${!last[@]}"; do
+		if ! grep -qxF "${last[$name]}" "$out/.config"; then
+			echo "error: '${last[$name]}' did not survive olddefconfig" >&2
 			lost=1
 		fi
-	done < <(cat "${frags[@]}")
+	done
 	[ "$lost" -eq 0 ] || die "kernel configuration lost options (see above)"
 }
 

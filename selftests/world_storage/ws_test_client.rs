@@ -20,6 +20,8 @@
 //! | `unhold` | releases every held reference; fails with the first release's error | |
 //! | `counts R` | constructor and destructor calls so far | `ctor=C dtor=D` |
 //! | `fail none`, `fail all`, `fail after N` | constructor failure policy (error `EDOM`) | |
+//! | `createbig` | creates the region of `Big` (`BIG_SIZE` bytes, zero-filled) | |
+//! | `destroybig` | drops it | |
 
 use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use kernel::{
@@ -85,6 +87,24 @@ impl<const R: usize> WorldObject for Counted<R> {
 impl<const R: usize> Drop for Counted<R> {
     fn drop(&mut self) {
         DTOR_CALLS[R].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The size of the `Big` region's objects.
+const BIG_SIZE: usize = 16384;
+
+/// The object of the `Big` region: large enough that the memory of a few
+/// hundred of them stands out of a cgroup's usage.
+struct Big {
+    bytes: [u8; BIG_SIZE],
+}
+
+impl WorldObject for Big {
+    fn init(_wid: Pid) -> impl PinInit<Self, Error> {
+        // In place: a `Big` does not fit on the kernel stack.
+        try_init!(Self {
+            bytes <- pin_init::init_zeroed(),
+        })
     }
 }
 
@@ -176,6 +196,9 @@ struct Client {
     held: Mutex<KVec<KBox<dyn Held>>>,
     #[pin]
     regions: Mutex<[Option<KBox<dyn TestRegion>>; SLOTS]>,
+    /// The region of `Big`, if created.
+    #[pin]
+    big: Mutex<Option<WorldStorage<Big>>>,
     /// Last result line of each task that asked for one.
     #[pin]
     results: Mutex<KVec<(Pid, CString)>>,
@@ -269,6 +292,20 @@ impl Client {
                 FAIL_AFTER.store(n, Ordering::Relaxed);
                 Ok(())
             }
+            "createbig" => {
+                if self.big.lock().is_some() {
+                    return Err(EBUSY);
+                }
+                let region = WorldStorage::new(self.module)?;
+                *self.big.lock() = Some(region);
+                Ok(())
+            }
+            "destroybig" => {
+                let region = self.big.lock().take().ok_or(ENOENT)?;
+                // Dropped here, outside the lock: Destroy may block.
+                drop(region);
+                Ok(())
+            }
             _ => Err(EINVAL),
         }
     }
@@ -309,6 +346,7 @@ impl kernel::InPlaceModule for TestClient {
             module,
             held <- new_mutex!(KVec::new()),
             regions <- new_mutex!([const { None }; SLOTS]),
+            big <- new_mutex!(None),
             results <- new_mutex!(KVec::new()),
         });
         try_pin_init!(Self {

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The objects that task creation allocates are charged to the memory cgroup,
+ * as the kernel's own per-task allocations are (to the forking task's cgroup,
+ * which the new task starts in). TASKS new tasks with a region of BIG_SIZE
+ * objects must grow their cgroup's memory.current by at least 3/4 of
+ * TASKS x BIG_SIZE more than TASKS new tasks without the region grow
+ * another cgroup; a sibling cgroup holding the test (which created the
+ * region) must grow by less than 1/4 of it meanwhile.
+ *
+ * The bounds leave room for memory.current's per-CPU charge batches
+ * (64 pages per CPU) and for the other per-fork charges (stack, task_struct,
+ * page tables, copy-on-write pages), which both batches of tasks have.
+ */
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+
+#include "ws_test.h"
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define CGROUP2_MAGIC 0x63677270
+/* The test client's `Big` objects. */
+#define BIG_SIZE 16384LL
+#define TASKS 256
+
+static const char *const groups[] = { "ws_memcg_plain", "ws_memcg_region", "ws_memcg_sibling" };
+
+/* Writes `value` to file `name` of cgroup `group` ("" for the root). */
+static int cg_write(const char *group, const char *name, const char *value)
+{
+	char path[256];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), CGROUP_ROOT "/%s/%s", group, name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* memory.current of `group` in bytes, -1 if unreadable. */
+static long long cg_memory(const char *group)
+{
+	char path[256];
+	long long bytes = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), CGROUP_ROOT "/%s/memory.current", group);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &bytes) != 1)
+		bytes = -1;
+	fclose(f);
+	return bytes;
+}
+
+/* Mounts cgroup2 if it is not; 0, or a reason to skip. */
+static const char *cgroup2_ready(void)
+{
+	struct statfs fs;
+	char line[256] = "";
+	FILE *f;
+
+	if (statfs(CGROUP_ROOT, &fs) || fs.f_type != CGROUP2_MAGIC)
+		if (mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL))
+			return "cgroup2 cannot be mounted (CONFIG_CGROUPS?)";
+	f = fopen(CGROUP_ROOT "/cgroup.controllers", "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	if (!strstr(line, "memory"))
+		return "no memory controller (CONFIG_MEMCG?)";
+	if (cg_write("", "cgroup.subtree_control", "+memory"))
+		return "cannot enable the memory controller";
+	return NULL;
+}
+
+/*
+ * Kills every task in the new tasks' cgroups and reaps them all (the test is
+ * their subreaper).
+ */
+static void kill_new_tasks(void)
+{
+	cg_write(groups[0], "cgroup.kill", "1");
+	cg_write(groups[1], "cgroup.kill", "1");
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+}
+
+/*
+ * A child moves itself into `group`, then forks TASKS tasks that sleep.
+ * Returns how much memory.current of `group` grew over those forks, and in
+ * *sibling_growth how much that of the sibling cgroup grew meanwhile.
+ */
+static long long growth_of_new_tasks(const char *group, long long *sibling_growth)
+{
+	int ready[2], go[2], done[2], i;
+	long long before, sibling_before;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(ready) || pipe(go) || pipe(done))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (cg_write(group, "cgroup.procs", "0") || write(ready[1], "r", 1) != 1 ||
+		    read(go[0], &c, 1) != 1)
+			_exit(1);
+		for (i = 0; i < TASKS; i++) {
+			pid = fork();
+			if (pid < 0)
+				_exit(1);
+			if (pid == 0) {
+				pause();
+				_exit(0);
+			}
+		}
+		if (write(done[1], "d", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	if (read(ready[0], &c, 1) != 1)
+		return -1;
+	before = cg_memory(group);
+	sibling_before = cg_memory(groups[2]);
+	if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
+		return -1;
+	*sibling_growth = cg_memory(groups[2]) - sibling_before;
+	return cg_memory(group) - before;
+}
+
+int main(void)
+{
+	long long plain, region, sibling = 0, unused, expected = TASKS * BIG_SIZE;
+	const char *why;
+	unsigned int g;
+
+	ksft_print_header();
+	ws_require_client();
+	why = cgroup2_ready();
+	if (why)
+		ksft_exit_skip("%s\n", why);
+	ksft_set_plan(3);
+
+	/* Orphaned tasks of a killed cgroup come back to be reaped here. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	for (g = 0; g < ARRAY_SIZE(groups); g++) {
+		char path[256];
+
+		snprintf(path, sizeof(path), CGROUP_ROOT "/%s", groups[g]);
+		if (mkdir(path, 0755) && errno != EEXIST)
+			ksft_exit_fail_msg("mkdir %s: %s\n", path, strerror(errno));
+	}
+	if (cg_write(groups[2], "cgroup.procs", "0"))
+		ksft_exit_fail_msg("cannot join %s\n", groups[2]);
+
+	plain = growth_of_new_tasks(groups[0], &unused);
+	ksft_test_result(ws_cmd("createbig") == 0, "create_region_of_%lld_byte_objects\n",
+			 BIG_SIZE);
+	region = growth_of_new_tasks(groups[1], &sibling);
+	ksft_print_msg("%d new tasks: %s grew %lld bytes without the region, %s %lld with it (difference %lld, objects %lld); %s grew %lld\n",
+		       TASKS, groups[0], plain, groups[1], region, region - plain, expected,
+		       groups[2], sibling);
+	ksft_test_result(plain >= 0 && region - plain >= expected * 3 / 4,
+			 "cgroup_of_new_tasks_is_charged_for_their_objects\n");
+	ksft_test_result(sibling < expected / 4, "sibling_cgroup_is_not_charged\n");
+
+	kill_new_tasks();
+	ws_cmd("destroybig");
+	cg_write("", "cgroup.procs", "0");
+	for (g = 0; g < ARRAY_SIZE(groups); g++) {
+		char path[256];
+
+		snprintf(path, sizeof(path), CGROUP_ROOT "/%s", groups[g]);
+		rmdir(path);
+	}
+	ksft_finished();
+}
