@@ -5,7 +5,8 @@
 #  - Debian packages of the running release (compiler, QEMU, busybox, ...),
 #  - bindgen-cli at a pinned version, into the cache,
 #  - the Debian rust-src whose upstream version equals `rustc --version`,
-#  - the Debian linux-source of the pinned series.
+#  - the Debian linux-source of the pinned series,
+#  - rustup's rust-analyzer component (for the editor check), where it can.
 # The last two come from $WORLD_STORAGE_SUITE (default trixie-backports)
 # through a private apt configuration: they are downloaded and unpacked, never
 # installed, and the system's apt sources are not touched.
@@ -134,6 +135,14 @@ install_linux_source() {
 	rm -rf "$dest.deb"
 }
 
+# The editor check of `make check` (scripts/doc-clients.sh) needs
+# rust-analyzer; rustup's component matches the toolchain. Where rustup cannot
+# fetch it, that check is skipped (and says so), nothing else depends on it.
+install_rust_analyzer() {
+	rustup component add rust-analyzer >/dev/null 2>&1 ||
+		echo "warning: rustup could not add rust-analyzer: the editor check will be skipped"
+}
+
 # Quiet when everything is already there.
 packages_present() {
 	local p
@@ -146,4 +155,5 @@ packages_present || step "Debian packages" install_packages
 [ -x "$WS_BINDGEN" ] || step "bindgen-cli $WS_BINDGEN_VERSION" install_bindgen
 [ -f "$WS_CACHE/rust-src-$(rustc_version)/VERSION" ] ||
 	step "rust-src for rustc $(rustc_version)" install_rust_src
+rust-analyzer --version >/dev/null 2>&1 || step "rust-analyzer" install_rust_analyzer
 [ -d "$(kernel_src_dir)" ] || step "linux-source-$WS_SERIES" install_linux_source
