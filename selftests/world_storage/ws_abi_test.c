@@ -2,8 +2,11 @@
 /*
  * ws_abi_test: KUnit suite "world_storage_abi", a C client of
  * include/world_storage.h. Every bad input gets its errno; alignments and
- * sizes are honoured; a kernel thread whose constructor fails has no object;
- * Destroy invalidates the handle at once and waits for references; local
+ * sizes are honoured; objects without a constructor are zero-filled; a
+ * kernel thread created after Create has its object, one whose constructor
+ * fails has none (-ENOENT, also remotely); Destroy invalidates the handle at
+ * once and waits for references; the per-CPU cache of the local lookup
+ * forgets a record that leaves the table; local
  * lookups stay with their owner while tasks are preempted and migrated; the
  * last release of an exited world works from hard IRQ and raw spinlocks.
  */
@@ -117,20 +120,41 @@ static void alignments_are_honoured(struct kunit *test)
 	}
 }
 
+static int pattern_ctor(pid_t wid, void *object, u32 size, void *arg)
+{
+	memset(object, 0x5a, size);
+	return 0;
+}
+
+/*
+ * Zero-filled without a constructor, even in memory that held something:
+ * first a region of the same size whose constructor fills every object with
+ * a pattern, destroyed, so that the zero-filled region's objects come from
+ * the memory it freed (a fresh VM's pages are zero anyway).
+ */
 static void large_region_is_zero_filled(struct kunit *test)
 {
 	struct world_storage_props p = props(SZ_64K, 64);
-	u8 *obj;
+	u8 *obj, *patterned;
 	size_t i, nonzero = 0;
 	u64 h;
+
+	p.constructor = pattern_ctor;
+	p.destructor = NULL;
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_lookup_local(h, (void **)&patterned), 0);
+	KUNIT_EXPECT_EQ(test, patterned[0], 0x5a);
+	KUNIT_EXPECT_EQ(test, patterned[SZ_64K - 1], 0x5a);
+	KUNIT_ASSERT_EQ(test, world_storage_destroy(h), 0);
 
 	p.constructor = NULL;
 	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
 	KUNIT_ASSERT_EQ(test, world_storage_lookup_local(h, (void **)&obj), 0);
+	kunit_info(test, "the zero-filled object is %s the patterned one\n",
+		   obj == patterned ? "at the address of" : "elsewhere than");
 	for (i = 0; i < SZ_64K; i++)
 		nonzero += obj[i] != 0;
 	KUNIT_EXPECT_EQ(test, nonzero, 0);
-	obj[SZ_64K - 1] = 7;
 	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
 }
 
@@ -450,6 +474,111 @@ static void local_lookup_owner_under_preemption(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
 }
 
+/* A kernel thread that looks up its own object, then waits to be stopped. */
+struct kthread_world {
+	u64 handle;
+	int result;
+	void *object;
+	struct completion looked_up;
+};
+
+static int look_up_and_wait(void *data)
+{
+	struct kthread_world *w = data;
+
+	w->result = world_storage_lookup_local(w->handle, &w->object);
+	complete(&w->looked_up);
+	idle_until_stopped();
+	return 0;
+}
+
+/* A kernel thread created after Create has its object, constructed for it. */
+static void kthread_created_after_create_has_its_object(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	struct kthread_world w = { .result = 1 };
+	struct task_struct *t;
+	struct owned *o;
+	void *remote;
+
+	init_completion(&w.looked_up);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &w.handle), 0);
+	t = kthread_run(look_up_and_wait, &w, "ws_abi_new");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&w.looked_up);
+	KUNIT_EXPECT_EQ(test, w.result, 0);
+	if (!w.result) {
+		o = w.object;
+		/* Its constructor ran with its ID. */
+		KUNIT_EXPECT_EQ(test, o->wid, task_pid_nr(t));
+		KUNIT_EXPECT_EQ(test, world_storage_lookup_task(t, w.handle, &remote), 0);
+		KUNIT_EXPECT_PTR_EQ(test, remote, w.object);
+		KUNIT_EXPECT_EQ(test, world_storage_release(task_pid_nr(t), remote), 0);
+	}
+	kthread_stop(t);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(w.handle), 0);
+}
+
+/*
+ * A live world without an object (a kernel thread whose constructor failed)
+ * is found: remote lookups get -ENOENT, not -ESRCH.
+ */
+static void remote_lookup_of_world_without_object(struct kunit *test)
+{
+	struct world_storage_props p = props(8, 8);
+	struct kthread_world w = { .result = 1 };
+	struct task_struct *t;
+	void *obj;
+
+	init_completion(&w.looked_up);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &w.handle), 0);
+	WRITE_ONCE(fail_constructor, true);
+	t = kthread_run(look_up_and_wait, &w, "ws_abi_noobj");
+	WRITE_ONCE(fail_constructor, false);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&w.looked_up);
+	KUNIT_EXPECT_EQ(test, w.result, -ENOENT);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup(task_pid_nr(t), w.handle, &obj), -ENOENT);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_task(t, w.handle, &obj), -ENOENT);
+	kthread_stop(t);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(w.handle), 0);
+}
+
+/*
+ * The local lookup's per-CPU cache of the current task's record forgets a
+ * record that leaves the table. Pinned to one CPU, this task fills the cache
+ * with a lookup, then Destroys the region: the suite runs at insmod, before
+ * any other client has a region, so that is the last region, and its
+ * Destroy takes every record out of the table, this task's included. The
+ * next Create gives the task a new record (and the region most likely the
+ * same slot): the local lookup must find the new object, as the remote one
+ * does, never the old record. No other task looks up on this CPU meanwhile,
+ * so a stale entry would still be there to be found.
+ */
+static void local_lookup_forgets_record_that_left(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	pid_t me = task_pid_nr(current);
+	struct owned *before, *after, *remote;
+	int cpu = raw_smp_processor_id();
+	u64 h;
+
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_lookup_local(h, (void **)&before), 0);
+	KUNIT_EXPECT_EQ(test, before->wid, me);
+	KUNIT_ASSERT_EQ(test, world_storage_destroy(h), 0);
+
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&after), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_lookup(me, h, (void **)&remote), 0);
+	KUNIT_EXPECT_PTR_EQ(test, after, remote);
+	KUNIT_EXPECT_EQ(test, remote->wid, me);
+	KUNIT_EXPECT_EQ(test, world_storage_release(me, remote), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
+	set_cpus_allowed_ptr(current, cpu_possible_mask);
+}
+
 /*
  * The last reference of an exited world, dropped where no sleeping-on-RT
  * lock may be taken. On the debug kernel (PROVE_RAW_LOCK_NESTING) lockdep
@@ -638,6 +767,9 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(lookup_errors),
 	KUNIT_CASE(lookup_task_and_release),
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
+	KUNIT_CASE(kthread_created_after_create_has_its_object),
+	KUNIT_CASE(remote_lookup_of_world_without_object),
+	KUNIT_CASE(local_lookup_forgets_record_that_left),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
 	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
 	KUNIT_CASE(last_release_from_hardirq_timer),
