@@ -5,8 +5,8 @@
  * sizes are honoured; objects without a constructor are zero-filled; a
  * kernel thread created after Create has its object, one whose constructor
  * fails has none (-ENOENT, also remotely); Destroy invalidates the handle at
- * once and waits for references; the per-CPU cache of the local lookup
- * forgets a record that leaves the table; local
+ * once and waits for references; what the local lookup caches per CPU is
+ * forgotten when it leaves the table; local
  * lookups stay with their owner while tasks are preempted and migrated; the
  * last release of an exited world works from hard IRQ and raw spinlocks.
  */
@@ -135,25 +135,30 @@ static int pattern_ctor(pid_t wid, void *object, u32 size, void *arg)
 static void large_region_is_zero_filled(struct kunit *test)
 {
 	struct world_storage_props p = props(SZ_64K, 64);
-	u8 *obj, *patterned;
+	u8 *obj = NULL, *patterned = NULL;
 	size_t i, nonzero = 0;
 	u64 h;
 
+	/* Failures are EXPECTs: a region left behind would upset later cases. */
 	p.constructor = pattern_ctor;
 	p.destructor = NULL;
 	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
-	KUNIT_ASSERT_EQ(test, world_storage_lookup_local(h, (void **)&patterned), 0);
-	KUNIT_EXPECT_EQ(test, patterned[0], 0x5a);
-	KUNIT_EXPECT_EQ(test, patterned[SZ_64K - 1], 0x5a);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&patterned), 0);
+	if (patterned) {
+		KUNIT_EXPECT_EQ(test, patterned[0], 0x5a);
+		KUNIT_EXPECT_EQ(test, patterned[SZ_64K - 1], 0x5a);
+	}
 	KUNIT_ASSERT_EQ(test, world_storage_destroy(h), 0);
 
 	p.constructor = NULL;
 	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
-	KUNIT_ASSERT_EQ(test, world_storage_lookup_local(h, (void **)&obj), 0);
-	kunit_info(test, "the zero-filled object is %s the patterned one\n",
-		   obj == patterned ? "at the address of" : "elsewhere than");
-	for (i = 0; i < SZ_64K; i++)
-		nonzero += obj[i] != 0;
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&obj), 0);
+	if (obj) {
+		kunit_info(test, "the zero-filled object is %s the patterned one\n",
+			   obj == patterned ? "at the address of" : "elsewhere than");
+		for (i = 0; i < SZ_64K; i++)
+			nonzero += obj[i] != 0;
+	}
 	KUNIT_EXPECT_EQ(test, nonzero, 0);
 	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
 }
@@ -545,37 +550,59 @@ static void remote_lookup_of_world_without_object(struct kunit *test)
 }
 
 /*
- * The local lookup's per-CPU cache of the current task's record forgets a
- * record that leaves the table. Pinned to one CPU, this task fills the cache
- * with a lookup, then Destroys the region: the suite runs at insmod, before
- * any other client has a region, so that is the last region, and its
- * Destroy takes every record out of the table, this task's included. The
- * next Create gives the task a new record (and the region most likely the
- * same slot): the local lookup must find the new object, as the remote one
- * does, never the old record. No other task looks up on this CPU meanwhile,
- * so a stale entry would still be there to be found.
+ * The local lookup of a new region's object by this task, pinned to one
+ * CPU: it is the object the remote lookup finds, and it is this task's.
  */
-static void local_lookup_forgets_record_that_left(struct kunit *test)
+static void expect_local_is_mine(struct kunit *test, u64 h)
 {
-	struct world_storage_props p = owned_props();
 	pid_t me = task_pid_nr(current);
-	struct owned *before, *after, *remote;
-	int cpu = raw_smp_processor_id();
-	u64 h;
+	struct owned *local = NULL, *remote;
 
-	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)), 0);
-	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
-	KUNIT_ASSERT_EQ(test, world_storage_lookup_local(h, (void **)&before), 0);
-	KUNIT_EXPECT_EQ(test, before->wid, me);
-	KUNIT_ASSERT_EQ(test, world_storage_destroy(h), 0);
-
-	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
-	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&after), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&local), 0);
 	KUNIT_ASSERT_EQ(test, world_storage_lookup(me, h, (void **)&remote), 0);
-	KUNIT_EXPECT_PTR_EQ(test, after, remote);
+	KUNIT_EXPECT_PTR_EQ(test, local, remote);
 	KUNIT_EXPECT_EQ(test, remote->wid, me);
 	KUNIT_EXPECT_EQ(test, world_storage_release(me, remote), 0);
-	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
+}
+
+/*
+ * What the local lookup may cache per CPU (this task's record, or objects)
+ * is forgotten when it leaves the table. Pinned to one CPU, this task fills
+ * the cache with a lookup each time; no other task looks up on this CPU
+ * meanwhile (the suite runs at insmod, before any other client has a region
+ * or looks anything up), so a stale entry would still be there to be found.
+ *
+ * First a region is destroyed while another one keeps this task's record in
+ * the table, and a new region takes its slot: the new region's object must
+ * be found. Then the last region is destroyed, which takes every record out
+ * of the table, this task's included, and a new region gives the task a new
+ * record at once, while the old one waits for its RCU-deferred free (a stale
+ * entry would find no object in it): again the new object must be found.
+ * (Were the old record freed first, this task's new record could take its
+ * memory and make a stale entry look right.)
+ */
+static void local_lookup_forgets_what_left_the_table(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	u64 keep, gone, reused, fresh;
+	void *obj;
+
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current,
+						   cpumask_of(raw_smp_processor_id())), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &keep), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &gone), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(gone, &obj), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_destroy(gone), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &reused), 0);
+	expect_local_is_mine(test, reused);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(gone, &obj), -EINVAL);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(reused), 0);
+
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(keep, &obj), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_destroy(keep), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &fresh), 0);
+	expect_local_is_mine(test, fresh);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(fresh), 0);
 	set_cpus_allowed_ptr(current, cpu_possible_mask);
 }
 
@@ -769,7 +796,7 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
 	KUNIT_CASE(kthread_created_after_create_has_its_object),
 	KUNIT_CASE(remote_lookup_of_world_without_object),
-	KUNIT_CASE(local_lookup_forgets_record_that_left),
+	KUNIT_CASE(local_lookup_forgets_what_left_the_table),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
 	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
 	KUNIT_CASE(last_release_from_hardirq_timer),
