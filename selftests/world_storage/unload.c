@@ -76,7 +76,19 @@ int main(void)
 
 	ksft_print_header();
 	ws_require_client();
-	ksft_set_plan(8);
+	ksft_set_plan(9);
+
+	/*
+	 * The C client's region has no callbacks: were it left behind, nothing
+	 * would crash, and only the numbers would tell.
+	 */
+	regions0 = ws_file_value(WS_STATS, "regions");
+	ws_load_c_client();
+	ksft_test_result(!ws_c_cmd("create 8 8") && !ws_c_cmd("leak 0") &&
+			 ws_find_region(0, "ws_c_client", &leaked) && !ws_unload_c_client() &&
+			 ws_file_value(WS_STATS, "regions") == regions0 &&
+			 !ws_find_region(0, "ws_c_client", &leaked),
+			 "c_client_region_destroyed_at_its_unload\n");
 
 	regions0 = ws_file_value(WS_STATS, "regions");
 	objects0 = ws_file_value(WS_STATS, "objects");

@@ -14,6 +14,9 @@
  *                       "region=I handle=H"
  *   destroy I           destroys region I
  *   destroyall          destroys every region still live
+ *   leak I              forgets region I: only this module's unload
+ *                       destroys it (with no callbacks, nothing crashes
+ *                       if it did not)
  *   set I V             stores V in the caller's object of region I
  *   get I TID           remote lookup by TID, released at once;
  *                       result "value=V"
@@ -110,6 +113,12 @@ static int run(char *cmd)
 		return create(size, align);
 	if (sscanf(cmd, "destroy %u", &i) == 1)
 		return destroy(i);
+	if (sscanf(cmd, "leak %u", &i) == 1) {
+		err = region(i, &handle);
+		if (!err)
+			handles[i] = WORLD_STORAGE_HANDLE_INVALID;
+		return err;
+	}
 	if (!strcmp(cmd, "destroyall")) {
 		for (i = 0, err = 0; i < nr_handles; i++)
 			if (handles[i] != WORLD_STORAGE_HANDLE_INVALID)
