@@ -27,8 +27,8 @@ SPLATS = [
     r"unreferenced object", r"general protection fault",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
-# Console lines printed after the first splat line.
-SPLAT_CONTEXT = 40
+# Console lines printed after the first splat line (two hung tasks' stacks).
+SPLAT_CONTEXT = 80
 TOTALS_RE = re.compile(r"^\s*# Totals: pass:(\d+) fail:(\d+)(?:.* skip:(\d+))?")
 CASE_RE = re.compile(r"^(\s*)(not ok|ok) \d+ ([^#\n]*)(#\s*SKIP)?", re.I)
 
