@@ -111,8 +111,7 @@ def main():
         if counts[1]:
             problems.append(f"suite {kind} {name}: {counts[1]} failed")
         if status not in (0, 4):
-            why = " (SIGKILL: the per-suite timeout?)" if status == 137 else ""
-            problems.append(f"suite {kind} {name}: exit status {status}{why}")
+            problems.append(f"suite {kind} {name}: exit status {status}")
             if not counts[1]:
                 failed += 1
     for suite in args.expect:
