@@ -38,16 +38,21 @@ static long stat(const char *name)
 /* Writes `value` to `path`; the old content (up to len) into old if given. */
 static int swap_file(const char *path, const char *value, char *old, size_t len)
 {
-	int fd = open(path, O_RDWR), ok;
+	int fd, ok;
 	ssize_t n;
 
+	if (old) {
+		fd = open(path, O_RDONLY);
+		n = fd < 0 ? -1 : read(fd, old, len - 1);
+		old[n > 0 ? n : 0] = '\0';
+		if (fd >= 0)
+			close(fd);
+	}
+	/* A fresh file: debugfs attributes take a write at offset 0 only. */
+	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -1;
-	if (old) {
-		n = read(fd, old, len - 1);
-		old[n > 0 ? n : 0] = '\0';
-	}
-	ok = pwrite(fd, value, strlen(value), 0) == (ssize_t)strlen(value);
+	ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
 	close(fd);
 	return ok ? 0 : -1;
 }
