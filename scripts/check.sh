@@ -75,6 +75,16 @@ expected_suites() {
 	echo kselftest/harness/cpus
 }
 
+# A hang fails a run in minutes, not at the VM timeout: a task blocked
+# uninterruptibly for HUNG_TASK_SECONDS (longer than any test waits; the
+# slowest KUnit case runs for at most 31 s, and insmod waits for it) panics
+# the kernel after printing its stack, within HUNG_TASK_CHECK_SECONDS more.
+HUNG_TASK_SECONDS=60
+HUNG_TASK_CHECK_SECONDS=10
+hang_args="sysctl.kernel.hung_task_timeout_secs=$HUNG_TASK_SECONDS \
+sysctl.kernel.hung_task_check_interval_secs=$HUNG_TASK_CHECK_SECONDS \
+sysctl.kernel.hung_task_panic=1"
+
 # run_vm NAME APPEND TIMEOUT EXPECT...: boot, run the tests, summarise.
 # Sets $summary to the summariser's output and $vm_log to the VM's output
 # directory; returns the summariser's exit status. $vm_fragment (default:
@@ -90,7 +100,8 @@ run_vm() {
 	mkdir -p "$out"
 	WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/vm.sh --name "$name" \
 		--script scripts/guest/run-tests.sh --quiet \
-		--append "$append" --timeout "$timeout" 2>"$out/vm-$name.stderr" || vmrc=$?
+		--append "$hang_args $append" --timeout "$timeout" 2>"$out/vm-$name.stderr" ||
+		vmrc=$?
 	for s in "$@"; do args+=(--expect "$s"); done
 	summary=$(scripts/ktap_summary.py --results "$vm_log/results.log" \
 		--console "$vm_log/console.log" --vm-status "$vmrc" "${args[@]}") || rc=$?
@@ -121,8 +132,11 @@ tests_in_vm() {
 	mapfile -t expect < <(expected_suites world_storage harness)
 	main_rc=0
 	local start=$SECONDS
-	run_vm "check$([ "$debug" -eq 0 ] || echo -debug)" "${STRESS:+ws.stress=$STRESS}" 3000 \
-		"${expect[@]}" || main_rc=$?
+	# The VM timeout is the last resort: hangs fail long before (hang_args).
+	local timeout=600 stress_seconds=${STRESS%%x*}
+	[ "$debug" -eq 0 ] || timeout=1800
+	run_vm "check$([ "$debug" -eq 0 ] || echo -debug)" "${STRESS:+ws.stress=$STRESS}" \
+		"$((timeout + ${stress_seconds:-5}))" "${expect[@]}" || main_rc=$?
 	main_summary=$summary
 	echo "$main_summary"
 	vm_facts "${STRESS:-5x1000 (default)}"

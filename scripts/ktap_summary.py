@@ -27,6 +27,8 @@ SPLATS = [
     r"unreferenced object", r"general protection fault",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
+# Console lines printed after the first splat line (two hung tasks' stacks).
+SPLAT_CONTEXT = 80
 TOTALS_RE = re.compile(r"^\s*# Totals: pass:(\d+) fail:(\d+)(?:.* skip:(\d+))?")
 CASE_RE = re.compile(r"^(\s*)(not ok|ok) \d+ ([^#\n]*)(#\s*SKIP)?", re.I)
 
@@ -129,11 +131,16 @@ def main():
 
     try:
         with open(args.console, errors="replace") as f:
-            for line in f:
-                if SPLAT_RE.search(line):
-                    problems.append(f"kernel splat: {line.strip()}")
-                    failed += 1
-                    break
+            console = f.readlines()
+        for i, line in enumerate(console):
+            if SPLAT_RE.search(line):
+                # The report that follows (a hung task's stack, an oops's
+                # trace) goes into the output too.
+                context = "".join(f"\n    | {c.rstrip()}"
+                                  for c in console[i + 1:i + 1 + SPLAT_CONTEXT])
+                problems.append(f"kernel splat: {line.strip()}{context}")
+                failed += 1
+                break
     except FileNotFoundError:
         problems.append("no console log")
         failed += 1

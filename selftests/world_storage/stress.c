@@ -23,7 +23,6 @@
 
 #define WORKERS 4
 #define FAILSLAB "/sys/kernel/debug/failslab/"
-#define WS_STATS "/sys/kernel/debug/world_storage/stats"
 
 struct counts {
 	long forks, threads, execs, killed, reloads, restarts;

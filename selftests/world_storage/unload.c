@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A client module that unloads without destroying its region: the region
- * is destroyed for it, with a warning, and nothing calls into its freed
- * text afterwards. A client that still holds a reference when it unloads
- * drops it before destroying its regions, so the unload finishes.
+ * is destroyed for it, with a warning (debugfs shows it gone, with its
+ * objects), and nothing calls into its freed text afterwards. A client that
+ * still holds a reference when it unloads drops it before destroying its
+ * regions, so the unload finishes and leaves no region.
  */
 
 #include <signal.h>
@@ -56,20 +57,55 @@ static int rmmod_bounded(int timeout_s)
 	return -1;
 }
 
+/* Whether debugfs shows `regions` regions, none of them the client's. */
+static int client_regions_gone(long regions)
+{
+	struct ws_region r;
+	long now = ws_file_value(WS_STATS, "regions");
+
+	ksft_print_msg("regions: %ld (%ld before the client's)\n", now, regions);
+	return now == regions && !ws_find_region(0, "ws_test_client", &r);
+}
+
 int main(void)
 {
+	long regions0, objects0, objects;
 	int status = -1, i, ok = 1;
+	struct ws_region leaked = { 0 };
 	pid_t child;
 
 	ksft_print_header();
 	ws_require_client();
-	ksft_set_plan(7);
+	ksft_set_plan(9);
 
-	ksft_test_result(ws_cmd("create 2") == 0 && ws_cmd("leak 2") == 0,
+	/*
+	 * The C client's region has no callbacks: were it left behind, nothing
+	 * would crash, and only the numbers would tell.
+	 */
+	regions0 = ws_file_value(WS_STATS, "regions");
+	ws_load_c_client();
+	ksft_test_result(!ws_c_cmd("create 8 8") && !ws_c_cmd("leak 0") &&
+			 ws_find_region(0, "ws_c_client", &leaked) && !ws_unload_c_client() &&
+			 ws_file_value(WS_STATS, "regions") == regions0 &&
+			 !ws_find_region(0, "ws_c_client", &leaked),
+			 "c_client_region_destroyed_at_its_unload\n");
+
+	regions0 = ws_file_value(WS_STATS, "regions");
+	objects0 = ws_file_value(WS_STATS, "objects");
+	ksft_test_result(ws_cmd("create 2") == 0 && ws_cmd("leak 2") == 0 &&
+			 ws_find_region(0, "ws_test_client", &leaked) && leaked.objects > 0,
 			 "create_and_leak\n");
 	ksft_test_result(system("rmmod ws_test_client") == 0, "client_unloads\n");
 	ksft_test_result(kernel_log_has("ws_test_client unloaded without destroying region"),
 			 "warning_logged\n");
+	objects = ws_file_value(WS_STATS, "objects");
+	ksft_print_msg("objects: %ld before, %ld of the leaked region, %ld after the unload\n",
+		       objects0, leaked.objects, objects);
+	/* Other regions' objects come and go with tasks: only 0 stays put. */
+	ksft_test_result(client_regions_gone(regions0) && (objects0 != 0 || objects == 0),
+			 "leaked_region_destroyed_with_its_objects\n");
+	/* Printed before tasks are created: a region left behind would crash them. */
+	fflush(stdout);
 
 	/* New tasks and exits would call the freed callbacks if it were left. */
 	for (i = 0; i < 20; i++) {
@@ -87,7 +123,8 @@ int main(void)
 			 "create_and_hold\n");
 	status = rmmod_bounded(20);
 	ksft_print_msg("rmmod with a reference held: %d\n", status);
-	ksft_test_result(status == 0, "client_unloads_with_a_reference_held\n");
+	ksft_test_result(status == 0 && client_regions_gone(regions0),
+			 "client_unloads_with_a_reference_held\n");
 	ksft_test_result(status == 0 && system("insmod " CLIENT) == 0,
 			 "client_reloads_after_that\n");
 	ksft_finished();

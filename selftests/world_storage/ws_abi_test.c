@@ -2,8 +2,11 @@
 /*
  * ws_abi_test: KUnit suite "world_storage_abi", a C client of
  * include/world_storage.h. Every bad input gets its errno; alignments and
- * sizes are honoured; a kernel thread whose constructor fails has no object;
- * Destroy invalidates the handle at once and waits for references; local
+ * sizes are honoured; objects without a constructor are zero-filled; a
+ * kernel thread created after Create has its object, one whose constructor
+ * fails has none (-ENOENT, also remotely); Destroy invalidates the handle at
+ * once and waits for references; what the local lookup caches per CPU is
+ * forgotten when it leaves the table; local
  * lookups stay with their owner while tasks are preempted and migrated; the
  * last release of an exited world works from hard IRQ and raw spinlocks.
  */
@@ -117,20 +120,46 @@ static void alignments_are_honoured(struct kunit *test)
 	}
 }
 
+static int pattern_ctor(pid_t wid, void *object, u32 size, void *arg)
+{
+	memset(object, 0x5a, size);
+	return 0;
+}
+
+/*
+ * Zero-filled without a constructor, even in memory that held something:
+ * first a region of the same size whose constructor fills every object with
+ * a pattern, destroyed, so that the zero-filled region's objects come from
+ * the memory it freed (a fresh VM's pages are zero anyway).
+ */
 static void large_region_is_zero_filled(struct kunit *test)
 {
 	struct world_storage_props p = props(SZ_64K, 64);
-	u8 *obj;
+	u8 *obj = NULL, *patterned = NULL;
 	size_t i, nonzero = 0;
 	u64 h;
 
+	/* Failures are EXPECTs: a region left behind would upset later cases. */
+	p.constructor = pattern_ctor;
+	p.destructor = NULL;
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&patterned), 0);
+	if (patterned) {
+		KUNIT_EXPECT_EQ(test, patterned[0], 0x5a);
+		KUNIT_EXPECT_EQ(test, patterned[SZ_64K - 1], 0x5a);
+	}
+	KUNIT_ASSERT_EQ(test, world_storage_destroy(h), 0);
+
 	p.constructor = NULL;
 	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
-	KUNIT_ASSERT_EQ(test, world_storage_lookup_local(h, (void **)&obj), 0);
-	for (i = 0; i < SZ_64K; i++)
-		nonzero += obj[i] != 0;
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&obj), 0);
+	if (obj) {
+		kunit_info(test, "the zero-filled object is %s the patterned one\n",
+			   obj == patterned ? "at the address of" : "elsewhere than");
+		for (i = 0; i < SZ_64K; i++)
+			nonzero += obj[i] != 0;
+	}
 	KUNIT_EXPECT_EQ(test, nonzero, 0);
-	obj[SZ_64K - 1] = 7;
 	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
 }
 
@@ -450,6 +479,133 @@ static void local_lookup_owner_under_preemption(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
 }
 
+/* A kernel thread that looks up its own object, then waits to be stopped. */
+struct kthread_world {
+	u64 handle;
+	int result;
+	void *object;
+	struct completion looked_up;
+};
+
+static int look_up_and_wait(void *data)
+{
+	struct kthread_world *w = data;
+
+	w->result = world_storage_lookup_local(w->handle, &w->object);
+	complete(&w->looked_up);
+	idle_until_stopped();
+	return 0;
+}
+
+/* A kernel thread created after Create has its object, constructed for it. */
+static void kthread_created_after_create_has_its_object(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	struct kthread_world w = { .result = 1 };
+	struct task_struct *t;
+	struct owned *o;
+	void *remote;
+
+	init_completion(&w.looked_up);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &w.handle), 0);
+	t = kthread_run(look_up_and_wait, &w, "ws_abi_new");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&w.looked_up);
+	KUNIT_EXPECT_EQ(test, w.result, 0);
+	if (!w.result) {
+		o = w.object;
+		/* Its constructor ran with its ID. */
+		KUNIT_EXPECT_EQ(test, o->wid, task_pid_nr(t));
+		KUNIT_EXPECT_EQ(test, world_storage_lookup_task(t, w.handle, &remote), 0);
+		KUNIT_EXPECT_PTR_EQ(test, remote, w.object);
+		KUNIT_EXPECT_EQ(test, world_storage_release(task_pid_nr(t), remote), 0);
+	}
+	kthread_stop(t);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(w.handle), 0);
+}
+
+/*
+ * A live world without an object (a kernel thread whose constructor failed)
+ * is found: remote lookups get -ENOENT, not -ESRCH.
+ */
+static void remote_lookup_of_world_without_object(struct kunit *test)
+{
+	struct world_storage_props p = props(8, 8);
+	struct kthread_world w = { .result = 1 };
+	struct task_struct *t;
+	void *obj;
+
+	init_completion(&w.looked_up);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &w.handle), 0);
+	WRITE_ONCE(fail_constructor, true);
+	t = kthread_run(look_up_and_wait, &w, "ws_abi_noobj");
+	WRITE_ONCE(fail_constructor, false);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&w.looked_up);
+	KUNIT_EXPECT_EQ(test, w.result, -ENOENT);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup(task_pid_nr(t), w.handle, &obj), -ENOENT);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_task(t, w.handle, &obj), -ENOENT);
+	kthread_stop(t);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(w.handle), 0);
+}
+
+/*
+ * The local lookup of a new region's object by this task, pinned to one
+ * CPU: it is the object the remote lookup finds, and it is this task's.
+ */
+static void expect_local_is_mine(struct kunit *test, u64 h)
+{
+	pid_t me = task_pid_nr(current);
+	struct owned *local = NULL, *remote;
+
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(h, (void **)&local), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_lookup(me, h, (void **)&remote), 0);
+	KUNIT_EXPECT_PTR_EQ(test, local, remote);
+	KUNIT_EXPECT_EQ(test, remote->wid, me);
+	KUNIT_EXPECT_EQ(test, world_storage_release(me, remote), 0);
+}
+
+/*
+ * What the local lookup may cache per CPU (this task's record, or objects)
+ * is forgotten when it leaves the table. Pinned to one CPU, this task fills
+ * the cache with a lookup each time; no other task looks up on this CPU
+ * meanwhile (the suite runs at insmod, before any other client has a region
+ * or looks anything up), so a stale entry would still be there to be found.
+ *
+ * First a region is destroyed while another one keeps this task's record in
+ * the table, and a new region takes its slot: the new region's object must
+ * be found. Then the last region is destroyed, which takes every record out
+ * of the table, this task's included, and a new region gives the task a new
+ * record at once, while the old one waits for its RCU-deferred free (a stale
+ * entry would find no object in it): again the new object must be found.
+ * (Were the old record freed first, this task's new record could take its
+ * memory and make a stale entry look right.)
+ */
+static void local_lookup_forgets_what_left_the_table(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	u64 keep, gone, reused, fresh;
+	void *obj;
+
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current,
+						   cpumask_of(raw_smp_processor_id())), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &keep), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &gone), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(gone, &obj), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_destroy(gone), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &reused), 0);
+	expect_local_is_mine(test, reused);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(gone, &obj), -EINVAL);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(reused), 0);
+
+	KUNIT_EXPECT_EQ(test, world_storage_lookup_local(keep, &obj), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_destroy(keep), 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &fresh), 0);
+	expect_local_is_mine(test, fresh);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(fresh), 0);
+	set_cpus_allowed_ptr(current, cpu_possible_mask);
+}
+
 /*
  * The last reference of an exited world, dropped where no sleeping-on-RT
  * lock may be taken. On the debug kernel (PROVE_RAW_LOCK_NESTING) lockdep
@@ -638,6 +794,9 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(lookup_errors),
 	KUNIT_CASE(lookup_task_and_release),
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
+	KUNIT_CASE(kthread_created_after_create_has_its_object),
+	KUNIT_CASE(remote_lookup_of_world_without_object),
+	KUNIT_CASE(local_lookup_forgets_what_left_the_table),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
 	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
 	KUNIT_CASE(last_release_from_hardirq_timer),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the world storage kselftests: commands to the Rust test
- * client (ws_test_client.ko) through its debugfs control file.
+ * Helpers shared by the world storage kselftests: commands to the test
+ * clients (ws_test_client.ko in Rust, ws_c_client.ko in C) through their
+ * debugfs control files, and the numbers world storage shows in debugfs.
  */
 #ifndef WS_TEST_H
 #define WS_TEST_H
@@ -19,24 +20,24 @@
 #include "kselftest.h"
 
 #define WS_CONTROL "/sys/kernel/debug/ws_test_client/control"
+#define WS_C_CONTROL "/sys/kernel/debug/ws_c_client/control"
+#define WS_STATS "/sys/kernel/debug/world_storage/stats"
+#define WS_REGIONS "/sys/kernel/debug/world_storage/regions"
 
 static inline pid_t ws_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
 }
 
-/* Sends one command; returns 0 or -errno. */
-static inline int ws_cmd(const char *fmt, ...)
+/* Writes one command to a client's control file; returns 0 or -errno. */
+static inline int ws_vcmd(const char *control, const char *fmt, va_list ap)
 {
 	char buf[128];
-	va_list ap;
 	ssize_t n;
 	int fd, err = 0;
 
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fd = open(WS_CONTROL, O_WRONLY);
+	fd = open(control, O_WRONLY);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, buf, strlen(buf));
@@ -46,11 +47,11 @@ static inline int ws_cmd(const char *fmt, ...)
 	return err;
 }
 
-/* Reads the calling task's last result line into buf. */
-static inline int ws_result(char *buf, size_t len)
+/* Reads a client's result line into buf. */
+static inline int ws_read_result(const char *control, char *buf, size_t len)
 {
 	ssize_t n;
-	int fd = open(WS_CONTROL, O_RDONLY);
+	int fd = open(control, O_RDONLY);
 
 	if (fd < 0)
 		return -errno;
@@ -61,6 +62,42 @@ static inline int ws_result(char *buf, size_t len)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+/* Sends one command to the Rust client; returns 0 or -errno. */
+static inline __attribute__((format(printf, 1, 2))) int ws_cmd(const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = ws_vcmd(WS_CONTROL, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Reads the calling task's last result line of the Rust client into buf. */
+static inline int ws_result(char *buf, size_t len)
+{
+	return ws_read_result(WS_CONTROL, buf, len);
+}
+
+/* Sends one command to the C client; returns 0 or -errno. */
+static inline __attribute__((format(printf, 1, 2))) int ws_c_cmd(const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = ws_vcmd(WS_C_CONTROL, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Reads the C client's last result line into buf. */
+static inline int ws_c_result(char *buf, size_t len)
+{
+	return ws_read_result(WS_C_CONTROL, buf, len);
 }
 
 /* Runs a command whose result is "wid=W value=V"; returns 0 or -errno. */
@@ -113,11 +150,60 @@ static inline long ws_file_value(const char *path, const char *name)
 	return found;
 }
 
+/* One line of debugfs `regions`. */
+struct ws_region {
+	unsigned long long handle;
+	char owner[64];
+	unsigned int size, align;
+	long objects, bytes, remote_refs, ctor_failures;
+};
+
+/*
+ * Finds the line of the region owned by `owner` and named `handle`, or with
+ * handle 0 the last region owned by `owner`; 1 if found.
+ */
+static inline int ws_find_region(unsigned long long handle, const char *owner,
+				 struct ws_region *found)
+{
+	char line[256], ctor[4], dtor[4];
+	struct ws_region r;
+	int ok = 0;
+	FILE *f = fopen(WS_REGIONS, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %63s %u %u %3s %3s %ld %ld %ld %ld", &r.handle, r.owner,
+			   &r.size, &r.align, ctor, dtor, &r.objects, &r.bytes, &r.remote_refs,
+			   &r.ctor_failures) != 10)
+			continue;
+		if (!strcmp(r.owner, owner) && (!handle || r.handle == handle)) {
+			*found = r;
+			ok = 1;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
 /* Skips the whole test if the client is not loaded. */
 static inline void ws_require_client(void)
 {
 	if (access(WS_CONTROL, W_OK))
 		ksft_exit_skip("ws_test_client.ko is not loaded\n");
+}
+
+/* Loads the C client (each test that uses it loads and unloads it). */
+static inline void ws_load_c_client(void)
+{
+	if (system("insmod /modules/ws_c_client.ko"))
+		ksft_exit_fail_msg("insmod ws_c_client.ko\n");
+}
+
+/* Unloads the C client, which destroys its regions. */
+static inline int ws_unload_c_client(void)
+{
+	return system("rmmod ws_c_client");
 }
 
 #endif /* WS_TEST_H */
