@@ -34,6 +34,41 @@ kunit_results() {
 	done
 }
 
+# A kselftest that runs longer than this fails (exit 124) and is killed, so
+# a test stuck in user space or in a killable wait fails the run in minutes,
+# not at the VM timeout (a task stuck in an uninterruptible wait panics the
+# guest through the hung-task detector first: see scripts/check.sh). The
+# stress test gets its own length on top.
+SUITE_SECONDS=120
+stress_seconds=$(sed -n 's/.*ws\.stress=\([0-9]*\)x.*/\1/p' /proc/cmdline)
+
+# run_limited SECONDS DIR CMD...: run CMD in DIR, output to /dev/results;
+# its exit status, or 124 after killing it at the limit. The watchdog is
+# this loop, not a process that could outlive the test and disturb the
+# next one (busybox timeout's watcher does), and it creates no task while
+# the test runs (tests count every task created meanwhile): it waits with
+# the shell's own `read -t` on a FIFO nobody writes, not with sleep(1).
+mkfifo /tmp/ws-ticks
+exec 8<>/tmp/ws-ticks
+run_limited() {
+	limit=$1 dir=$2
+	shift 2
+	(cd "$dir" && exec "$@") >/dev/results 2>&1 &
+	pid=$!
+	ticks=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$ticks" -ge "$((limit * 5))" ]; then
+			echo "# killed: still running after $limit s" >/dev/results
+			kill -9 "$pid"
+			wait "$pid"
+			return 124
+		fi
+		read -r -t 0.2 _ <&8
+		ticks=$((ticks + 1))
+	done
+	wait "$pid"
+}
+
 # kselftests TARGET...: every test of each target (only $only_test if set).
 only_test=""
 kselftests() {
@@ -44,7 +79,9 @@ kselftests() {
 			emit "WS-SUITE-BEGIN kselftest $target/$t"
 			args=""
 			[ "$t" != stress ] || args=$stress
-			(cd "/selftests/$target" && "./$t" $args) >/dev/results 2>&1
+			limit=$SUITE_SECONDS
+			[ "$t" != stress ] || limit=$((limit + ${stress_seconds:-5}))
+			run_limited "$limit" "/selftests/$target" "./$t" $args
 			emit "WS-SUITE-END kselftest $target/$t $?"
 		done
 	done
