@@ -4,7 +4,8 @@
 # `make check`: setup, kernel, modules (clippy, warnings are errors), rustfmt,
 # then one VM boot that runs every KUnit suite and kselftest, then the
 # harness's own tests: boots with a planted failure, each of which must be
-# reported. The last line printed is "N passed, N failed[, N skipped]".
+# reported. The last line printed is "N passed, N failed" (skips, if any,
+# counted on the line before it).
 #
 # `make check-debug` (--debug): the same tests on the debug kernel, with a
 # stress run of a fixed length, then a second boot, of the plain dev kernel,
@@ -202,6 +203,6 @@ if [ -n "$long_summary" ]; then
 	p=$((p + lp)) f=$((f + lf)) sk=$((sk + lsk))
 fi
 line="$p passed, $f failed"
-[ "$sk" -eq 0 ] || line="$line, $sk skipped"
+[ "$sk" -eq 0 ] || echo "$sk skipped"
 echo "$line"
 [ "$main_rc" -eq 0 ] && [ "$harness_failed" -eq 0 ] && [ "$long_rc" -eq 0 ]
