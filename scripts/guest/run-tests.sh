@@ -34,12 +34,14 @@ kunit_results() {
 	done
 }
 
-# A kselftest that runs longer than this fails (exit 124) and is killed, so
+# A kselftest that runs longer than this (ws.suite_seconds, default 120;
+# scripts/check.sh gives the debug kernel more) fails (exit 124) and is killed, so
 # a test stuck in user space or in a killable wait fails the run in minutes,
 # not at the VM timeout (a task stuck in an uninterruptible wait panics the
 # guest through the hung-task detector first: see scripts/check.sh). The
 # stress test gets its own length on top.
-SUITE_SECONDS=120
+SUITE_SECONDS=$(sed -n 's/.*ws\.suite_seconds=\([0-9]*\).*/\1/p' /proc/cmdline)
+SUITE_SECONDS=${SUITE_SECONDS:-120}
 stress_seconds=$(sed -n 's/.*ws\.stress=\([0-9]*\)x.*/\1/p' /proc/cmdline)
 
 # run_limited SECONDS DIR CMD...: run CMD in DIR, output to /dev/results;
