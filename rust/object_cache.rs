@@ -24,7 +24,8 @@ impl AllocContext {
         }
     }
 
-    fn gfp(self) -> bindings::gfp_t {
+    /// The allocation flags for C allocators.
+    pub(crate) fn gfp(self) -> bindings::gfp_t {
         match self {
             Self::Atomic => bindings::GFP_ATOMIC,
             Self::Sleepable => bindings::GFP_KERNEL,

@@ -5,7 +5,10 @@
  * - EXPORT_SYMBOL_GPL() of the C API, whose functions are in exports.rs;
  * - wrappers of static inline functions and macros the Rust half calls;
  * - ws_layout_c_offset(), the C side of the layout test;
- * - per-CPU state (lookup counters, the current task's cached record);
+ * - per-CPU state (lookup counters, the current task's record) and the
+ *   local lookup's fast path that reads it (Rust in 7.3 has no per-CPU
+ *   access and calls even preempt_disable() out of line: see the design
+ *   section of Documentation/world-storage.rst);
  * - what defers work out of contexts that cannot take a spinlock_t: the
  *   irq_works and the work item of deferred teardowns, drain wake-ups and
  *   the bad-release warning.
@@ -18,9 +21,11 @@
 #include <linux/llist.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/slab.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -36,7 +41,6 @@
 
 EXPORT_SYMBOL_GPL(world_storage_create);
 EXPORT_SYMBOL_GPL(world_storage_destroy);
-EXPORT_SYMBOL_GPL(world_storage_lookup_local);
 EXPORT_SYMBOL_GPL(world_storage_lookup);
 EXPORT_SYMBOL_GPL(world_storage_lookup_task);
 EXPORT_SYMBOL_GPL(world_storage_release);
@@ -46,18 +50,12 @@ EXPORT_SYMBOL_GPL(world_storage_release);
  * lockdep class: xa_init_flags() is an inline function whose
  * spin_lock_init() would key every xarray initialised here the same.
  */
-static struct lock_class_key ws_worlds_key, ws_objects_key, ws_index_key;
+static struct lock_class_key ws_worlds_key, ws_index_key;
 
 void ws_xa_init_worlds(struct xarray *xa)
 {
 	xa_init_flags(xa, 0);
 	lockdep_set_class(&xa->xa_lock, &ws_worlds_key);
-}
-
-void ws_xa_init_objects(struct xarray *xa)
-{
-	xa_init_flags(xa, XA_FLAGS_LOCK_IRQ);
-	lockdep_set_class(&xa->xa_lock, &ws_objects_key);
 }
 
 void ws_xa_init_index(struct xarray *xa)
@@ -184,6 +182,14 @@ static const struct {
 	WS_FIELD(world_storage_props, constructor),
 	WS_FIELD(world_storage_props, destructor),
 	WS_FIELD(world_storage_props, arg),
+	WS_FIELD(ws_record_head, task),
+	WS_FIELD(ws_record_head, entries),
+	WS_FIELD(ws_entries, nr),
+	WS_FIELD(ws_entries, entry),
+	WS_FIELD(ws_entry, handle),
+	WS_FIELD(ws_entry, object),
+	WS_FIELD(ws_entry, owner),
+	{ "ws_entry.sizeof", sizeof(struct ws_entry) },
 };
 
 size_t ws_layout_c_offset(const char *name)
@@ -230,68 +236,128 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 }
 
 /*
- * The current task's world record, cached per CPU for the local lookup.
- * Filled only by the lookup path for `current` (task context, or an
- * interrupt answering for the interrupted task) and only under RCU, with
- * the record then re-checked in the table; cleared on every CPU when a
- * record leaves the table. A cleared entry is a miss, never a stale hit
- * past the record's grace period.
+ * The local lookup's fast path.
  *
- * An entry is read and written with preemption (set: interrupts) off, so
- * the task cannot be switched out or migrated between finding this CPU's
- * entry and using it: rcu_read_lock() does not pin the CPU with preemptible
- * RCU. The only other writers of an entry are then an interrupt or NMI on
- * behalf of the same task (the same record) and ws_cache_forget()'s
- * cmpxchg to NULL.
+ * Each CPU points at the record of the task that last looked up on it
+ * (ws_no_record when none); the record carries its task, so a reader
+ * checks it against current with one compare. The pointer is read with
+ * preemption off: rcu_read_lock() does not pin the CPU under preemptible
+ * RCU, and preempt_disable() is also the read side that keeps the record
+ * and its entry array from being freed (they are freed with call_rcu()
+ * after a record is forgotten on every CPU, and RCU waits for
+ * preemption-disabled sections too).
+ *
+ * Writers of a CPU's pointer: the slow path of a lookup on that CPU,
+ * only ever for current (task context, or an interrupt answering for the
+ * interrupted task, which is the same record), and ws_current_forget()'s
+ * cmpxchg back to ws_no_record. A record leaving the table has its task
+ * cleared, then a full barrier, then is forgotten on every CPU; the slow
+ * path stores the pointer, then a full barrier, then re-checks the task
+ * and undoes the store if it was cleared: one side sees the other.
  */
-struct ws_current_cache {
-	struct task_struct *task;
-	const void *record;
-};
+static struct ws_entries ws_no_entries;
+static struct ws_record_head ws_no_record = { .task = NULL, .entries = &ws_no_entries };
+static DEFINE_PER_CPU(struct ws_record_head *, ws_current_record) = &ws_no_record;
 
-static DEFINE_PER_CPU(struct ws_current_cache, ws_current_cache);
-
-const void *ws_cache_get(void)
+/**
+ * world_storage_lookup_local() - the current world's object
+ * @handle: the region
+ * @object: receives the object
+ *
+ * The fast path: this CPU's record pointer, its task, the entry of the
+ * handle's slot and its handle; no call. Anything else (another task's or no
+ * record, an entry without the handle, a NULL @object) goes to the slow path
+ * in world.rs, which answers every case.
+ *
+ * Return: see include/world_storage.h.
+ */
+int world_storage_lookup_local(u64 handle, void **object)
 {
-	struct ws_current_cache *c;
-	const void *record = NULL;
+	const struct ws_record_head *r;
+	const struct ws_entries *es;
+	u32 slot = lower_32_bits(handle);
 
-	preempt_disable_notrace();
-	c = this_cpu_ptr(&ws_current_cache);
-	if (READ_ONCE(c->task) == current)
-		record = READ_ONCE(c->record);
-	preempt_enable_notrace();
-	return record;
+	preempt_disable();
+	r = this_cpu_read(ws_current_record);
+	if (likely(READ_ONCE(r->task) == current && object)) {
+		es = READ_ONCE(r->entries);
+		if (likely(slot < es->nr)) {
+			const struct ws_entry *e = &es->entry[slot];
+
+			/* Acquire: pairs with the store of the handle after the object. */
+			if (likely(smp_load_acquire(&e->handle) == handle)) {
+				*object = READ_ONCE(e->object);
+				this_cpu_inc(ws_lookup_counts.local);
+				preempt_enable();
+				return 0;
+			}
+		}
+	}
+	preempt_enable();
+	return ws_lookup_local_slow(handle, object);
 }
+EXPORT_SYMBOL_GPL(world_storage_lookup_local);
 
-void ws_cache_set(const void *record)
+bool ws_current_set(struct ws_record_head *record)
 {
-	struct ws_current_cache *c;
-	unsigned long flags;
+	bool kept = true;
 
-	/* An interrupt on this CPU would fill the same entry for the same task. */
-	local_irq_save(flags);
-	c = this_cpu_ptr(&ws_current_cache);
-	WRITE_ONCE(c->task, NULL);
-	WRITE_ONCE(c->record, record);
-	WRITE_ONCE(c->task, current);
-	local_irq_restore(flags);
-	/* Pairs with the barrier in ws_cache_forget(). */
+	preempt_disable();
+	this_cpu_write(ws_current_record, record);
+	/* Pairs with the barrier in ws_current_forget(). */
 	smp_mb();
+	if (READ_ONCE(record->task) != current) {
+		cmpxchg(this_cpu_ptr(&ws_current_record), record, &ws_no_record);
+		kept = false;
+	}
+	preempt_enable();
+	return kept;
 }
 
-void ws_cache_forget(const void *record)
+void ws_current_forget(struct ws_record_head *record)
 {
 	int cpu;
 
-	/* Pairs with the barrier in ws_cache_set(). */
+	WRITE_ONCE(record->task, NULL);
+	/* Pairs with the barrier in ws_current_set(). */
 	smp_mb();
 	for_each_possible_cpu(cpu) {
-		struct ws_current_cache *c = per_cpu_ptr(&ws_current_cache, cpu);
+		struct ws_record_head **c = per_cpu_ptr(&ws_current_record, cpu);
 
-		if (READ_ONCE(c->record) == record)
-			cmpxchg(&c->record, record, NULL);
+		if (READ_ONCE(*c) == record)
+			cmpxchg(c, record, &ws_no_record);
 	}
+}
+
+struct ws_entries *ws_entries_new(u32 nr, gfp_t gfp)
+{
+	struct ws_entries *es = kmalloc(struct_size(es, entry, nr), gfp | __GFP_ACCOUNT);
+	u32 i;
+
+	if (!es)
+		return NULL;
+	es->nr = nr;
+	for (i = 0; i < nr; i++) {
+		es->entry[i].handle = WS_ENTRY_EMPTY;
+		es->entry[i].object = NULL;
+		es->entry[i].owner = NULL;
+	}
+	return es;
+}
+
+static void ws_entries_free_rcu_fn(struct rcu_head *rcu)
+{
+	kfree(container_of(rcu, struct ws_entries, rcu));
+}
+
+void ws_entries_free_rcu(struct ws_entries *es)
+{
+	call_rcu(&es->rcu, ws_entries_free_rcu_fn);
+}
+
+void ws_entries_free(struct ws_entries *es)
+{
+	kfree(es);
 }
 
 /*
