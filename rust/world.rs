@@ -46,6 +46,7 @@ use kernel::{
 
 extern "C" {
     fn ws_refcount_get_below(r: *mut bindings::refcount_t, max: u32) -> c_int;
+    fn ws_direct_map_offset(p: *const c_void) -> usize;
     // `struct ws_entries *`, which `EntryArray` mirrors.
     fn ws_entries_new(nr: u32, gfp: bindings::gfp_t) -> *mut c_void;
     fn ws_entries_free_rcu(entries: *mut c_void);
@@ -159,11 +160,13 @@ impl<'a> Entries<'a> {
     }
 }
 
-/// The key of an object in the object index: its address over 8 (every
-/// slab object is at least 8-byte aligned).
+/// The key of an object in the object index: its offset in the direct map
+/// (where the slab allocates) over 8 (every slab object is at least 8-byte
+/// aligned), so the keys, and the index, stay a few levels shallow.
 fn index_key(data: *const u8) -> Option<usize> {
     let addr = data as usize;
-    (addr % 8 == 0 && addr != 0).then_some(addr / 8)
+    // SAFETY: no requirement; only the address is used.
+    (addr % 8 == 0 && addr != 0).then(|| unsafe { ws_direct_map_offset(data.cast()) } / 8)
 }
 
 /// One region's object for one world.

@@ -125,8 +125,21 @@ void ws_tracepoint_synchronize_unregister(void)
 
 unsigned long ws_task_key(const struct task_struct *task)
 {
-	/* C's size: Rust's view of struct task_struct may differ (bindgen). */
-	return (unsigned long)task / sizeof(*task);
+	/*
+	 * C's size: Rust's view of struct task_struct may differ (bindgen).
+	 * Offset from the direct map's base, where the slab allocates tasks:
+	 * the keys then stay below (RAM size / task size), a few XArray
+	 * levels, instead of the ~6 levels of a raw kernel address. Unsigned
+	 * arithmetic keeps distinct tasks apart even outside the direct map
+	 * (init_task, in the kernel image).
+	 */
+	return ((unsigned long)task - PAGE_OFFSET) / sizeof(*task);
+}
+
+unsigned long ws_direct_map_offset(const void *p)
+{
+	/* Unsigned: addresses outside the direct map (foreign pointers) wrap. */
+	return (unsigned long)p - PAGE_OFFSET;
 }
 
 /*
@@ -277,7 +290,7 @@ int world_storage_lookup_local(u64 handle, void **object)
 	const struct ws_entries *es;
 	u32 slot = lower_32_bits(handle);
 
-	preempt_disable();
+	preempt_disable_notrace();
 	r = this_cpu_read(ws_current_record);
 	if (likely(READ_ONCE(r->task) == current && object)) {
 		es = READ_ONCE(r->entries);
@@ -288,12 +301,12 @@ int world_storage_lookup_local(u64 handle, void **object)
 			if (likely(smp_load_acquire(&e->handle) == handle)) {
 				*object = READ_ONCE(e->object);
 				this_cpu_inc(ws_lookup_counts.local);
-				preempt_enable();
+				preempt_enable_notrace();
 				return 0;
 			}
 		}
 	}
-	preempt_enable();
+	preempt_enable_notrace();
 	return ws_lookup_local_slow(handle, object);
 }
 EXPORT_SYMBOL_GPL(world_storage_lookup_local);
@@ -302,7 +315,7 @@ bool ws_current_set(struct ws_record_head *record)
 {
 	bool kept = true;
 
-	preempt_disable();
+	preempt_disable_notrace();
 	this_cpu_write(ws_current_record, record);
 	/* Pairs with the barrier in ws_current_forget(). */
 	smp_mb();
@@ -310,7 +323,7 @@ bool ws_current_set(struct ws_record_head *record)
 		cmpxchg(this_cpu_ptr(&ws_current_record), record, &ws_no_record);
 		kept = false;
 	}
-	preempt_enable();
+	preempt_enable_notrace();
 	return kept;
 }
 

@@ -38,6 +38,9 @@ void ws_tracepoint_synchronize_unregister(void);
 /* The key of @task's world record: distinct for tasks alive together. */
 unsigned long ws_task_key(const struct task_struct *task);
 
+/* @p's offset from the direct map's base (modulo 2^64). */
+unsigned long ws_direct_map_offset(const void *p);
+
 /* The one-time warning of a bad release; safe under rq->lock. */
 void ws_warn_bad_release(void);
 
