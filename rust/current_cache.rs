@@ -21,7 +21,7 @@ extern "C" {
 /// Points this CPU at `record`, the current task's record just found in
 /// the table; `false` (not kept) if it has left the table meanwhile.
 pub(crate) fn set(record: &WorldRecord) -> bool {
-    // SAFETY: `record` starts with `struct ws_record_head` (`repr(C)`) and
+    // SAFETY: `record` starts with `struct world_storage_record_v1` (`repr(C)`) and
     // stays alive until forgotten on every CPU and a grace period has
     // passed; the C side writes only the per-CPU pointer.
     unsafe { ws_current_set(core::ptr::from_ref(record).cast_mut().cast()) }

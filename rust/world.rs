@@ -47,7 +47,7 @@ use kernel::{
 extern "C" {
     fn ws_refcount_get_below(r: *mut bindings::refcount_t, max: u32) -> c_int;
     fn ws_direct_map_offset(p: *const c_void) -> usize;
-    // `struct ws_entries *`, which `EntryArray` mirrors.
+    // `struct world_storage_entries_v1 *`, which `EntryArray` mirrors.
     fn ws_entries_new(nr: u32, gfp: bindings::gfp_t) -> *mut c_void;
     fn ws_entries_free_rcu(entries: *mut c_void);
     fn ws_entries_free(entries: *mut c_void);
@@ -70,7 +70,7 @@ const ENTRY_EMPTY: u64 = HANDLE_INVALID;
 /// Entries a record's array has at least: small worlds never grow it.
 const MIN_ENTRIES: usize = 8;
 
-/// One region slot of one world: `struct ws_entry` of the C glue, which the
+/// One region slot of one world: `struct world_storage_entry_v1` of `include/world_storage.h`, which the
 /// local lookup's fast path reads with preemption off and no lock.
 #[repr(C)]
 pub(crate) struct Entry {
@@ -92,7 +92,8 @@ pub(crate) struct Entry {
     owner: AtomicPtr<WorldObject>,
 }
 
-/// A record's entries: `struct ws_entries` of the C glue, allocated there
+/// A record's entries: `struct world_storage_entries_v1` of
+/// `include/world_storage.h`, allocated there
 /// (`ws_entries_new`) with `nr` entries after the header.
 #[repr(C)]
 pub(crate) struct EntryArray {
@@ -106,14 +107,23 @@ pub(crate) struct EntryArray {
 /// What the local lookup's fast path (C) reads of the world records, with
 /// Rust's offsets: the layout test compares them with C's.
 pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
-    (c"ws_record_head.task", offset_of!(WorldRecord, task)),
-    (c"ws_record_head.entries", offset_of!(WorldRecord, entries)),
-    (c"ws_entries.nr", offset_of!(EntryArray, nr)),
-    (c"ws_entries.entry", offset_of!(EntryArray, entries)),
-    (c"ws_entry.handle", offset_of!(Entry, handle)),
-    (c"ws_entry.object", offset_of!(Entry, object)),
-    (c"ws_entry.owner", offset_of!(Entry, owner)),
-    (c"ws_entry.sizeof", size_of::<Entry>()),
+    (
+        c"world_storage_record_v1.task",
+        offset_of!(WorldRecord, task),
+    ),
+    (
+        c"world_storage_record_v1.entries",
+        offset_of!(WorldRecord, entries),
+    ),
+    (c"world_storage_entries_v1.nr", offset_of!(EntryArray, nr)),
+    (
+        c"world_storage_entries_v1.entry",
+        offset_of!(EntryArray, entries),
+    ),
+    (c"world_storage_entry_v1.handle", offset_of!(Entry, handle)),
+    (c"world_storage_entry_v1.object", offset_of!(Entry, object)),
+    (c"world_storage_entry_v1.internal", offset_of!(Entry, owner)),
+    (c"world_storage_entry_v1.sizeof", size_of::<Entry>()),
 ];
 
 /// An entry array, alive for `'a`.
@@ -252,7 +262,8 @@ impl WorldObject {
 
 /// The record of one world: its objects, by region slot.
 ///
-/// Its first two fields are `struct ws_record_head` of the C glue: the
+/// Its first two fields are `struct world_storage_record_v1` of
+/// `include/world_storage.h`: the
 /// local lookup's fast path reaches them through a per-CPU pointer
 /// (current_cache.rs).
 ///

@@ -195,14 +195,14 @@ static const struct {
 	WS_FIELD(world_storage_props, constructor),
 	WS_FIELD(world_storage_props, destructor),
 	WS_FIELD(world_storage_props, arg),
-	WS_FIELD(ws_record_head, task),
-	WS_FIELD(ws_record_head, entries),
-	WS_FIELD(ws_entries, nr),
-	WS_FIELD(ws_entries, entry),
-	WS_FIELD(ws_entry, handle),
-	WS_FIELD(ws_entry, object),
-	WS_FIELD(ws_entry, owner),
-	{ "ws_entry.sizeof", sizeof(struct ws_entry) },
+	WS_FIELD(world_storage_record_v1, task),
+	WS_FIELD(world_storage_record_v1, entries),
+	WS_FIELD(world_storage_entries_v1, nr),
+	WS_FIELD(world_storage_entries_v1, entry),
+	WS_FIELD(world_storage_entry_v1, handle),
+	WS_FIELD(world_storage_entry_v1, object),
+	WS_FIELD(world_storage_entry_v1, internal),
+	{ "world_storage_entry_v1.sizeof", sizeof(struct world_storage_entry_v1) },
 };
 
 size_t ws_layout_c_offset(const char *name)
@@ -219,21 +219,18 @@ size_t ws_layout_c_offset(const char *name)
  * Lookup counters: per CPU, so the lookup paths never write a shared cache
  * line. Summed only when debugfs is read.
  */
-struct ws_lookup_counts {
-	unsigned long local;
-	unsigned long remote;
-};
-
-static DEFINE_PER_CPU(struct ws_lookup_counts, ws_lookup_counts);
+DEFINE_PER_CPU(unsigned long, world_storage_local_lookups_v1);
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_local_lookups_v1);
+static DEFINE_PER_CPU(unsigned long, ws_remote_lookups);
 
 void ws_count_lookup_local(void)
 {
-	this_cpu_inc(ws_lookup_counts.local);
+	this_cpu_inc(world_storage_local_lookups_v1);
 }
 
 void ws_count_lookup_remote(void)
 {
-	this_cpu_inc(ws_lookup_counts.remote);
+	this_cpu_inc(ws_remote_lookups);
 }
 
 void ws_sum_lookups(unsigned long *local, unsigned long *remote)
@@ -243,8 +240,8 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 	*local = 0;
 	*remote = 0;
 	for_each_possible_cpu(cpu) {
-		*local += per_cpu(ws_lookup_counts.local, cpu);
-		*remote += per_cpu(ws_lookup_counts.remote, cpu);
+		*local += per_cpu(world_storage_local_lookups_v1, cpu);
+		*remote += per_cpu(ws_remote_lookups, cpu);
 	}
 }
 
@@ -268,66 +265,50 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
  * path stores the pointer, then a full barrier, then re-checks the task
  * and undoes the store if it was cleared: one side sees the other.
  */
-static struct ws_entries ws_no_entries;
-static struct ws_record_head ws_no_record = { .task = NULL, .entries = &ws_no_entries };
-static DEFINE_PER_CPU(struct ws_record_head *, ws_current_record) = &ws_no_record;
+static struct world_storage_entries_v1 ws_no_entries;
+static struct world_storage_record_v1 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
+DEFINE_PER_CPU(struct world_storage_record_v1 *, world_storage_current_v1) = &ws_no_record;
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_current_v1);
 
 /**
  * world_storage_lookup_local() - the current world's object
  * @handle: the region
  * @object: receives the object
  *
- * The fast path: this CPU's record pointer, its task, the entry of the
- * handle's slot and its handle; no call. Anything else (another task's or no
- * record, an entry without the handle, a NULL @object) goes to the slow path
- * in world.rs, which answers every case.
+ * The fast path, world_storage_lookup_local_fast() in
+ * include/world_storage.h (which clients may inline): this CPU's record
+ * pointer, its task, the entry of the handle's slot and its handle; no
+ * call. Anything else (another task's or no record, an entry without the
+ * handle, a NULL @object) goes to the slow path in world.rs, which answers
+ * every case.
  *
  * Return: see include/world_storage.h.
  */
 int world_storage_lookup_local(u64 handle, void **object)
 {
-	const struct ws_record_head *r;
-	const struct ws_entries *es;
-	u32 slot = lower_32_bits(handle);
-
-	preempt_disable_notrace();
-	r = this_cpu_read(ws_current_record);
-	if (likely(READ_ONCE(r->task) == current && object)) {
-		es = READ_ONCE(r->entries);
-		if (likely(slot < es->nr)) {
-			const struct ws_entry *e = &es->entry[slot];
-
-			/* Acquire: pairs with the store of the handle after the object. */
-			if (likely(smp_load_acquire(&e->handle) == handle)) {
-				*object = READ_ONCE(e->object);
-				this_cpu_inc(ws_lookup_counts.local);
-				preempt_enable_notrace();
-				return 0;
-			}
-		}
-	}
-	preempt_enable_notrace();
+	if (likely(world_storage_lookup_local_fast(handle, object)))
+		return 0;
 	return ws_lookup_local_slow(handle, object);
 }
 EXPORT_SYMBOL_GPL(world_storage_lookup_local);
 
-bool ws_current_set(struct ws_record_head *record)
+bool ws_current_set(struct world_storage_record_v1 *record)
 {
 	bool kept = true;
 
 	preempt_disable_notrace();
-	this_cpu_write(ws_current_record, record);
+	this_cpu_write(world_storage_current_v1, record);
 	/* Pairs with the barrier in ws_current_forget(). */
 	smp_mb();
 	if (READ_ONCE(record->task) != current) {
-		cmpxchg(this_cpu_ptr(&ws_current_record), record, &ws_no_record);
+		cmpxchg(this_cpu_ptr(&world_storage_current_v1), record, &ws_no_record);
 		kept = false;
 	}
 	preempt_enable_notrace();
 	return kept;
 }
 
-void ws_current_forget(struct ws_record_head *record)
+void ws_current_forget(struct world_storage_record_v1 *record)
 {
 	int cpu;
 
@@ -335,16 +316,16 @@ void ws_current_forget(struct ws_record_head *record)
 	/* Pairs with the barrier in ws_current_set(). */
 	smp_mb();
 	for_each_possible_cpu(cpu) {
-		struct ws_record_head **c = per_cpu_ptr(&ws_current_record, cpu);
+		struct world_storage_record_v1 **c = per_cpu_ptr(&world_storage_current_v1, cpu);
 
 		if (READ_ONCE(*c) == record)
 			cmpxchg(c, record, &ws_no_record);
 	}
 }
 
-struct ws_entries *ws_entries_new(u32 nr, gfp_t gfp)
+struct world_storage_entries_v1 *ws_entries_new(u32 nr, gfp_t gfp)
 {
-	struct ws_entries *es = kmalloc(struct_size(es, entry, nr), gfp | __GFP_ACCOUNT);
+	struct world_storage_entries_v1 *es = kmalloc(struct_size(es, entry, nr), gfp | __GFP_ACCOUNT);
 	u32 i;
 
 	if (!es)
@@ -353,22 +334,22 @@ struct ws_entries *ws_entries_new(u32 nr, gfp_t gfp)
 	for (i = 0; i < nr; i++) {
 		es->entry[i].handle = WS_ENTRY_EMPTY;
 		es->entry[i].object = NULL;
-		es->entry[i].owner = NULL;
+		es->entry[i].internal = NULL;
 	}
 	return es;
 }
 
 static void ws_entries_free_rcu_fn(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct ws_entries, rcu));
+	kfree(container_of(rcu, struct world_storage_entries_v1, rcu));
 }
 
-void ws_entries_free_rcu(struct ws_entries *es)
+void ws_entries_free_rcu(struct world_storage_entries_v1 *es)
 {
 	call_rcu(&es->rcu, ws_entries_free_rcu_fn);
 }
 
-void ws_entries_free(struct ws_entries *es)
+void ws_entries_free(struct world_storage_entries_v1 *es)
 {
 	kfree(es);
 }

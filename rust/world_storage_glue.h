@@ -56,28 +56,12 @@ void ws_count_lookup_remote(void);
 void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 
 /*
- * What the local lookup's fast path reads, mirrored in world.rs (`RecordHead`,
- * `EntryArray`, `Entry`; the layout test checks the offsets). Their rules
- * are written there, at the fields.
+ * What the local lookup's fast path reads (struct world_storage_record_v1
+ * and its entries, in include/world_storage.h) is mirrored in world.rs
+ * (`WorldRecord`, `EntryArray`, `Entry`; the layout test checks the
+ * offsets). Their rules are written there, at the fields.
  */
 #define WS_ENTRY_EMPTY ((u64)-1)
-
-struct ws_entry {
-	u64 handle;
-	void *object;
-	void *owner;
-};
-
-struct ws_entries {
-	struct rcu_head rcu;
-	u32 nr;
-	struct ws_entry entry[];
-};
-
-struct ws_record_head {
-	struct task_struct *task;
-	struct ws_entries *entries;
-};
 
 /*
  * The slow path of world_storage_lookup_local(), in exports.rs; the per-CPU
@@ -86,16 +70,16 @@ struct ws_record_head {
  * record leaves the table (which clears its task first).
  */
 int ws_lookup_local_slow(u64 handle, void **object);
-bool ws_current_set(struct ws_record_head *record);
-void ws_current_forget(struct ws_record_head *record);
+bool ws_current_set(struct world_storage_record_v1 *record);
+void ws_current_forget(struct world_storage_record_v1 *record);
 
 /*
  * Entry arrays: a new one with @nr empty entries (NULL without memory,
  * charged to the memory cgroup); freed after a grace period, or at once.
  */
-struct ws_entries *ws_entries_new(u32 nr, gfp_t gfp);
-void ws_entries_free_rcu(struct ws_entries *es);
-void ws_entries_free(struct ws_entries *es);
+struct world_storage_entries_v1 *ws_entries_new(u32 nr, gfp_t gfp);
+void ws_entries_free_rcu(struct world_storage_entries_v1 *es);
+void ws_entries_free(struct world_storage_entries_v1 *es);
 
 /*
  * Deferred teardowns: whether this context may take a spinlock_t; queue a
