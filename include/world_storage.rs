@@ -88,7 +88,11 @@ mod ffi {
 /// reads the per-CPU data (the kernel crate of 7.3 has no per-CPU access)
 /// and the preemption count, which must pin the CPU while this CPU's
 /// record is read (`rcu_read_lock()` does not under preemptible RCU).
-#[cfg(all(target_arch = "x86_64", CONFIG_PREEMPT_COUNT))]
+#[cfg(all(
+    target_arch = "x86_64",
+    CONFIG_PREEMPT_COUNT,
+    CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS
+))]
 mod fast {
     use core::{
         arch::asm,
@@ -128,7 +132,10 @@ mod fast {
         static world_storage_local_lookups_v1: u64;
         /// `struct task_struct *`.
         static current_task: *const c_void;
-        static __preempt_count: i32;
+        /// 64 bits with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`, bit 63
+        /// the inverted need-resched flag: a decrement to zero means a
+        /// reschedule is due.
+        static __preempt_count: u64;
     }
 
     #[cfg(CONFIG_PREEMPT_DYNAMIC)]
@@ -153,7 +160,7 @@ mod fast {
         // record of the task that last looked up here, and `current`.
         unsafe {
             asm!(
-                "incl %gs:{pc}(%rip)",
+                "incq %gs:{pc}(%rip)",
                 "movq %gs:{cur}(%rip), {record}",
                 "movq %gs:{task}(%rip), {current}",
                 pc = sym __preempt_count,
@@ -161,7 +168,7 @@ mod fast {
                 task = sym current_task,
                 record = out(reg) record,
                 current = out(reg) current,
-                options(att_syntax, nostack, preserves_flags),
+                options(att_syntax, nostack),
             )
         };
         // SAFETY: with preemption off, the record this CPU points at and
@@ -194,7 +201,7 @@ mod fast {
         // (`preempt_enable_notrace()`): zero means a reschedule is due.
         unsafe {
             asm!(
-                "decl %gs:{pc}(%rip)",
+                "decq %gs:{pc}(%rip)",
                 "sete {resched}",
                 pc = sym __preempt_count,
                 resched = out(reg_byte) resched,
@@ -209,9 +216,13 @@ mod fast {
     }
 }
 
-/// Without the fast path (another architecture, no preemption count): the
-/// exported function answers every lookup.
-#[cfg(not(all(target_arch = "x86_64", CONFIG_PREEMPT_COUNT)))]
+/// Without the fast path (another architecture, no preemption count, or a
+/// 32-bit one): the exported function answers every lookup.
+#[cfg(not(all(
+    target_arch = "x86_64",
+    CONFIG_PREEMPT_COUNT,
+    CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS
+)))]
 mod fast {
     /// Never answers.
     #[inline(always)]
