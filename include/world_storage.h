@@ -10,6 +10,9 @@
 #ifndef _WORLD_STORAGE_H
 #define _WORLD_STORAGE_H
 
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/sched.h>
 #include <linux/types.h>
 
 struct module;
@@ -122,6 +125,74 @@ int world_storage_destroy(u64 handle);
  * exiting task included).
  */
 int world_storage_lookup_local(u64 handle, void **object);
+
+/*
+ * What world_storage_lookup_local_inline() reads: the module's records as
+ * seen by its fast path, layout version 1. The version is in the names, so
+ * a client built against another layout fails to load. Not an interface
+ * of its own: use only through world_storage_lookup_local_inline().
+ */
+struct world_storage_entry_v1 {
+	u64 handle;
+	void *object;
+	void *internal;
+};
+
+struct world_storage_entries_v1 {
+	struct rcu_head rcu;
+	u32 nr;
+	struct world_storage_entry_v1 entry[];
+};
+
+struct world_storage_record_v1 {
+	struct task_struct *task;
+	struct world_storage_entries_v1 *entries;
+};
+
+DECLARE_PER_CPU(struct world_storage_record_v1 *, world_storage_current_v1);
+DECLARE_PER_CPU(unsigned long, world_storage_local_lookups_v1);
+
+/* The fast path: true, with *@object set, if it answered. */
+static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **object)
+{
+	const struct world_storage_record_v1 *r;
+	const struct world_storage_entries_v1 *es;
+	u32 slot = (u32)handle;
+	bool hit = false;
+
+	/* Pins the CPU's pointer and keeps the record and entries alive. */
+	preempt_disable_notrace();
+	r = this_cpu_read(world_storage_current_v1);
+	if (likely(READ_ONCE(r->task) == current && object)) {
+		es = READ_ONCE(r->entries);
+		/* Acquire: pairs with the store of the handle after the object. */
+		if (likely(slot < es->nr && smp_load_acquire(&es->entry[slot].handle) == handle)) {
+			*object = READ_ONCE(es->entry[slot].object);
+			this_cpu_inc(world_storage_local_lookups_v1);
+			hit = true;
+		}
+	}
+	preempt_enable_notrace();
+	return hit;
+}
+
+/**
+ * world_storage_lookup_local_inline() - world_storage_lookup_local(), inlined
+ * @handle: the region
+ * @object: receives the object
+ *
+ * The same call, with its fast path inlined into the caller (no call when
+ * this CPU last looked up for the current task); anything else goes to
+ * world_storage_lookup_local().
+ *
+ * Return: as world_storage_lookup_local().
+ */
+static __always_inline int world_storage_lookup_local_inline(u64 handle, void **object)
+{
+	if (likely(world_storage_lookup_local_fast(handle, object)))
+		return 0;
+	return world_storage_lookup_local(handle, object);
+}
 
 /**
  * world_storage_lookup() - another world's object, with a reference

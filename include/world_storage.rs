@@ -86,6 +86,154 @@ mod ffi {
     }
 }
 
+/// The local lookup's fast path, as `world_storage_lookup_local_fast()` in
+/// `include/world_storage.h` does it (layout version 1), inlined: `asm!`
+/// reads the per-CPU data (the kernel crate of 7.3 has no per-CPU access)
+/// and the preemption count, which must pin the CPU while this CPU's
+/// record is read (`rcu_read_lock()` does not under preemptible RCU).
+#[cfg(all(
+    target_arch = "x86_64",
+    CONFIG_PREEMPT_COUNT,
+    CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS
+))]
+mod fast {
+    use core::{
+        arch::asm,
+        ffi::c_void,
+        sync::atomic::{AtomicU64, Ordering},
+    };
+    use kernel::bindings;
+
+    /// `struct world_storage_entry_v1`.
+    #[repr(C)]
+    struct Entry {
+        handle: AtomicU64,
+        object: *mut c_void,
+        internal: *mut c_void,
+    }
+
+    /// `struct world_storage_entries_v1`.
+    #[repr(C)]
+    struct Entries {
+        rcu: bindings::callback_head,
+        nr: u32,
+        entry: [Entry; 0],
+    }
+
+    /// `struct world_storage_record_v1`.
+    #[repr(C)]
+    struct Record {
+        /// `struct task_struct *`.
+        task: *const c_void,
+        entries: *const Entries,
+    }
+
+    // Per-CPU variables: only their addresses are used, in `asm!`.
+    extern "C" {
+        /// `struct world_storage_record_v1 *`.
+        static world_storage_current_v1: *const c_void;
+        static world_storage_local_lookups_v1: u64;
+        /// `struct task_struct *`.
+        static current_task: *const c_void;
+        /// 64 bits with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`, bit 63
+        /// the inverted need-resched flag: a decrement to zero means a
+        /// reschedule is due.
+        static __preempt_count: u64;
+    }
+
+    #[cfg(CONFIG_PREEMPT_DYNAMIC)]
+    extern "C" {
+        #[link_name = "__SCT__preempt_schedule_notrace"]
+        fn preempt_schedule_notrace();
+    }
+
+    #[cfg(not(CONFIG_PREEMPT_DYNAMIC))]
+    extern "C" {
+        fn preempt_schedule_notrace();
+    }
+
+    /// The current task's object of region `handle`, if this CPU last
+    /// looked up for the current task and its entry has that handle.
+    #[inline(always)]
+    pub(super) fn lookup_local(handle: u64) -> Option<*mut c_void> {
+        let record: *const Record;
+        let current: *const c_void;
+        // SAFETY: increments this CPU's preemption count (the kernel's
+        // `preempt_disable_notrace()`); reads this CPU's pointer to the
+        // record of the task that last looked up here, and `current`.
+        unsafe {
+            asm!(
+                "incq %gs:{pc}(%rip)",
+                "movq %gs:{cur}(%rip), {record}",
+                "movq %gs:{task}(%rip), {current}",
+                pc = sym __preempt_count,
+                cur = sym world_storage_current_v1,
+                task = sym current_task,
+                record = out(reg) record,
+                current = out(reg) current,
+                options(att_syntax, nostack),
+            )
+        };
+        // SAFETY: with preemption off, the record this CPU points at and
+        // its entry array are alive (world storage frees them with
+        // `call_rcu()` after forgetting them on every CPU); its `task` is
+        // current only if it is current's record.
+        let object = unsafe {
+            let slot = (handle & 0xffff_ffff) as usize;
+            let entries = (*record).entries;
+            if core::ptr::read_volatile(&raw const (*record).task) == current
+                && slot < (*entries).nr as usize
+            {
+                let entry = &*(&raw const (*entries).entry).cast::<Entry>().add(slot);
+                // Acquire: pairs with the store of the handle after the
+                // object.
+                (entry.handle.load(Ordering::Acquire) == handle).then(|| {
+                    asm!(
+                        "incq %gs:{n}(%rip)",
+                        n = sym world_storage_local_lookups_v1,
+                        options(att_syntax, nostack),
+                    );
+                    core::ptr::read_volatile(&raw const entry.object)
+                })
+            } else {
+                None
+            }
+        };
+        let resched: u8;
+        // SAFETY: the decrement matching the increment above
+        // (`preempt_enable_notrace()`): zero means a reschedule is due.
+        unsafe {
+            asm!(
+                "decq %gs:{pc}(%rip)",
+                "sete {resched}",
+                pc = sym __preempt_count,
+                resched = out(reg_byte) resched,
+                options(att_syntax, nostack),
+            )
+        };
+        if resched != 0 {
+            // SAFETY: no requirement; preemption is enabled again.
+            unsafe { preempt_schedule_notrace() };
+        }
+        object
+    }
+}
+
+/// Without the fast path (another architecture, no preemption count, or a
+/// 32-bit one): the exported function answers every lookup.
+#[cfg(not(all(
+    target_arch = "x86_64",
+    CONFIG_PREEMPT_COUNT,
+    CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS
+)))]
+mod fast {
+    /// Never answers.
+    #[inline(always)]
+    pub(super) fn lookup_local(_handle: u64) -> Option<*mut core::ffi::c_void> {
+        None
+    }
+}
+
 /// A type whose values live in world storage: one per world.
 ///
 /// Its constructor is [`WorldObject::init`]; its destructor is its `Drop`
@@ -207,9 +355,15 @@ impl<T: WorldObject> WorldStorage<T> {
     /// The current task's object. Any context, no lock; the guard cannot
     /// leave the current task. `ENOENT` if the task has no object.
     pub(crate) fn local(&self) -> Result<LocalRef<'_, T>> {
-        let mut object = core::ptr::null_mut();
-        // SAFETY: `object` is valid for writes.
-        to_result(unsafe { ffi::world_storage_lookup_local(self.handle, &mut object) })?;
+        let object = match fast::lookup_local(self.handle) {
+            Some(object) => object,
+            None => {
+                let mut object = core::ptr::null_mut();
+                // SAFETY: `object` is valid for writes.
+                to_result(unsafe { ffi::world_storage_lookup_local(self.handle, &mut object) })?;
+                object
+            }
+        };
         let object = NonNull::new(object.cast::<T>()).ok_or(EINVAL)?;
         // INVARIANT: the current task's object lives while the task runs and
         // `self` exists; the guard is `!Send` and borrows `self`.

@@ -1,43 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The current task's world record, cached per CPU (in the C glue: Rust
-//! cannot express per-CPU variables here), so the local lookup skips the
-//! table walk by TID.
+//! The current task's world record, pointed at per CPU for the local
+//! lookup's fast path (both in the C glue: Rust in 7.3 has no per-CPU
+//! access and calls `preempt_disable()` out of line).
 //!
-//! Protocol (written out at the C side): the lookup fills the cache only
-//! for `current`, under RCU, then re-checks the table; a record leaving the
-//! table is forgotten on every CPU before its last reference is dropped.
-//! A full barrier on each side makes one of them see the other.
+//! Protocol (written out at the C side): the slow path points this CPU at
+//! current's record, with preemption off, then re-checks that the record
+//! still has its task; a record leaving the table has its task cleared,
+//! then is forgotten on every CPU before its last reference is dropped. A
+//! full barrier on each side makes one of them see the other.
 
 use crate::world::WorldRecord;
-use kernel::{ffi::c_void, sync::rcu};
+use kernel::ffi::c_void;
 
 extern "C" {
-    fn ws_cache_get() -> *const c_void;
-    fn ws_cache_set(record: *const c_void);
-    fn ws_cache_forget(record: *const c_void);
+    fn ws_current_set(record: *mut c_void) -> bool;
+    fn ws_current_forget(record: *mut c_void);
 }
 
-/// The current task's cached record, valid while `guard` is held.
-#[inline]
-pub(crate) fn get<'a>(_guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
-    // SAFETY: no requirement; reads this CPU's entry.
-    let p = unsafe { ws_cache_get() }.cast::<WorldRecord>();
-    // SAFETY: a cached record was in the table when cached and is forgotten
-    // before it can be freed (a grace period after leaving the table);
-    // `_guard` holds this grace period.
-    unsafe { p.as_ref() }
+/// Points this CPU at `record`, the current task's record just found in
+/// the table; `false` (not kept) if it has left the table meanwhile.
+pub(crate) fn set(record: &WorldRecord) -> bool {
+    // SAFETY: `record` starts with `struct world_storage_record_v1` (`repr(C)`) and
+    // stays alive until forgotten on every CPU and a grace period has
+    // passed; the C side writes only the per-CPU pointer.
+    unsafe { ws_current_set(core::ptr::from_ref(record).cast_mut().cast()) }
 }
 
-/// Caches `record`, which the caller found in the table as the current
-/// task's, under `guard`. The caller re-checks the table afterwards.
-pub(crate) fn set(record: &WorldRecord, _guard: &rcu::Guard) {
-    // SAFETY: no requirement; writes this CPU's entry.
-    unsafe { ws_cache_set(core::ptr::from_ref(record).cast()) };
-}
-
-/// Forgets `record` on every CPU: it has left the table.
+/// Clears `record`'s task and forgets it on every CPU: it has left the
+/// table.
 pub(crate) fn forget(record: &WorldRecord) {
-    // SAFETY: no requirement; only compares and clears entries.
-    unsafe { ws_cache_forget(core::ptr::from_ref(record).cast()) };
+    // SAFETY: as in `set`; the C side writes the record's `task` (an
+    // atomic) and the per-CPU pointers.
+    unsafe { ws_current_forget(core::ptr::from_ref(record).cast_mut().cast()) };
 }

@@ -112,13 +112,14 @@ extern "C" fn world_storage_destroy(handle: u64) -> c_int {
     errno(storage().and_then(|s| s.destroy(handle)))
 }
 
-/// See `world_storage_lookup_local()` in `include/world_storage.h`.
+/// The slow path of `world_storage_lookup_local()`, whose fast path is in
+/// the C glue: answers every case the fast path leaves.
 ///
 /// # Safety
 ///
 /// `object` is NULL or valid for writes.
 #[no_mangle]
-unsafe extern "C" fn world_storage_lookup_local(handle: u64, object: *mut *mut c_void) -> c_int {
+unsafe extern "C" fn ws_lookup_local_slow(handle: u64, object: *mut *mut c_void) -> c_int {
     errno(storage().and_then(|s| {
         let p = s.lookup_local(handle)?;
         // SAFETY: NULL or valid by the contract.

@@ -26,7 +26,8 @@ impl AllocContext {
         }
     }
 
-    fn gfp(self) -> bindings::gfp_t {
+    /// The allocation flags for C allocators.
+    pub(crate) fn gfp(self) -> bindings::gfp_t {
         match self {
             // `__GFP_ACCOUNT`, which bindgen does not export by itself.
             Self::NewTask => {

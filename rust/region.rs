@@ -252,6 +252,12 @@ impl RegionTable {
         self.live.load(Ordering::Relaxed) != 0
     }
 
+    /// One past the highest slot ever published: a new world record's
+    /// entries cover these slots.
+    pub(crate) fn slots_in_use(&self) -> usize {
+        self.high_water.load(Ordering::Relaxed)
+    }
+
     /// Publishes a new region in a free slot and returns its handle.
     pub(crate) fn publish(
         &self,

@@ -109,10 +109,10 @@ impl WorldStorage {
         for task in threads.iter() {
             let record = match self.worlds.get_ref(task)? {
                 Some(record) => record,
-                None => match self
-                    .worlds
-                    .attach(WorldRecord::new(task, AllocContext::Sleepable)?, task)?
-                {
+                None => match self.worlds.attach(
+                    WorldRecord::new(task, self.regions.slots_in_use(), AllocContext::Sleepable)?,
+                    task,
+                )? {
                     Some(record) => record,
                     // Exiting: its exit hook has run or will find nothing.
                     None => continue,
@@ -135,9 +135,14 @@ impl WorldStorage {
     /// Everything after unpublishing: drain lookups and references, sweep
     /// objects, free the region, then let its slot be reused.
     fn retire(&self, region: Unpublished) {
+        // Local lookups' fast path finds objects by handle in each world's
+        // entries, without the region table: hide them there at once, and
+        // again once hooks that saw the region published have finished.
+        self.worlds.hide(&region);
         // Lookups that saw the region published have finished (and counted
         // their references); hooks that saw it have finished constructing.
         rcu::synchronize_rcu();
+        self.worlds.hide(&region);
         region.remote_refs.wait_for_zero();
         self.worlds.sweep(&region);
         region.allocated.wait_for_zero();
@@ -234,7 +239,7 @@ impl WorldStorage {
             return;
         }
         let mut failed = false;
-        match WorldRecord::new(task, AllocContext::NewTask)
+        match WorldRecord::new(task, self.regions.slots_in_use(), AllocContext::NewTask)
             .and_then(|fresh| self.worlds.attach(fresh, task))
         {
             Ok(Some(record)) => self.regions.for_each(&guard, |region| {

@@ -15,10 +15,11 @@ extern "C" {
     fn ws_task_key(task: *const c_void) -> c_ulong;
 }
 
-/// The key of `task`'s record in the world table: its address over C's
-/// `sizeof(struct task_struct)`, distinct for tasks that are alive together
-/// (their memory does not overlap) and dense, so neighbouring tasks share
-/// the table's leaf nodes (the keys are still large: ~9 levels). A
+/// The key of `task`'s record in the world table: its offset in the direct
+/// map over C's `sizeof(struct task_struct)`, distinct for tasks that are
+/// alive together (their memory does not overlap) and dense, so
+/// neighbouring tasks share the table's leaf nodes (keys below RAM size
+/// over task size: 3 levels with 2 GiB, 5 with 1 TiB). A
 /// task keeps its address for life, whatever TID it takes (a thread that
 /// calls `execve()` takes its leader's), and its record leaves the table at
 /// its exit hook, before the memory can hold another task.

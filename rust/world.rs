@@ -23,26 +23,34 @@
 
 use crate::{
     current_cache, deferred,
+    handle::{HANDLE_INVALID, MAX_REGIONS},
     object_cache::AllocContext,
     region::Region,
     tasks,
-    xarray_rcu::{RcuXArray, XaGuard, XaKind},
+    xarray_rcu::{RcuXArray, XaKind},
 };
 use core::{
-    ffi::c_int,
+    ffi::{c_int, c_void},
+    marker::PhantomData,
+    mem::{offset_of, size_of},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
 };
 use kernel::{
-    bindings,
+    bindings, new_spinlock_irq,
     prelude::*,
-    sync::rcu,
+    sync::{rcu, SpinLockIrq},
     task::Task,
     types::{Opaque, ScopeGuard},
 };
 
 extern "C" {
     fn ws_refcount_get_below(r: *mut bindings::refcount_t, max: u32) -> c_int;
+    fn ws_direct_map_offset(p: *const c_void) -> usize;
+    // `struct world_storage_entries_v1 *`, which `EntryArray` mirrors.
+    fn ws_entries_new(nr: u32, gfp: bindings::gfp_t) -> *mut c_void;
+    fn ws_entries_free_rcu(entries: *mut c_void);
+    fn ws_entries_free(entries: *mut c_void);
 }
 
 /// The most references one record takes: a lookup past it fails with
@@ -52,20 +60,123 @@ extern "C" {
 /// overshoot it by at most one per task, far below 2^31.
 const MAX_RECORD_REFS: u32 = 1 << 30;
 
-/// Region slots whose objects a record keeps in a plain array rather than
-/// its XArray: a lookup reads them with one load, and a task with regions
-/// only in these slots needs no XArray node.
-const FAST_SLOTS: usize = 16;
-
-/// A `fast` entry reserved by a constructor in progress: not an object, never
-/// dereferenced (no object lives at the dangling address).
+/// The `owner` of an entry reserved by a constructor in progress: not an
+/// object, never dereferenced (no object lives at the dangling address).
 const RESERVED: *mut WorldObject = ptr::dangling_mut();
 
-/// The key of an object in the object index: its address over 8 (every
-/// slab object is at least 8-byte aligned).
+/// The handle of an empty entry: no region's (its slot is out of range).
+const ENTRY_EMPTY: u64 = HANDLE_INVALID;
+
+/// Entries a record's array has at least: small worlds never grow it.
+const MIN_ENTRIES: usize = 8;
+
+/// One region slot of one world: `struct world_storage_entry_v1` of `include/world_storage.h`, which the
+/// local lookup's fast path reads with preemption off and no lock.
+#[repr(C)]
+pub(crate) struct Entry {
+    /// The handle of the region whose object `object` is, or `ENTRY_EMPTY`.
+    /// Stored (release) under the record's lock after `object` and
+    /// `owner`; set to `ENTRY_EMPTY` under it before `owner` is cleared,
+    /// and by Destroy (`hide`) as soon as the region is unpublished.
+    /// Loaded (acquire) under RCU or with preemption off: whoever sees a
+    /// handle sees its object.
+    handle: AtomicU64,
+    /// The object's memory, for the local lookup. Written under the
+    /// record's lock before `handle`; left in place when the entry is
+    /// cleared, for a reader that saw the handle just before (the object is
+    /// freed a grace period after).
+    object: AtomicPtr<u8>,
+    /// The `WorldObject` (made by `KBox::into_raw`, pointing back at this
+    /// record), `RESERVED` or null. Written and read under the record's
+    /// lock; read under RCU by remote lookups once they have seen `handle`.
+    owner: AtomicPtr<WorldObject>,
+}
+
+/// A record's entries: `struct world_storage_entries_v1` of
+/// `include/world_storage.h`, allocated there
+/// (`ws_entries_new`) with `nr` entries after the header.
+#[repr(C)]
+pub(crate) struct EntryArray {
+    /// For the deferred free of an array a larger one replaced.
+    rcu: Opaque<bindings::callback_head>,
+    /// Immutable: how many entries follow.
+    nr: u32,
+    entries: [Entry; 0],
+}
+
+/// What the local lookup's fast path (C) reads of the world records, with
+/// Rust's offsets: the layout test compares them with C's.
+pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
+    (
+        c"world_storage_record_v1.task",
+        offset_of!(WorldRecord, task),
+    ),
+    (
+        c"world_storage_record_v1.entries",
+        offset_of!(WorldRecord, entries),
+    ),
+    (c"world_storage_entries_v1.nr", offset_of!(EntryArray, nr)),
+    (
+        c"world_storage_entries_v1.entry",
+        offset_of!(EntryArray, entries),
+    ),
+    (c"world_storage_entry_v1.handle", offset_of!(Entry, handle)),
+    (c"world_storage_entry_v1.object", offset_of!(Entry, object)),
+    (c"world_storage_entry_v1.internal", offset_of!(Entry, owner)),
+    (c"world_storage_entry_v1.sizeof", size_of::<Entry>()),
+];
+
+/// An entry array, alive for `'a`.
+///
+/// # Invariants
+///
+/// `array` points to an `EntryArray` from `ws_entries_new` whose `nr`
+/// entries are initialised, alive for `'a`.
+#[derive(Clone, Copy)]
+struct Entries<'a> {
+    array: NonNull<EntryArray>,
+    _life: PhantomData<&'a EntryArray>,
+}
+
+impl<'a> Entries<'a> {
+    /// A new array of at least `nr` empty entries (at most `MAX_REGIONS`).
+    fn alloc(nr: usize, context: AllocContext) -> Result<NonNull<EntryArray>> {
+        let nr = nr.max(MIN_ENTRIES).next_power_of_two().min(MAX_REGIONS);
+        // SAFETY: no requirement; `nr` is at most `MAX_REGIONS`, so fits.
+        NonNull::new(unsafe { ws_entries_new(nr as u32, context.gfp()) }.cast()).ok_or(ENOMEM)
+    }
+
+    fn len(self) -> usize {
+        // SAFETY: live (type invariant); `nr` is immutable.
+        unsafe { (*self.array.as_ptr()).nr as usize }
+    }
+
+    /// The entry of region slot `slot`, if the array has it.
+    fn get(self, slot: usize) -> Option<&'a Entry> {
+        if slot >= self.len() {
+            return None;
+        }
+        // SAFETY: `slot < nr`, and the array has `nr` initialised entries
+        // after its header, alive for `'a` (type invariant).
+        Some(unsafe {
+            &*(&raw const (*self.array.as_ptr()).entries)
+                .cast::<Entry>()
+                .add(slot)
+        })
+    }
+
+    fn iter(self) -> impl Iterator<Item = &'a Entry> {
+        (0..self.len()).filter_map(move |slot| self.get(slot))
+    }
+}
+
+/// The key of an object in the object index: its offset in the direct map
+/// (where the slab allocates) over 8 (every slab object is at least 8-byte
+/// aligned), so the keys, and the index, stay a few levels shallow.
 fn index_key(data: *const u8) -> Option<usize> {
     let addr = data as usize;
-    (addr % 8 == 0 && addr != 0).then_some(addr / 8)
+    // SAFETY: no requirement; only the address is used.
+    (addr % 8 == 0 && addr != 0).then(|| unsafe { ws_direct_map_offset(data.cast()) } / 8)
 }
 
 /// One region's object for one world.
@@ -151,6 +262,11 @@ impl WorldObject {
 
 /// The record of one world: its objects, by region slot.
 ///
+/// Its first two fields are `struct world_storage_record_v1` of
+/// `include/world_storage.h`: the
+/// local lookup's fast path reaches them through a per-CPU pointer
+/// (current_cache.rs).
+///
 /// # Invariants
 ///
 /// - `refs` counts 1 while the record is in [`WorldTable`]'s `worlds`, plus
@@ -158,14 +274,25 @@ impl WorldObject {
 ///   reaches zero the record is torn down (at once, or by a deferred
 ///   teardown that owns it through `deferred`) and, a grace period later,
 ///   freed.
-/// - Every entry of `fast` (slots below `FAST_SLOTS`) and of `objects`
-///   (the other slots) is null, [`RESERVED`] or a `WorldObject` made by
+/// - Every entry's `owner` is null, [`RESERVED`] or a `WorldObject` made by
 ///   `KBox::into_raw` that points back at this record. A reservation is
 ///   held by a constructor in progress, which holds a reference on the
 ///   record. An object is freed only a grace period after its entry is
 ///   cleared.
-#[pin_data]
+#[repr(C)]
+#[pin_data(PinnedDrop)]
 pub(crate) struct WorldRecord {
+    /// The task whose record this is, while the record is in the table: the
+    /// fast path's check that a per-CPU pointer is current's. Set when the
+    /// record is made; cleared (by `current_cache::forget`) when it leaves
+    /// the table, before it is forgotten on every CPU. Read anywhere.
+    task: AtomicPtr<bindings::task_struct>,
+    /// The entry array, one entry per region slot below its length; never
+    /// null. Replaced (release) under `lock` by a longer copy when a region
+    /// in a higher slot gets an object; the old array is freed a grace
+    /// period later (`call_rcu`), the last one with the record. Loaded
+    /// (acquire) under RCU or with preemption off.
+    entries: AtomicPtr<EntryArray>,
     /// Immutable: the world's ID (global TID) when the record was made.
     first_wid: i32,
     /// The world's ID as last seen: written only by the world's own exec and
@@ -175,17 +302,12 @@ pub(crate) struct WorldRecord {
     /// See the type invariants. Taken only with `inc_not_zero`, below
     /// `MAX_RECORD_REFS`, by lookups.
     refs: Opaque<bindings::refcount_t>,
-    /// Region slot (`FAST_SLOTS` and up) to `WorldObject`. Its lock, taken
-    /// with interrupts off (the last Release may tear a record down from any
-    /// context), is the record's lock: it also guards every write to `fast`
-    /// and `exited`. Loaded under RCU.
+    /// The record's lock, taken with interrupts off: guards every write to
+    /// the entries (and their replacement) and to `exited`.
     #[pin]
-    objects: RcuXArray<WorldObject>,
-    /// The objects of slots below `FAST_SLOTS`. Written under the `objects`
-    /// lock; loaded under RCU.
-    fast: [AtomicPtr<WorldObject>; FAST_SLOTS],
-    /// Set once under the `objects` lock at exit: no object is added after.
-    /// Read under that lock, or (Release lacks it) with acquire ordering.
+    lock: SpinLockIrq<()>,
+    /// Set once under `lock` at exit: no object is added after. Read under
+    /// that lock, or (Release lacks it) with acquire ordering.
     exited: AtomicBool,
     /// Link in the list of deferred teardowns: used once, after the last
     /// reference is dropped where the teardown may not run.
@@ -194,29 +316,62 @@ pub(crate) struct WorldRecord {
     rcu: Opaque<bindings::callback_head>,
 }
 
-// SAFETY: everything is atomic, behind the `objects` lock, or used once by
-// the owner of the last reference.
+// SAFETY: everything is atomic, behind `lock`, or used once by the owner of
+// the last reference.
 unsafe impl Send for WorldRecord {}
 // SAFETY: as above.
 unsafe impl Sync for WorldRecord {}
 
 impl WorldRecord {
     /// A record for `task`, not yet in the table, counting one reference
-    /// (the table's, once attached).
-    pub(crate) fn new(task: &Task, context: AllocContext) -> Result<Pin<KBox<Self>>> {
+    /// (the table's, once attached), with entries for region slots below
+    /// `slots` at least.
+    pub(crate) fn new(task: &Task, slots: usize, context: AllocContext) -> Result<Pin<KBox<Self>>> {
         let wid = tasks::world_id(task);
+        let entries = ScopeGuard::new_with_data(Entries::alloc(slots, context)?, |e| {
+            // SAFETY: just allocated, never shared.
+            unsafe { ws_entries_free(e.as_ptr().cast()) }
+        });
+        let array = entries.as_ptr();
         let init = pin_init!(Self {
+            task: AtomicPtr::new(task.as_ptr()),
+            entries: AtomicPtr::new(array),
             first_wid: wid,
             wid: AtomicI32::new(wid),
             // SAFETY: no requirement; builds an initial count.
             refs: Opaque::new(unsafe { bindings::REFCOUNT_INIT(1) }),
-            objects <- RcuXArray::new(XaKind::Objects),
-            fast: [const { AtomicPtr::new(ptr::null_mut()) }; FAST_SLOTS],
+            lock <- new_spinlock_irq!((), "WorldRecord::lock"),
             exited: AtomicBool::new(false),
             deferred: Opaque::uninit(),
             rcu: Opaque::uninit(),
         });
-        KBox::pin_init(init, context.flags())
+        let record = KBox::pin_init(init, context.flags())?;
+        // The record owns the array now (and frees it when dropped).
+        entries.dismiss();
+        Ok(record)
+    }
+
+    /// The entries, valid while `_guard` is held.
+    fn entries<'a>(&self, _guard: &'a rcu::Guard) -> Entries<'a> {
+        // INVARIANT: never null; an array is freed only a grace period
+        // after it is replaced, or with the record; `_guard` holds it.
+        Entries {
+            // SAFETY: never null (field rule).
+            array: unsafe { NonNull::new_unchecked(self.entries.load(Ordering::Acquire)) },
+            _life: PhantomData,
+        }
+    }
+
+    /// The entries, which only the holder of `lock` (`_lock` proves it is
+    /// held) replaces.
+    fn entries_locked<'a>(&self, _lock: &'a kernel::sync::SpinLockIrqGuard<'_, ()>) -> Entries<'a> {
+        // INVARIANT: only the lock holder replaces the array, and the record
+        // outlives the guard.
+        Entries {
+            // SAFETY: never null (field rule).
+            array: unsafe { NonNull::new_unchecked(self.entries.load(Ordering::Relaxed)) },
+            _life: PhantomData,
+        }
     }
 
     /// The world's ID as last seen.
@@ -239,54 +394,113 @@ impl WorldRecord {
         wid == self.first_wid || wid == self.wid() || self.exited.load(Ordering::Acquire)
     }
 
-    /// The object of region slot `slot`, valid while `guard` is held.
+    /// The entry of the region named `handle`, if this world has its
+    /// object, valid while `guard` is held.
     #[inline]
-    pub(crate) fn object<'a>(&self, slot: usize, guard: &'a rcu::Guard) -> Option<&'a WorldObject> {
-        match self.fast.get(slot) {
-            Some(entry) => Self::fast_object(entry, guard),
-            None => self.objects.load(slot, guard),
-        }
+    fn entry<'a>(&self, handle: u64, guard: &'a rcu::Guard) -> Option<&'a Entry> {
+        let entry = self.entries(guard).get((handle & 0xffff_ffff) as usize)?;
+        (entry.handle.load(Ordering::Acquire) == handle).then_some(entry)
     }
 
-    /// The object in a `fast` entry, valid while `guard` is held.
-    #[inline]
-    fn fast_object<'a>(
-        entry: &AtomicPtr<WorldObject>,
-        _guard: &'a rcu::Guard,
-    ) -> Option<&'a WorldObject> {
-        let p = entry.load(Ordering::Acquire);
-        if p == RESERVED {
-            return None;
-        }
-        // SAFETY: a non-reserved entry is null or a live object, freed only a
-        // grace period after the entry is cleared (type invariant); `_guard`
+    /// The object of the region named `handle`, valid while `guard` is held.
+    pub(crate) fn object<'a>(&self, handle: u64, guard: &'a rcu::Guard) -> Option<&'a WorldObject> {
+        let owner = self.entry(handle, guard)?.owner.load(Ordering::Acquire);
+        // SAFETY: an entry with a handle has a live object, freed only a
+        // grace period after the entry is cleared (type invariant); `guard`
         // holds this grace period.
-        unsafe { p.as_ref() }
+        unsafe { owner.as_ref() }
     }
 
-    /// Reserves `slot` if it is empty; `Ok(false)` if it is taken or
-    /// reserved. `lock` is this record's lock.
-    fn reserve(&self, lock: &mut XaGuard<'_, WorldObject>, slot: usize) -> Result<bool> {
-        match self.fast.get(slot) {
-            Some(entry) if !entry.load(Ordering::Relaxed).is_null() => Ok(false),
-            Some(entry) => {
-                entry.store(RESERVED, Ordering::Relaxed);
-                Ok(true)
-            }
-            None => lock.reserve(slot),
+    /// The memory of the object of the region named `handle`.
+    fn object_memory(&self, handle: u64, guard: &rcu::Guard) -> Option<NonNull<u8>> {
+        NonNull::new(self.entry(handle, guard)?.object.load(Ordering::Relaxed))
+    }
+
+    /// Reserves the entry of `slot` if it is empty and the world has not
+    /// exited; `Ok(false)` if it is taken or reserved, or the world exited.
+    /// Makes the array longer if it has no entry for `slot`.
+    fn reserve(&self, slot: usize, context: AllocContext) -> Result<bool> {
+        loop {
+            let len = {
+                let lock = self.lock.lock();
+                if self.exited.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                let entries = self.entries_locked(&lock);
+                if let Some(entry) = entries.get(slot) {
+                    if !entry.owner.load(Ordering::Relaxed).is_null() {
+                        return Ok(false);
+                    }
+                    entry.owner.store(RESERVED, Ordering::Relaxed);
+                    return Ok(true);
+                }
+                entries.len()
+            };
+            let longer = Entries::alloc(slot + 1, context)?;
+            self.replace_entries(longer, len);
         }
     }
 
-    /// Puts `obj` (or, if null, nothing) in the reserved `slot`.
-    fn fill(&self, lock: &mut XaGuard<'_, WorldObject>, slot: usize, obj: *const WorldObject) {
-        match (self.fast.get(slot), obj.is_null()) {
-            (Some(entry), _) => entry.store(obj.cast_mut(), Ordering::Release),
-            (None, true) => {
-                lock.erase(slot);
+    /// Replaces the entries by `longer`, a copy, unless they were replaced
+    /// since their length was `len` (then `longer` is freed).
+    fn replace_entries(&self, longer: NonNull<EntryArray>, len: usize) {
+        let lock = self.lock.lock();
+        let old = self.entries_locked(&lock);
+        if old.len() != len {
+            // SAFETY: just allocated, never shared.
+            unsafe { ws_entries_free(longer.as_ptr().cast()) };
+            return;
+        }
+        // INVARIANT: from `ws_entries_new`, not yet shared.
+        let new = Entries {
+            array: longer,
+            _life: PhantomData,
+        };
+        for (from, to) in old.iter().zip(new.iter()) {
+            to.object
+                .store(from.object.load(Ordering::Relaxed), Ordering::Relaxed);
+            to.owner
+                .store(from.owner.load(Ordering::Relaxed), Ordering::Relaxed);
+            to.handle
+                .store(from.handle.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        // Release: readers of the new array see its entries.
+        self.entries.store(longer.as_ptr(), Ordering::Release);
+        // SAFETY: no longer reachable but for readers under RCU or with
+        // preemption off, which the grace period waits for.
+        unsafe { ws_entries_free_rcu(old.array.as_ptr().cast()) };
+    }
+
+    /// Puts `obj` (or, if `None`, nothing) in the reserved entry of `slot`,
+    /// as the object of the region named `handle`.
+    fn fill(&self, slot: usize, handle: u64, obj: Option<&WorldObject>) {
+        let lock = self.lock.lock();
+        // Reserved, so present: the array only gets longer.
+        let Some(entry) = self.entries_locked(&lock).get(slot) else {
+            return;
+        };
+        match obj {
+            Some(obj) => {
+                entry.object.store(obj.data.as_ptr(), Ordering::Relaxed);
+                entry
+                    .owner
+                    .store(ptr::from_ref(obj).cast_mut(), Ordering::Relaxed);
+                entry.handle.store(handle, Ordering::Release);
             }
-            // Replacing a reservation allocates nothing, so cannot fail.
-            (None, false) => {
-                let _ = lock.store(slot, obj);
+            None => entry.owner.store(ptr::null_mut(), Ordering::Relaxed),
+        }
+    }
+
+    /// Lookups of the region named `handle` no longer find its object here
+    /// (Destroy); the object stays for [`WorldTable::sweep`].
+    fn hide(&self, handle: u64) {
+        let lock = self.lock.lock();
+        if let Some(entry) = self
+            .entries_locked(&lock)
+            .get((handle & 0xffff_ffff) as usize)
+        {
+            if entry.handle.load(Ordering::Relaxed) == handle {
+                entry.handle.store(ENTRY_EMPTY, Ordering::Relaxed);
             }
         }
     }
@@ -305,7 +519,7 @@ impl WorldRecord {
     }
 
     fn mark_exited(&self) {
-        let _lock = self.objects.lock();
+        let _lock = self.lock.lock();
         // Release: pairs with `had_wid`, which reads it without the lock.
         self.exited.store(true, Ordering::Release);
     }
@@ -313,35 +527,31 @@ impl WorldRecord {
     /// Removes `obj` from this record if it is still there; `true` if the
     /// caller now owns it (and must destruct and retire it).
     fn claim(&self, slot: usize, obj: &WorldObject) -> bool {
-        let mut objects = self.objects.lock();
-        let obj = ptr::from_ref(obj).cast_mut();
-        if let Some(entry) = self.fast.get(slot) {
-            return entry
-                .compare_exchange(obj, ptr::null_mut(), Ordering::Release, Ordering::Relaxed)
-                .is_ok();
-        }
-        if !objects.load(slot).is_some_and(|o| ptr::eq(o, obj)) {
+        let lock = self.lock.lock();
+        let Some(entry) = self.entries_locked(&lock).get(slot) else {
+            return false;
+        };
+        if !ptr::eq(entry.owner.load(Ordering::Relaxed), obj) {
             return false;
         }
-        objects.erase(slot);
+        entry.handle.store(ENTRY_EMPTY, Ordering::Relaxed);
+        entry.owner.store(ptr::null_mut(), Ordering::Relaxed);
         true
     }
 
     /// Removes and returns any one object, which the caller now owns.
     fn take_any(&self) -> Option<&WorldObject> {
-        let mut objects = self.objects.lock();
-        for entry in &self.fast {
-            let p = entry.load(Ordering::Relaxed);
-            if !p.is_null() && p != RESERVED {
-                entry.store(ptr::null_mut(), Ordering::Release);
-                // SAFETY: a live object (type invariant); its entry cleared,
-                // the caller owns it and frees it after a grace period.
-                return Some(unsafe { &*p });
-            }
-        }
-        let (slot, _) = objects.first()?;
-        // SAFETY: as above, for an erased XArray entry.
-        unsafe { objects.erase(slot).as_ref() }
+        let lock = self.lock.lock();
+        let entry = self.entries_locked(&lock).iter().find(|e| {
+            let p = e.owner.load(Ordering::Relaxed);
+            !p.is_null() && p != RESERVED
+        })?;
+        let p = entry.owner.load(Ordering::Relaxed);
+        entry.handle.store(ENTRY_EMPTY, Ordering::Relaxed);
+        entry.owner.store(ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: a live object (type invariant); its entry cleared, the
+        // caller owns it and frees it after a grace period.
+        Some(unsafe { &*p })
     }
 
     /// RCU callback: frees the record.
@@ -354,6 +564,15 @@ impl WorldRecord {
         let head = head.cast::<Opaque<bindings::callback_head>>();
         // SAFETY: by the contract we own the record.
         drop(unsafe { KBox::from_raw(kernel::container_of!(head, WorldRecord, rcu)) });
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for WorldRecord {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: the last array, owned by the record; a record is dropped a
+        // grace period after its teardown, or never shared.
+        unsafe { ws_entries_free(self.entries.load(Ordering::Relaxed).cast()) };
     }
 }
 
@@ -507,6 +726,7 @@ impl WorldTable {
     fn retire_record(&self, record: NonNull<WorldRecord>) {
         // SAFETY: the caller owns the table's count, so it is live.
         let r = unsafe { record.as_ref() };
+        // Clears its task first: no lookup finds it through a CPU after this.
         current_cache::forget(r);
         r.mark_exited();
         self.put(record);
@@ -560,21 +780,17 @@ impl WorldTable {
         context: AllocContext,
     ) -> Result {
         let slot = region.slot();
-        {
-            let mut lock = record.objects.lock();
-            // Reserve the slot: a racing constructor sees it taken.
-            if record.exited.load(Ordering::Relaxed) || !record.reserve(&mut lock, slot)? {
-                return Ok(());
-            }
+        // Reserve the slot: a racing constructor sees it taken.
+        if !record.reserve(slot, context)? {
+            return Ok(());
         }
         let result = self.build_object(record, region, context);
         // Fill or drop the reservation; nobody else removes it, since we hold
         // a reference on the record and Destroy cannot sweep a published
         // region.
-        let obj = result
-            .as_ref()
-            .map_or(ptr::null(), |obj| obj.as_ptr().cast_const());
-        record.fill(&mut record.objects.lock(), slot, obj);
+        // SAFETY: a built object is live until its entry is cleared.
+        let obj = result.as_ref().ok().map(|obj| unsafe { obj.as_ref() });
+        record.fill(slot, region.handle().encode(), obj);
         result.map(|_| ())
     }
 
@@ -690,38 +906,32 @@ impl WorldTable {
             World::Task(task) => self.get(task, guard),
         }
         .ok_or(ESRCH)?;
-        let obj = record.object(region.slot(), guard).ok_or(ENOENT)?;
+        let obj = record
+            .object(region.handle().encode(), guard)
+            .ok_or(ENOENT)?;
         record.try_get()?;
         obj.take_remote();
         Ok(obj.data)
     }
 
-    /// Local lookup: the object of `region` of the current task.
+    /// Local lookup's slow path: the object of `region` of the current
+    /// task, from the table; the task's record is then the one this CPU
+    /// points at, for the fast path (in the C glue).
     pub(crate) fn lookup_local(
         &self,
         current: &Task,
         region: &Region,
         guard: &rcu::Guard,
     ) -> Result<NonNull<u8>> {
-        let record = match current_cache::get(guard) {
-            Some(record) => record,
-            None => self.current_record(current, guard).ok_or(ENOENT)?,
-        };
-        Ok(record.object(region.slot(), guard).ok_or(ENOENT)?.data)
-    }
-
-    /// The current task's record from the table, cached for the next local
-    /// lookup on this CPU.
-    fn current_record<'a>(&self, current: &Task, guard: &'a rcu::Guard) -> Option<&'a WorldRecord> {
-        let record = self.get(current, guard)?;
-        current_cache::set(record, guard);
-        // If it left the table meanwhile, its forget() may have run before
-        // our set(): undo it (the barriers make one side see the other).
-        if !self.get(current, guard).is_some_and(|r| ptr::eq(r, record)) {
-            current_cache::forget(record);
-            return None;
+        let record = self.get(current, guard).ok_or(ENOENT)?;
+        // Not kept: it left the table meanwhile (its task exits, or the last
+        // region went).
+        if !current_cache::set(record) {
+            return Err(ENOENT);
         }
-        Some(record)
+        record
+            .object_memory(region.handle().encode(), guard)
+            .ok_or(ENOENT)
     }
 
     /// Drops a reference taken by [`WorldTable::lookup`] on object `data` of
@@ -774,6 +984,26 @@ impl WorldTable {
         .then_some(obj)
     }
 
+    /// Lookups of `region` no longer find its objects in any live world.
+    /// The region must be unpublished; objects constructed by a hook that
+    /// saw it published are hidden by a second call a grace period later.
+    pub(crate) fn hide(&self, region: &Region) {
+        let handle = region.handle().encode();
+        let mut key = 0;
+        loop {
+            let guard = rcu::read_lock();
+            let Some(record) = self.worlds.find(&mut key, &guard) else {
+                break;
+            };
+            record.hide(handle);
+            drop(guard);
+            let Some(next) = key.checked_add(1) else {
+                break;
+            };
+            key = next;
+        }
+    }
+
     /// Destructs and retires every object of `region`, in live and exited
     /// worlds. The region must be unpublished, a grace period past and its
     /// remote references drained, so no object of it is added or looked up.
@@ -824,7 +1054,7 @@ mod tests {
     /// revived.
     #[test]
     fn lookups_stop_below_saturation() -> Result {
-        let record = WorldRecord::new(kernel::current!(), AllocContext::Sleepable)?;
+        let record = WorldRecord::new(kernel::current!(), 0, AllocContext::Sleepable)?;
         set_refs(&record, MAX_RECORD_REFS - 1);
         assert_eq!(record.try_get(), Ok(()));
         assert_eq!(record.try_get(), Err(EOVERFLOW));

@@ -7,7 +7,10 @@
  *   crate's KUnit suites: WS_KUNIT_MODULE);
  * - wrappers of static inline functions and macros the Rust half calls;
  * - ws_layout_c_offset(), the C side of the layout test (test module only);
- * - per-CPU state (lookup counters, the current task's cached record);
+ * - per-CPU state (lookup counters, the current task's record) and the
+ *   local lookup's fast path that reads it (Rust in 7.3 has no per-CPU
+ *   access and calls even preempt_disable() out of line: see the design
+ *   section of Documentation/world-storage.rst);
  * - what defers work out of contexts that cannot take a spinlock_t: the
  *   irq_works and the work item of deferred teardowns, drain wake-ups and
  *   the bad-release warning.
@@ -20,9 +23,11 @@
 #include <linux/llist.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/slab.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -39,7 +44,6 @@
 #ifndef WS_KUNIT_MODULE
 EXPORT_SYMBOL_GPL(world_storage_create);
 EXPORT_SYMBOL_GPL(world_storage_destroy);
-EXPORT_SYMBOL_GPL(world_storage_lookup_local);
 EXPORT_SYMBOL_GPL(world_storage_lookup);
 EXPORT_SYMBOL_GPL(world_storage_lookup_task);
 EXPORT_SYMBOL_GPL(world_storage_release);
@@ -50,18 +54,12 @@ EXPORT_SYMBOL_GPL(world_storage_release);
  * lockdep class: xa_init_flags() is an inline function whose
  * spin_lock_init() would key every xarray initialised here the same.
  */
-static struct lock_class_key ws_worlds_key, ws_objects_key, ws_index_key;
+static struct lock_class_key ws_worlds_key, ws_index_key;
 
 void ws_xa_init_worlds(struct xarray *xa)
 {
 	xa_init_flags(xa, 0);
 	lockdep_set_class(&xa->xa_lock, &ws_worlds_key);
-}
-
-void ws_xa_init_objects(struct xarray *xa)
-{
-	xa_init_flags(xa, XA_FLAGS_LOCK_IRQ);
-	lockdep_set_class(&xa->xa_lock, &ws_objects_key);
 }
 
 void ws_xa_init_index(struct xarray *xa)
@@ -131,8 +129,21 @@ void ws_tracepoint_synchronize_unregister(void)
 
 unsigned long ws_task_key(const struct task_struct *task)
 {
-	/* C's size: Rust's view of struct task_struct may differ (bindgen). */
-	return (unsigned long)task / sizeof(*task);
+	/*
+	 * C's size: Rust's view of struct task_struct may differ (bindgen).
+	 * Offset from the direct map's base, where the slab allocates tasks:
+	 * the keys then stay below (RAM size / task size), a few XArray
+	 * levels, instead of the ~6 levels of a raw kernel address. Unsigned
+	 * arithmetic keeps distinct tasks apart even outside the direct map
+	 * (init_task, in the kernel image).
+	 */
+	return ((unsigned long)task - PAGE_OFFSET) / sizeof(*task);
+}
+
+unsigned long ws_direct_map_offset(const void *p)
+{
+	/* Unsigned: addresses outside the direct map (foreign pointers) wrap. */
+	return (unsigned long)p - PAGE_OFFSET;
 }
 
 /*
@@ -190,6 +201,14 @@ static const struct {
 	WS_FIELD(world_storage_props, constructor),
 	WS_FIELD(world_storage_props, destructor),
 	WS_FIELD(world_storage_props, arg),
+	WS_FIELD(world_storage_record_v1, task),
+	WS_FIELD(world_storage_record_v1, entries),
+	WS_FIELD(world_storage_entries_v1, nr),
+	WS_FIELD(world_storage_entries_v1, entry),
+	WS_FIELD(world_storage_entry_v1, handle),
+	WS_FIELD(world_storage_entry_v1, object),
+	WS_FIELD(world_storage_entry_v1, internal),
+	{ "world_storage_entry_v1.sizeof", sizeof(struct world_storage_entry_v1) },
 };
 
 size_t ws_layout_c_offset(const char *name)
@@ -207,21 +226,20 @@ size_t ws_layout_c_offset(const char *name)
  * Lookup counters: per CPU, so the lookup paths never write a shared cache
  * line. Summed only when debugfs is read.
  */
-struct ws_lookup_counts {
-	unsigned long local;
-	unsigned long remote;
-};
-
-static DEFINE_PER_CPU(struct ws_lookup_counts, ws_lookup_counts);
+DEFINE_PER_CPU(unsigned long, world_storage_local_lookups_v1);
+#ifndef WS_KUNIT_MODULE
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_local_lookups_v1);
+#endif
+static DEFINE_PER_CPU(unsigned long, ws_remote_lookups);
 
 void ws_count_lookup_local(void)
 {
-	this_cpu_inc(ws_lookup_counts.local);
+	this_cpu_inc(world_storage_local_lookups_v1);
 }
 
 void ws_count_lookup_remote(void)
 {
-	this_cpu_inc(ws_lookup_counts.remote);
+	this_cpu_inc(ws_remote_lookups);
 }
 
 void ws_sum_lookups(unsigned long *local, unsigned long *remote)
@@ -231,74 +249,122 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 	*local = 0;
 	*remote = 0;
 	for_each_possible_cpu(cpu) {
-		*local += per_cpu(ws_lookup_counts.local, cpu);
-		*remote += per_cpu(ws_lookup_counts.remote, cpu);
+		*local += per_cpu(world_storage_local_lookups_v1, cpu);
+		*remote += per_cpu(ws_remote_lookups, cpu);
 	}
 }
 
 /*
- * The current task's world record, cached per CPU for the local lookup.
- * Filled only by the lookup path for `current` (task context, or an
- * interrupt answering for the interrupted task) and only under RCU, with
- * the record then re-checked in the table; cleared on every CPU when a
- * record leaves the table. A cleared entry is a miss, never a stale hit
- * past the record's grace period.
+ * The local lookup's fast path.
  *
- * An entry is read and written with preemption (set: interrupts) off, so
- * the task cannot be switched out or migrated between finding this CPU's
- * entry and using it: rcu_read_lock() does not pin the CPU with preemptible
- * RCU. The only other writers of an entry are then an interrupt or NMI on
- * behalf of the same task (the same record) and ws_cache_forget()'s
- * cmpxchg to NULL.
+ * Each CPU points at the record of the task that last looked up on it
+ * (ws_no_record when none); the record carries its task, so a reader
+ * checks it against current with one compare. The pointer is read with
+ * preemption off: rcu_read_lock() does not pin the CPU under preemptible
+ * RCU, and preempt_disable() is also the read side that keeps the record
+ * and its entry array from being freed (they are freed with call_rcu()
+ * after a record is forgotten on every CPU, and RCU waits for
+ * preemption-disabled sections too).
+ *
+ * Writers of a CPU's pointer: the slow path of a lookup on that CPU,
+ * only ever for current (task context, or an interrupt answering for the
+ * interrupted task, which is the same record), and ws_current_forget()'s
+ * cmpxchg back to ws_no_record. A record leaving the table has its task
+ * cleared, then a full barrier, then is forgotten on every CPU; the slow
+ * path stores the pointer, then a full barrier, then re-checks the task
+ * and undoes the store if it was cleared: one side sees the other.
  */
-struct ws_current_cache {
-	struct task_struct *task;
-	const void *record;
-};
+static struct world_storage_entries_v1 ws_no_entries;
+static struct world_storage_record_v1 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
+DEFINE_PER_CPU(struct world_storage_record_v1 *, world_storage_current_v1) = &ws_no_record;
+#ifndef WS_KUNIT_MODULE
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_current_v1);
+#endif
 
-static DEFINE_PER_CPU(struct ws_current_cache, ws_current_cache);
-
-const void *ws_cache_get(void)
+/**
+ * world_storage_lookup_local() - the current world's object
+ * @handle: the region
+ * @object: receives the object
+ *
+ * The fast path, world_storage_lookup_local_fast() in
+ * include/world_storage.h (which clients may inline): this CPU's record
+ * pointer, its task, the entry of the handle's slot and its handle; no
+ * call. Anything else (another task's or no record, an entry without the
+ * handle, a NULL @object) goes to the slow path in world.rs, which answers
+ * every case.
+ *
+ * Return: see include/world_storage.h.
+ */
+int world_storage_lookup_local(u64 handle, void **object)
 {
-	struct ws_current_cache *c;
-	const void *record = NULL;
+	if (likely(world_storage_lookup_local_fast(handle, object)))
+		return 0;
+	return ws_lookup_local_slow(handle, object);
+}
+#ifndef WS_KUNIT_MODULE
+EXPORT_SYMBOL_GPL(world_storage_lookup_local);
+#endif
+
+bool ws_current_set(struct world_storage_record_v1 *record)
+{
+	bool kept = true;
 
 	preempt_disable_notrace();
-	c = this_cpu_ptr(&ws_current_cache);
-	if (READ_ONCE(c->task) == current)
-		record = READ_ONCE(c->record);
-	preempt_enable_notrace();
-	return record;
-}
-
-void ws_cache_set(const void *record)
-{
-	struct ws_current_cache *c;
-	unsigned long flags;
-
-	/* An interrupt on this CPU would fill the same entry for the same task. */
-	local_irq_save(flags);
-	c = this_cpu_ptr(&ws_current_cache);
-	WRITE_ONCE(c->task, NULL);
-	WRITE_ONCE(c->record, record);
-	WRITE_ONCE(c->task, current);
-	local_irq_restore(flags);
-	/* Pairs with the barrier in ws_cache_forget(). */
+	this_cpu_write(world_storage_current_v1, record);
+	/* Pairs with the barrier in ws_current_forget(). */
 	smp_mb();
+	if (READ_ONCE(record->task) != current) {
+		cmpxchg(this_cpu_ptr(&world_storage_current_v1), record, &ws_no_record);
+		kept = false;
+	}
+	preempt_enable_notrace();
+	return kept;
 }
 
-void ws_cache_forget(const void *record)
+void ws_current_forget(struct world_storage_record_v1 *record)
 {
 	int cpu;
 
-	/* Pairs with the barrier in ws_cache_set(). */
+	WRITE_ONCE(record->task, NULL);
+	/* Pairs with the barrier in ws_current_set(). */
 	smp_mb();
 	for_each_possible_cpu(cpu) {
-		struct ws_current_cache *c = per_cpu_ptr(&ws_current_cache, cpu);
+		struct world_storage_record_v1 **c = per_cpu_ptr(&world_storage_current_v1, cpu);
 
-		if (READ_ONCE(c->record) == record)
-			cmpxchg(&c->record, record, NULL);
+		if (READ_ONCE(*c) == record)
+			cmpxchg(c, record, &ws_no_record);
 	}
+}
+
+struct world_storage_entries_v1 *ws_entries_new(u32 nr, gfp_t gfp)
+{
+	struct world_storage_entries_v1 *es = kmalloc(struct_size(es, entry, nr), gfp);
+	u32 i;
+
+	if (!es)
+		return NULL;
+	es->nr = nr;
+	for (i = 0; i < nr; i++) {
+		es->entry[i].handle = WS_ENTRY_EMPTY;
+		es->entry[i].object = NULL;
+		es->entry[i].internal = NULL;
+	}
+	return es;
+}
+
+static void ws_entries_free_rcu_fn(struct rcu_head *rcu)
+{
+	kfree(container_of(rcu, struct world_storage_entries_v1, rcu));
+}
+
+void ws_entries_free_rcu(struct world_storage_entries_v1 *es)
+{
+	call_rcu(&es->rcu, ws_entries_free_rcu_fn);
+}
+
+void ws_entries_free(struct world_storage_entries_v1 *es)
+{
+	kfree(es);
 }
 
 /*

@@ -7,15 +7,15 @@
 #define WORLD_STORAGE_GLUE_H
 
 #include <linux/refcount.h>
+#include <linux/rcupdate.h>
 #include <linux/types.h>
 
 struct llist_node;
 struct task_struct;
 struct xarray;
 
-/* The three kinds of xarray, each with its own lockdep class. */
+/* The two kinds of xarray, each with its own lockdep class. */
 void ws_xa_init_worlds(struct xarray *xa);
-void ws_xa_init_objects(struct xarray *xa);
 void ws_xa_init_index(struct xarray *xa);
 unsigned long ws_xa_lock_irqsave(struct xarray *xa);
 void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags);
@@ -38,6 +38,9 @@ void ws_tracepoint_synchronize_unregister(void);
 /* The key of @task's world record: distinct for tasks alive together. */
 unsigned long ws_task_key(const struct task_struct *task);
 
+/* @p's offset from the direct map's base (modulo 2^64). */
+unsigned long ws_direct_map_offset(const void *p);
+
 /* The one-time warning of a bad release; safe under rq->lock. */
 void ws_warn_bad_release(void);
 
@@ -53,12 +56,30 @@ void ws_count_lookup_remote(void);
 void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 
 /*
- * Per-CPU cache of the current task's world record: get (NULL on a miss),
- * set after finding it in the table, forget on every CPU when it leaves.
+ * What the local lookup's fast path reads (struct world_storage_record_v1
+ * and its entries, in include/world_storage.h) is mirrored in world.rs
+ * (`WorldRecord`, `EntryArray`, `Entry`; the layout test checks the
+ * offsets). Their rules are written there, at the fields.
  */
-const void *ws_cache_get(void);
-void ws_cache_set(const void *record);
-void ws_cache_forget(const void *record);
+#define WS_ENTRY_EMPTY ((u64)-1)
+
+/*
+ * The slow path of world_storage_lookup_local(), in exports.rs; the per-CPU
+ * pointer to current's record: set by the slow path (false if the record
+ * left the table meanwhile: not kept), forgotten on every CPU when the
+ * record leaves the table (which clears its task first).
+ */
+int ws_lookup_local_slow(u64 handle, void **object);
+bool ws_current_set(struct world_storage_record_v1 *record);
+void ws_current_forget(struct world_storage_record_v1 *record);
+
+/*
+ * Entry arrays: a new one with @nr empty entries (NULL without memory,
+ * charged to the memory cgroup); freed after a grace period, or at once.
+ */
+struct world_storage_entries_v1 *ws_entries_new(u32 nr, gfp_t gfp);
+void ws_entries_free_rcu(struct world_storage_entries_v1 *es);
+void ws_entries_free(struct world_storage_entries_v1 *es);
 
 /*
  * Deferred teardowns: whether this context may take a spinlock_t; queue a

@@ -6,18 +6,11 @@
 //! world storage needs the C XArray's other mode: loads under RCU alone,
 //! entries freed by their owners a grace period after they are erased.
 
-use core::{marker::PhantomData, ptr};
-use kernel::{
-    bindings,
-    ffi::{c_int, c_ulong},
-    prelude::*,
-    sync::rcu,
-    types::Opaque,
-};
+use core::marker::PhantomData;
+use kernel::{bindings, ffi::c_ulong, prelude::*, sync::rcu, types::Opaque};
 
 extern "C" {
     fn ws_xa_init_worlds(xa: *mut bindings::xarray);
-    fn ws_xa_init_objects(xa: *mut bindings::xarray);
     fn ws_xa_init_index(xa: *mut bindings::xarray);
     fn ws_xa_lock_irqsave(xa: *mut bindings::xarray) -> c_ulong;
     fn ws_xa_unlock_irqrestore(xa: *mut bindings::xarray, flags: c_ulong);
@@ -29,8 +22,6 @@ extern "C" {
 pub(crate) enum XaKind {
     /// World records by task: locked from process context only.
     Worlds,
-    /// One record's objects by region slot: locked with interrupts off.
-    Objects,
     /// Every object by address: locked with interrupts off.
     Index,
 }
@@ -65,7 +56,6 @@ impl<T> RcuXArray<T> {
             xa <- Opaque::ffi_init(move |xa| unsafe {
                 match kind {
                     XaKind::Worlds => ws_xa_init_worlds(xa),
-                    XaKind::Objects => ws_xa_init_objects(xa),
                     XaKind::Index => ws_xa_init_index(xa),
                 }
             }),
@@ -164,26 +154,6 @@ impl<T> XaGuard<'_, T> {
         // SAFETY: `old` is an entry, null or an error entry.
         match unsafe { bindings::xa_err(old) } {
             0 => Ok(old.cast::<T>()),
-            e => Err(Error::from_errno(e)),
-        }
-    }
-
-    /// Reserves `index` if it is free (a reserved index loads as empty and
-    /// cannot be reserved again). `Ok(false)`: it is taken or reserved.
-    pub(crate) fn reserve(&mut self, index: usize) -> Result<bool> {
-        // SAFETY: the lock is held; inserting NULL reserves the index; with
-        // GFP_ATOMIC `__xa_insert()` does not drop the lock.
-        let ret: c_int = unsafe {
-            bindings::__xa_insert(
-                self.xa.xa.get(),
-                index as c_ulong,
-                ptr::null_mut(),
-                bindings::GFP_ATOMIC,
-            )
-        };
-        match ret {
-            0 => Ok(true),
-            e if e == -(bindings::EBUSY as c_int) => Ok(false),
             e => Err(Error::from_errno(e)),
         }
     }

@@ -45,7 +45,7 @@ static ssize_t ws_counter_write(struct file *file, const char __user *buf, size_
 		file->private_data = (void *)(long)tid;
 		return len;
 	}
-	err = world_storage_lookup_local(handle, (void **)&mine);
+	err = world_storage_lookup_local_inline(handle, (void **)&mine);
 	if (err)
 		return err;
 	(*mine)++;
