@@ -8,6 +8,9 @@
 //! never issued, so neither 0 nor `WORLD_STORAGE_HANDLE_INVALID` (all ones,
 //! slot out of range) is ever a valid handle.
 
+/// `WORLD_STORAGE_HANDLE_INVALID`: never a region's handle.
+pub(crate) const HANDLE_INVALID: u64 = u64::MAX;
+
 /// How many regions can be live at once.
 pub(crate) const MAX_REGIONS: usize = 1024;
 
@@ -60,9 +63,6 @@ impl RegionHandle {
 #[kernel::prelude::kunit_tests(world_storage_handle)]
 mod tests {
     use super::*;
-
-    /// `WORLD_STORAGE_HANDLE_INVALID`.
-    const HANDLE_INVALID: u64 = u64::MAX;
 
     #[test]
     fn roundtrip() {

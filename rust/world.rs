@@ -32,7 +32,6 @@ use crate::{
 use core::{
     ffi::{c_int, c_void},
     marker::PhantomData,
-    mem::{offset_of, size_of},
     ptr::{self, NonNull},
     sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering},
 };
@@ -106,24 +105,40 @@ pub(crate) struct EntryArray {
 
 /// What the local lookup's fast path (C) reads of the world records, with
 /// Rust's offsets: the layout test compares them with C's.
+#[cfg(world_storage_kunit)]
 pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
     (
         c"world_storage_record_v1.task",
-        offset_of!(WorldRecord, task),
+        core::mem::offset_of!(WorldRecord, task),
     ),
     (
         c"world_storage_record_v1.entries",
-        offset_of!(WorldRecord, entries),
+        core::mem::offset_of!(WorldRecord, entries),
     ),
-    (c"world_storage_entries_v1.nr", offset_of!(EntryArray, nr)),
+    (
+        c"world_storage_entries_v1.nr",
+        core::mem::offset_of!(EntryArray, nr),
+    ),
     (
         c"world_storage_entries_v1.entry",
-        offset_of!(EntryArray, entries),
+        core::mem::offset_of!(EntryArray, entries),
     ),
-    (c"world_storage_entry_v1.handle", offset_of!(Entry, handle)),
-    (c"world_storage_entry_v1.object", offset_of!(Entry, object)),
-    (c"world_storage_entry_v1.internal", offset_of!(Entry, owner)),
-    (c"world_storage_entry_v1.sizeof", size_of::<Entry>()),
+    (
+        c"world_storage_entry_v1.handle",
+        core::mem::offset_of!(Entry, handle),
+    ),
+    (
+        c"world_storage_entry_v1.object",
+        core::mem::offset_of!(Entry, object),
+    ),
+    (
+        c"world_storage_entry_v1.internal",
+        core::mem::offset_of!(Entry, owner),
+    ),
+    (
+        c"world_storage_entry_v1.sizeof",
+        core::mem::size_of::<Entry>(),
+    ),
 ];
 
 /// An entry array, alive for `'a`.
