@@ -180,7 +180,10 @@ mod fast {
         // current only if it is current's record.
         let object = unsafe {
             let slot = (handle & 0xffff_ffff) as usize;
-            let entries = (*record).entries;
+            // Volatile, as C's `READ_ONCE()`: the record's owner may replace
+            // its array meanwhile (by a longer one, freed after a grace
+            // period).
+            let entries = core::ptr::read_volatile(&raw const (*record).entries);
             if core::ptr::read_volatile(&raw const (*record).task) == current
                 && slot < (*entries).nr as usize
             {

@@ -6,7 +6,12 @@
  * objects must grow their cgroup's memory.current by at least 3/4 of
  * TASKS x BIG_SIZE more than TASKS new tasks without the region grow
  * another cgroup; a sibling cgroup holding the test (which created the
- * region) must grow by less than 1/4 of it meanwhile.
+ * region) must grow by less than 1/4 of it meanwhile. What they are
+ * charged for is their objects, not the regions that once existed: after
+ * PAST_REGIONS regions came and went (slots far above the live region's),
+ * the growth beyond the other cgroup's stays below 3/2 of the objects
+ * (a record whose entries covered every slot ever used would cost each
+ * task 32 KiB more, twice the object).
  *
  * The bounds leave room for memory.current's per-CPU charge batches
  * (64 pages per CPU) and for the other per-fork charges (stack, task_struct,
@@ -27,6 +32,8 @@
 /* The test client's `Big` objects. */
 #define BIG_SIZE 16384LL
 #define TASKS 256
+/* Regions of the C client created and destroyed before the new tasks. */
+#define PAST_REGIONS 520
 
 static const char *const groups[] = { "ws_memcg_plain", "ws_memcg_region", "ws_memcg_sibling" };
 
@@ -84,6 +91,17 @@ static const char *cgroup2_ready(void)
 	if (cg_write("", "cgroup.subtree_control", "+memory"))
 		return "cannot enable the memory controller";
 	return NULL;
+}
+
+/* Creates and destroys PAST_REGIONS regions; 0, or -errno. */
+static int past_regions(void)
+{
+	int i, err = 0;
+
+	ws_load_c_client();
+	for (i = 0; i < PAST_REGIONS && !err; i++)
+		err = ws_c_cmd("create 8 8");
+	return ws_unload_c_client() ? -EBUSY : err;
 }
 
 /*
@@ -154,7 +172,7 @@ int main(void)
 	why = cgroup2_ready();
 	if (why)
 		ksft_exit_skip("%s\n", why);
-	ksft_set_plan(3);
+	ksft_set_plan(5);
 
 	/* Orphaned tasks of a killed cgroup come back to be reaped here. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -171,6 +189,7 @@ int main(void)
 	plain = growth_of_new_tasks(groups[0], &unused);
 	ksft_test_result(ws_cmd("createbig") == 0, "create_region_of_%lld_byte_objects\n",
 			 BIG_SIZE);
+	ksft_test_result(past_regions() == 0, "create_and_destroy_%d_regions\n", PAST_REGIONS);
 	region = growth_of_new_tasks(groups[1], &sibling);
 	ksft_print_msg("%d new tasks: %s grew %lld bytes without the region, %s %lld with it (difference %lld, objects %lld); %s grew %lld\n",
 		       TASKS, groups[0], plain, groups[1], region, region - plain, expected,
@@ -178,6 +197,8 @@ int main(void)
 	ksft_test_result(plain >= 0 && region - plain >= expected * 3 / 4,
 			 "cgroup_of_new_tasks_is_charged_for_their_objects\n");
 	ksft_test_result(sibling < expected / 4, "sibling_cgroup_is_not_charged\n");
+	ksft_test_result(plain >= 0 && region - plain < expected * 3 / 2,
+			 "new_tasks_are_not_charged_for_past_regions\n");
 
 	kill_new_tasks();
 	ws_cmd("destroybig");

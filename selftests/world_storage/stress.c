@@ -131,7 +131,7 @@ static void reloader(void)
 int main(int argc, char **argv)
 {
 	long seconds = 5, min_tasks = 1000, tasks, objects, regions, worlds;
-	long created, mismatches, release_errors, irq_hits, remote_hits, injected;
+	long created, mismatches, release_errors, irq_hits, irq_wrong_task, remote_hits, injected;
 	int opt, i, failslab;
 	pid_t pids[WORKERS + 1];
 
@@ -211,6 +211,7 @@ int main(int argc, char **argv)
 	mismatches = ws_file_value("/sys/kernel/debug/ws_stress/results", "mismatches");
 	release_errors = ws_file_value("/sys/kernel/debug/ws_stress/results", "release_errors");
 	irq_hits = ws_file_value("/sys/kernel/debug/ws_stress/results", "irq_hits");
+	irq_wrong_task = ws_file_value("/sys/kernel/debug/ws_stress/results", "irq_wrong_task");
 	remote_hits = ws_file_value("/sys/kernel/debug/ws_stress/results", "remote_hits");
 	injected = ws_file_value("/sys/kernel/debug/ws_stress/results", "ctor_failures_injected");
 	ksft_print_msg("tasks %ld (forks %ld, threads %ld, vfork+exec %ld), killed %ld\n",
@@ -224,7 +225,8 @@ int main(int argc, char **argv)
 	ksft_test_result(created > 0 && mismatches == 0,
 			 "every_constructor_has_its_destructor\n");
 	ksft_test_result(release_errors == 0 && remote_hits > 0, "remote_lookups_and_releases\n");
-	ksft_test_result(irq_hits > 0, "hard_irq_lookups\n");
+	ksft_test_result(irq_hits > 0 && irq_wrong_task == 0,
+			 "hard_irq_lookups_find_the_interrupted_task\n");
 	ksft_test_result(injected > 0 && shared->reloads > 0,
 			 "failures_injected_and_client_reloaded\n");
 

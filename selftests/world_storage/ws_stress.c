@@ -10,7 +10,9 @@
  * - a kthread on another CPU looks up random live and just-dead TIDs and
  *   releases, holding some references across the target's exit and across
  *   Destroy;
- * - an hrtimer looks up the interrupted task's objects from hard IRQ.
+ * - an hrtimer looks up the interrupted task's objects from hard IRQ,
+ *   among them those of a region whose constructor stores the task the
+ *   object is for: each one found must be the interrupted task's.
  *
  * Every region checks at Destroy that each constructor call had its
  * destructor call. /sys/kernel/debug/ws_stress/results has the totals.
@@ -51,7 +53,7 @@ static struct {
 	atomic_long_t regions_created, regions_destroyed, create_failures, mismatches;
 	atomic_long_t ctor_calls, dtor_calls, ctor_failures_injected;
 	atomic_long_t remote_lookups, remote_hits, held_released, release_errors;
-	atomic_long_t irq_lookups, irq_hits;
+	atomic_long_t irq_lookups, irq_hits, irq_wrong_task;
 	atomic_t max_tid;
 } totals;
 
@@ -134,6 +136,30 @@ static void region_destroy(struct stress_region *r)
 		atomic_long_inc(&totals.mismatches);
 	atomic_long_inc(&totals.regions_destroyed);
 	kfree(r);
+}
+
+/* The region whose objects hold their task; live while the module is. */
+static u64 task_region = WORLD_STORAGE_HANDLE_INVALID;
+
+static int task_ctor(pid_t wid, void *object, u32 size, void *arg)
+{
+	rcu_read_lock();
+	*(struct task_struct **)object = pid_task(find_pid_ns(wid, &init_pid_ns), PIDTYPE_PID);
+	rcu_read_unlock();
+	return 0;
+}
+
+static int task_region_create(void)
+{
+	struct world_storage_props props = {
+		.type = WORLD_STORAGE_TYPE_SIMPLE,
+		.owner = THIS_MODULE,
+		.size = sizeof(struct task_struct *),
+		.align = __alignof__(struct task_struct *),
+		.constructor = task_ctor,
+	};
+
+	return world_storage_create(&props, &task_region);
 }
 
 static int churn(void *unused)
@@ -227,6 +253,12 @@ static enum hrtimer_restart irq_lookup(struct hrtimer *t)
 			atomic_long_inc(&totals.irq_hits);
 		}
 	}
+	atomic_long_inc(&totals.irq_lookups);
+	if (!world_storage_lookup_local(task_region, &object)) {
+		atomic_long_inc(&totals.irq_hits);
+		if (*(struct task_struct **)object != current)
+			atomic_long_inc(&totals.irq_wrong_task);
+	}
 	hrtimer_forward_now(t, us_to_ktime(IRQ_PERIOD_US));
 	return HRTIMER_RESTART;
 }
@@ -247,6 +279,7 @@ static int results_show(struct seq_file *m, void *v)
 	SHOW(release_errors);
 	SHOW(irq_lookups);
 	SHOW(irq_hits);
+	SHOW(irq_wrong_task);
 #undef SHOW
 	return 0;
 }
@@ -257,8 +290,10 @@ static struct dentry *dir;
 
 static int __init ws_stress_init(void)
 {
-	int i;
+	int i, err = task_region_create();
 
+	if (err)
+		return err;
 	for (i = 0; i < LIVE; i++)
 		atomic64_set(&live_handles[i], WORLD_STORAGE_HANDLE_INVALID);
 	atomic_set(&totals.max_tid, 1);
@@ -283,6 +318,7 @@ module_init(ws_stress_init);
 static void __exit ws_stress_exit(void)
 {
 	hrtimer_cancel(&irq_timer);
+	world_storage_destroy(task_region);
 	kthread_stop(churner);
 	kthread_stop(lookers);
 	put_task_struct(churner);
