@@ -2,6 +2,7 @@
 
 //! [`DrainCount`]: a count that a destroyer waits to see drain to zero.
 
+use crate::glue::{ws_drained, ws_wait_var_zero};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// A count of outstanding things (references, objects) with a waiter that
@@ -13,11 +14,6 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 /// `ws_drained()`). Only [`DrainCount::wait_for_zero`] sleeps.
 #[repr(transparent)]
 pub(crate) struct DrainCount(AtomicUsize);
-
-extern "C" {
-    fn ws_wait_var_zero(counter: *mut usize);
-    fn ws_drained();
-}
 
 impl DrainCount {
     /// A count of zero.

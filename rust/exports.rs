@@ -4,6 +4,7 @@
 //! out. The `EXPORT_SYMBOL_GPL()` lines are in the C glue.
 
 use crate::{
+    glue::ws_warn_bad_release,
     props::ObjectLayout,
     region::{Constructor, Destructor, RegionProps},
     storage::WorldStorage,
@@ -16,10 +17,6 @@ use kernel::{
     prelude::*,
     task::Task,
 };
-
-extern "C" {
-    fn ws_warn_bad_release();
-}
 
 /// `struct world_storage_props`: what a caller passes to Create.
 #[repr(C)]
@@ -119,7 +116,10 @@ extern "C" fn world_storage_destroy(handle: u64) -> c_int {
 ///
 /// `object` is NULL or valid for writes.
 #[no_mangle]
-unsafe extern "C" fn ws_lookup_local_slow(handle: u64, object: *mut *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn ws_lookup_local_slow(
+    handle: u64,
+    object: *mut *mut c_void,
+) -> c_int {
     errno(storage().and_then(|s| {
         let p = s.lookup_local(handle)?;
         // SAFETY: NULL or valid by the contract.

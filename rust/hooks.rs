@@ -8,7 +8,7 @@
 //! `for_each_kernel_tracepoint()` and attached with
 //! `tracepoint_probe_register()`, both exported.
 
-use crate::storage::WorldStorage;
+use crate::{glue::ws_tracepoint_synchronize_unregister, storage::WorldStorage};
 use core::ptr;
 use kernel::{
     bindings,
@@ -18,10 +18,6 @@ use kernel::{
     task::Task,
     types::{Opaque, ScopeGuard},
 };
-
-extern "C" {
-    fn ws_tracepoint_synchronize_unregister();
-}
 
 /// A probe: a tracepoint's name and the function attached to it.
 struct Probe {
@@ -33,15 +29,15 @@ struct Probe {
 const PROBES: [Probe; 3] = [
     Probe {
         name: c"task_newtask",
-        function: on_task_newtask as *mut c_void,
+        function: ws_probe_task_newtask as *mut c_void,
     },
     Probe {
         name: c"sched_process_exec",
-        function: on_sched_process_exec as *mut c_void,
+        function: ws_probe_sched_process_exec as *mut c_void,
     },
     Probe {
         name: c"sched_process_exit",
-        function: on_sched_process_exit as *mut c_void,
+        function: ws_probe_sched_process_exit as *mut c_void,
     },
 ];
 
@@ -83,7 +79,8 @@ unsafe fn task_ref<'a>(task: *mut bindings::task_struct) -> &'a Task {
 /// # Safety
 ///
 /// Called by the tracepoint with the `WorldStorage` registered as `data`.
-unsafe extern "C" fn on_task_newtask(
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ws_probe_task_newtask(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _flags: u64,
@@ -98,7 +95,8 @@ unsafe extern "C" fn on_task_newtask(
 /// # Safety
 ///
 /// Called by the tracepoint with the `WorldStorage` registered as `data`.
-unsafe extern "C" fn on_sched_process_exec(
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ws_probe_sched_process_exec(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _old_pid: bindings::pid_t,
@@ -114,7 +112,8 @@ unsafe extern "C" fn on_sched_process_exec(
 /// # Safety
 ///
 /// Called by the tracepoint with the `WorldStorage` registered as `data`.
-unsafe extern "C" fn on_sched_process_exit(
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ws_probe_sched_process_exit(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _group_dead: bool,

@@ -8,7 +8,7 @@
 //! through `bindings` is listed here and compared with `offsetof()` from the
 //! C half of the module, and so is our own `struct world_storage_props`.
 
-use crate::exports::WorldStorageProps as Props;
+use crate::{exports::WorldStorageProps as Props, glue::ws_layout_c_offset};
 use core::mem::offset_of;
 use kernel::{bindings, prelude::*};
 
@@ -41,10 +41,6 @@ pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
     ),
     (c"world_storage_props.arg", offset_of!(Props, arg)),
 ];
-
-extern "C" {
-    fn ws_layout_c_offset(name: *const kernel::ffi::c_char) -> usize;
-}
 
 /// The offset of `name` ("struct.field") as the C compiler sees it, or
 /// `usize::MAX` if the C table does not list it.

@@ -3,17 +3,9 @@
 //! What world storage reads of a task: its key in the world table, its world
 //! ID, its kind, and the task that has a given world ID now.
 
+use crate::glue::ws_task_key;
 use core::ptr;
-use kernel::{
-    bindings,
-    ffi::{c_ulong, c_void},
-    sync::rcu,
-    task::Task,
-};
-
-extern "C" {
-    fn ws_task_key(task: *const c_void) -> c_ulong;
-}
+use kernel::{bindings, sync::rcu, task::Task};
 
 /// The key of `task`'s record in the world table: its offset in the direct
 /// map over C's `sizeof(struct task_struct)`, distinct for tasks that are
@@ -25,7 +17,7 @@ extern "C" {
 /// its exit hook, before the memory can hold another task.
 pub(crate) fn key(task: &Task) -> usize {
     // SAFETY: no requirement; only the address is used.
-    unsafe { ws_task_key(task.as_ptr().cast()) as usize }
+    unsafe { ws_task_key(task.as_ptr()) as usize }
 }
 
 /// The global TID of `task` now: its world ID.

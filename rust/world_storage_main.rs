@@ -23,6 +23,7 @@ mod current_cache;
 mod deferred;
 mod drain;
 mod exports;
+mod glue;
 mod handle;
 mod hooks;
 mod introspection;
