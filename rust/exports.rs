@@ -5,9 +5,9 @@
 
 use crate::{
     glue::ws_warn_bad_release,
-    props::ObjectLayout,
+    object_layout::ObjectLayout,
     region::{Constructor, Destructor, RegionProps},
-    storage::WorldStorage,
+    service::Service,
     world::World,
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -32,19 +32,19 @@ pub(crate) struct WorldStorageProps {
 
 /// The loaded module's service. Set before the hooks are attached and
 /// cleared after they are detached and every region is gone.
-static STORAGE: AtomicPtr<WorldStorage> = AtomicPtr::new(core::ptr::null_mut());
+static STORAGE: AtomicPtr<Service> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Publishes the service for the exported functions.
-pub(crate) fn set_storage(storage: Option<&WorldStorage>) {
+pub(crate) fn set_storage(storage: Option<&Service>) {
     let p = storage.map_or(core::ptr::null_mut(), |s| core::ptr::from_ref(s).cast_mut());
     STORAGE.store(p, Ordering::Release);
 }
 
 /// The loaded module's service, for callers outside the module's own
 /// structure (the exported functions, debugfs).
-pub(crate) fn storage() -> Result<&'static WorldStorage> {
+pub(crate) fn storage() -> Result<&'static Service> {
     let p = STORAGE.load(Ordering::Acquire);
-    // SAFETY: set only while the module's `WorldStorage` is alive; callers
+    // SAFETY: set only while the module's `Service` is alive; callers
     // of the exported functions are modules that depend on this one, so
     // they run between our init and exit.
     unsafe { p.as_ref() }.ok_or(ENODEV)

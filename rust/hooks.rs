@@ -8,7 +8,7 @@
 //! `for_each_kernel_tracepoint()` and attached with
 //! `tracepoint_probe_register()`, both exported.
 
-use crate::{glue::ws_tracepoint_synchronize_unregister, storage::WorldStorage};
+use crate::{glue::ws_tracepoint_synchronize_unregister, service::Service};
 use core::ptr;
 use kernel::{
     bindings,
@@ -78,23 +78,23 @@ unsafe fn task_ref<'a>(task: *mut bindings::task_struct) -> &'a Task {
 ///
 /// # Safety
 ///
-/// Called by the tracepoint with the `WorldStorage` registered as `data`.
+/// Called by the tracepoint with the `Service` registered as `data`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn ws_probe_task_newtask(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _flags: u64,
 ) {
-    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
+    // SAFETY: `data` is the registered `Service`, alive until after the
     // probes are unregistered and synchronised; `task` is the new task.
-    unsafe { (*data.cast::<WorldStorage>()).task_created(task_ref(task)) };
+    unsafe { (*data.cast::<Service>()).task_created(task_ref(task)) };
 }
 
 /// Probe of `sched_process_exec(task, old_pid, bprm)`, in `task`'s context.
 ///
 /// # Safety
 ///
-/// Called by the tracepoint with the `WorldStorage` registered as `data`.
+/// Called by the tracepoint with the `Service` registered as `data`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn ws_probe_sched_process_exec(
     data: *mut c_void,
@@ -102,25 +102,25 @@ pub(crate) unsafe extern "C" fn ws_probe_sched_process_exec(
     _old_pid: bindings::pid_t,
     _bprm: *mut bindings::linux_binprm,
 ) {
-    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
+    // SAFETY: `data` is the registered `Service`, alive until after the
     // probes are unregistered and synchronised; `task` is the current task.
-    unsafe { (*data.cast::<WorldStorage>()).task_execed(task_ref(task)) };
+    unsafe { (*data.cast::<Service>()).task_execed(task_ref(task)) };
 }
 
 /// Probe of `sched_process_exit(task, group_dead)`, in `task`'s context.
 ///
 /// # Safety
 ///
-/// Called by the tracepoint with the `WorldStorage` registered as `data`.
+/// Called by the tracepoint with the `Service` registered as `data`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn ws_probe_sched_process_exit(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _group_dead: bool,
 ) {
-    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
+    // SAFETY: `data` is the registered `Service`, alive until after the
     // probes are unregistered and synchronised; `task` is the exiting task.
-    unsafe { (*data.cast::<WorldStorage>()).task_exited(task_ref(task)) };
+    unsafe { (*data.cast::<Service>()).task_exited(task_ref(task)) };
 }
 
 /// Detaches the first `n` probes of `tracepoints` and waits until none of
@@ -146,7 +146,7 @@ unsafe fn detach(tracepoints: &Tracepoints, n: usize, data: *mut c_void) {
 /// `tracepoints` with `storage` as data, and `storage` outlives `self`.
 pub(crate) struct TaskHooks {
     tracepoints: Tracepoints,
-    storage: *const WorldStorage,
+    storage: *const Service,
 }
 
 // SAFETY: the pointers are only handed back to the tracepoint API.
@@ -160,7 +160,7 @@ impl TaskHooks {
     /// # Safety
     ///
     /// `storage` must outlive the returned value.
-    pub(crate) unsafe fn register(storage: &WorldStorage) -> Result<Self> {
+    pub(crate) unsafe fn register(storage: &Service) -> Result<Self> {
         let mut tracepoints: Tracepoints = [ptr::null_mut(); PROBES.len()];
         // SAFETY: the callback matches the expected signature and
         // `tracepoints` lives across the call.
@@ -214,7 +214,7 @@ impl Drop for TaskHooks {
 pub(crate) struct OwnerNotifier {
     #[pin]
     nb: Opaque<bindings::notifier_block>,
-    storage: *const WorldStorage,
+    storage: *const Service,
 }
 
 // SAFETY: the notifier block is only touched by the notifier chain.
@@ -258,7 +258,7 @@ impl OwnerNotifier {
     /// # Safety
     ///
     /// `storage` must outlive the returned value.
-    pub(crate) unsafe fn register(storage: &WorldStorage) -> impl PinInit<Self, Error> + '_ {
+    pub(crate) unsafe fn register(storage: &Service) -> impl PinInit<Self, Error> + '_ {
         // `storage` is written first: the notifier may fire as soon as it is
         // registered.
         try_pin_init!(Self {

@@ -6,7 +6,7 @@ use crate::{
     drain::DrainCount,
     handle::{RegionHandle, MAX_REGIONS},
     object_cache::ObjectCache,
-    props::ObjectLayout,
+    object_layout::ObjectLayout,
 };
 use core::{
     ptr::{self, NonNull},
@@ -366,8 +366,8 @@ impl RegionTable {
 /// A region taken out of the table, no longer found by lookups.
 ///
 /// Dropping it frees the region: its owner first waits for a grace period,
-/// drains its references and objects (see `WorldStorage::retire` in
-/// storage.rs). Its slot stays reserved until `RegionTable::release_slot`.
+/// drains its references and objects (see `Service::retire` in
+/// service.rs). Its slot stays reserved until `RegionTable::release_slot`.
 pub(crate) struct Unpublished(KBox<Region>);
 
 impl core::ops::Deref for Unpublished {

@@ -19,6 +19,8 @@
 
 use kernel::prelude::*;
 
+#[cfg(world_storage_kunit)]
+mod abi_layout_test;
 mod current_cache;
 mod deferred;
 mod drain;
@@ -27,13 +29,11 @@ mod glue;
 mod handle;
 mod hooks;
 mod introspection;
-#[cfg(world_storage_kunit)]
-mod layout;
 mod object_cache;
-mod props;
+mod object_layout;
 mod region;
+mod service;
 mod stats;
-mod storage;
 mod tasks;
 mod threads;
 mod world;
@@ -44,7 +44,7 @@ use hooks::{OwnerNotifier, TaskHooks};
 #[cfg(not(world_storage_kunit))]
 use introspection::Introspection;
 #[cfg(not(world_storage_kunit))]
-use storage::WorldStorage;
+use service::Service;
 
 #[cfg(not(world_storage_kunit))]
 module! {
@@ -81,13 +81,13 @@ struct WorldStorageModule {
     introspection: Option<Pin<KBox<Introspection>>>,
     notifier: Option<Pin<KBox<OwnerNotifier>>>,
     hooks: Option<TaskHooks>,
-    storage: Pin<KBox<WorldStorage>>,
+    storage: Pin<KBox<Service>>,
 }
 
 #[cfg(not(world_storage_kunit))]
 impl kernel::Module for WorldStorageModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let storage = KBox::pin_init(WorldStorage::new()?, GFP_KERNEL)?;
+        let storage = KBox::pin_init(Service::new()?, GFP_KERNEL)?;
         exports::set_storage(Some(&storage));
         let mut this = WorldStorageModule {
             introspection: None,

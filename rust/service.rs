@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`WorldStorage`]: regions and worlds together, and every operation of
+//! [`Service`]: regions and worlds together, and every operation of
 //! the contract (Create, Destroy, the lookups, Release, and what happens
 //! when a task is created or exits, or a region's owner unloads).
 
@@ -28,7 +28,7 @@ use kernel::{
 
 /// The whole service: one per loaded module.
 #[pin_data]
-pub(crate) struct WorldStorage {
+pub(crate) struct Service {
     /// Live regions: read under RCU; Create, Destroy and owner unload run
     /// under its lock (see `RegionTable`).
     #[pin]
@@ -71,7 +71,7 @@ impl FailedTask {
     }
 }
 
-impl WorldStorage {
+impl Service {
     /// No region, no world.
     pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
         Ok(try_pin_init!(Self {

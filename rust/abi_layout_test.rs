@@ -51,7 +51,7 @@ pub(crate) fn c_offset(name: &core::ffi::CStr) -> usize {
 }
 
 #[cfg(world_storage_kunit)]
-#[kunit_tests(world_storage_layout)]
+#[kunit_tests(world_storage_abi_layout)]
 mod tests {
     use super::*;
 
