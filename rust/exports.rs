@@ -4,11 +4,8 @@
 //! out. The `EXPORT_SYMBOL_GPL()` lines are in the C glue.
 
 use crate::{
-    glue::ws_warn_bad_release,
-    object_layout::ObjectLayout,
-    region::{Constructor, Destructor, RegionProps},
-    service::Service,
-    world::World,
+    client_api::ffi::Props, glue::ws_warn_bad_release, object_layout::ObjectLayout,
+    region::RegionProps, service::Service, world::World,
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
@@ -17,18 +14,6 @@ use kernel::{
     prelude::*,
     task::Task,
 };
-
-/// `struct world_storage_props`: what a caller passes to Create.
-#[repr(C)]
-pub(crate) struct WorldStorageProps {
-    pub(crate) kind: u32,
-    pub(crate) owner: *mut bindings::module,
-    pub(crate) size: u32,
-    pub(crate) align: u32,
-    pub(crate) constructor: Option<Constructor>,
-    pub(crate) destructor: Option<Destructor>,
-    pub(crate) arg: *mut c_void,
-}
 
 /// The loaded module's service. Set before the hooks are attached and
 /// cleared after they are detached and every region is gone.
@@ -78,10 +63,7 @@ unsafe fn put<T>(out: *mut T, value: T) -> Result {
 /// `props` is NULL or a valid `struct world_storage_props`; `handle` is NULL
 /// or valid for writes.
 #[no_mangle]
-unsafe extern "C" fn world_storage_create(
-    props: *const WorldStorageProps,
-    handle: *mut u64,
-) -> c_int {
+unsafe extern "C" fn world_storage_create(props: *const Props, handle: *mut u64) -> c_int {
     // SAFETY: NULL or valid by the contract.
     let Some(props) = (unsafe { props.as_ref() }) else {
         return errno(Err(EINVAL));
@@ -96,7 +78,7 @@ unsafe extern "C" fn world_storage_create(
             constructor: props.constructor,
             destructor: props.destructor,
             arg: props.arg,
-            owner: props.owner,
+            owner: props.owner.cast(),
         })?;
         // SAFETY: checked non-null above; valid by the contract.
         unsafe { put(handle, h) }

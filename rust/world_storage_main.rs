@@ -21,6 +21,10 @@ use kernel::prelude::*;
 
 #[cfg(world_storage_kunit)]
 mod abi_layout_test;
+/// The Rust client API (`include/world_storage.rs`), compiled here for its
+/// C ABI mirror, `ffi::Props`, which `exports` receives.
+#[path = "../include/world_storage.rs"]
+mod client_api;
 mod current_cache;
 mod deferred;
 mod drain;
