@@ -54,11 +54,11 @@ pub(crate) fn flush() {
 /// the caller.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn ws_run_deferred_teardowns(list: *mut bindings::llist_node) {
-    // Records are deferred only while the service exists, and unload
-    // flushes them before the service goes.
-    let Ok(storage) = exports::storage() else {
-        return;
-    };
-    // SAFETY: forwarded contract.
-    unsafe { storage.run_deferred_teardowns(list) };
+    // Records are deferred only while the service is exported, and
+    // `Exported::drop` flushes them before it unexports the service.
+    let _ = exports::with_service(|service| {
+        // SAFETY: forwarded contract.
+        unsafe { service.run_deferred_teardowns(list) };
+        Ok(())
+    });
 }
