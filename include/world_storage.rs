@@ -246,8 +246,9 @@ mod fast {
 /// A type whose values live in world storage: one per world.
 ///
 /// Its constructor is [`WorldObject::init`]; its destructor is its `Drop`
-/// (or `PinnedDrop`). Both run on the task-creation and exit paths, so they
-/// must not sleep. Objects are shared with other tasks through [`Ref`], hence
+/// (or `PinnedDrop`). Both run on the task-creation and exit paths, under
+/// `rcu_read_lock()` or world storage's region-table mutex, so they must not
+/// sleep nor create or drop a [`WorldStorage`]. Objects are shared with other tasks through [`Ref`], hence
 /// `Send + Sync`.
 pub(crate) trait WorldObject: Send + Sync + Sized {
     /// Initialises the object of world `wid` in place. An error fails the

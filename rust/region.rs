@@ -22,10 +22,12 @@ use kernel::{
 };
 
 /// A caller's constructor: `(world ID, object, size, arg)`, 0 or a negative
-/// errno. Must not block.
+/// errno. Must not block: runs under RCU (task creation) or the table's
+/// mutex (Create).
 pub(crate) type Constructor = unsafe extern "C" fn(i32, *mut c_void, u32, *mut c_void) -> c_int;
 
-/// A caller's destructor: `(world ID, object, size, arg)`. Must not block.
+/// A caller's destructor: `(world ID, object, size, arg)`. Must not block:
+/// may run under RCU (Destroy) or the table's mutex (a failing Create).
 pub(crate) type Destructor = unsafe extern "C" fn(i32, *mut c_void, u32, *mut c_void);
 
 /// What a caller registers, validated.
