@@ -79,7 +79,7 @@ const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, u64) =
 const _: unsafe extern "C" fn(
     *mut c_void,
     *mut bindings::task_struct,
-    bindings::pid_t,
+    kernel::task::Pid,
     *mut bindings::linux_binprm,
 ) = crate::hooks::ws_probe_sched_process_exec;
 const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, bool) =

@@ -15,7 +15,7 @@ use kernel::{
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
     prelude::*,
-    task::Task,
+    task::{Pid, Task},
     types::{Opaque, ScopeGuard},
 };
 
@@ -99,12 +99,15 @@ pub(crate) unsafe extern "C" fn ws_probe_task_newtask(
 pub(crate) unsafe extern "C" fn ws_probe_sched_process_exec(
     data: *mut c_void,
     task: *mut bindings::task_struct,
-    _old_pid: bindings::pid_t,
+    _old_pid: Pid,
     _bprm: *mut bindings::linux_binprm,
 ) {
+    // `task` is current: `exec_binprm()` passes `current`.
+    debug_assert!(task == kernel::current!().as_ptr());
     // SAFETY: `data` is the registered `Service`, alive until after the
-    // probes are unregistered and synchronised; `task` is the current task.
-    unsafe { (*data.cast::<Service>()).task_execed(task_ref(task)) };
+    // probes are unregistered and synchronised.
+    let service = unsafe { &*data.cast::<Service>() };
+    service.task_execed(kernel::current!());
 }
 
 /// Probe of `sched_process_exit(task, group_dead)`, in `task`'s context.
@@ -118,9 +121,12 @@ pub(crate) unsafe extern "C" fn ws_probe_sched_process_exit(
     task: *mut bindings::task_struct,
     _group_dead: bool,
 ) {
+    // `task` is current: `do_exit()` passes `current`.
+    debug_assert!(task == kernel::current!().as_ptr());
     // SAFETY: `data` is the registered `Service`, alive until after the
-    // probes are unregistered and synchronised; `task` is the exiting task.
-    unsafe { (*data.cast::<Service>()).task_exited(task_ref(task)) };
+    // probes are unregistered and synchronised.
+    let service = unsafe { &*data.cast::<Service>() };
+    service.task_exited(kernel::current!());
 }
 
 /// Detaches the first `n` probes of `tracepoints` and waits until none of

@@ -5,7 +5,11 @@
 
 use crate::glue::ws_task_key;
 use core::ptr;
-use kernel::{bindings, sync::rcu, task::Task};
+use kernel::{
+    bindings,
+    sync::rcu,
+    task::{Pid, Task},
+};
 
 /// The key of `task`'s record in the world table: its offset in the direct
 /// map over C's `sizeof(struct task_struct)`, distinct for tasks that are
@@ -21,7 +25,7 @@ pub(crate) fn key(task: &Task) -> usize {
 }
 
 /// The global TID of `task` now: its world ID.
-pub(crate) fn world_id(task: &Task) -> i32 {
+pub(crate) fn world_id(task: &Task) -> Pid {
     task.pid()
 }
 
@@ -50,7 +54,7 @@ pub(crate) fn is_global_init(task: &Task) -> bool {
 }
 
 /// The task whose global TID is `tid` now, valid while `guard` is held.
-pub(crate) fn by_world_id<'a>(tid: i32, _guard: &'a rcu::Guard) -> Option<&'a Task> {
+pub(crate) fn by_world_id<'a>(tid: Pid, _guard: &'a rcu::Guard) -> Option<&'a Task> {
     // SAFETY: `init_pid_ns` is the kernel's static initial namespace;
     // `find_pid_ns()` and `pid_task()` need only RCU, held by `_guard`, and
     // accept any number (NULL for none).
