@@ -18,7 +18,10 @@ use kernel::{
     new_mutex,
     prelude::*,
     str::CString,
-    sync::{rcu, Mutex, MutexGuard},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        rcu, Mutex, MutexGuard,
+    },
 };
 
 /// A caller's constructor: `(world ID, object, size, arg)`, 0 or a negative
@@ -63,15 +66,15 @@ pub(crate) struct Region {
     /// Objects allocated and not yet freed. Incremented when an object is
     /// constructed, decremented after its RCU-deferred free; Destroy waits
     /// for it to drain before the cache goes.
-    pub(crate) allocated: DrainCount,
+    allocated: DrainCount,
     /// Objects constructed and not yet destructed: what worlds hold.
-    pub(crate) live_objects: AtomicUsize,
+    live_objects: Atomic<usize>,
     /// LookUp references not yet released. Lookups increment it under RCU
     /// only after seeing the region published; Destroy unpublishes, waits
     /// for a grace period, then for this to drain.
-    pub(crate) remote_refs: DrainCount,
+    remote_refs: DrainCount,
     /// Constructor failures, in Create and at task creation.
-    pub(crate) constructor_failures: AtomicUsize,
+    constructor_failures: Atomic<usize>,
 }
 
 // SAFETY: the raw pointers in `props` (callbacks' argument, owner module) are
@@ -94,9 +97,9 @@ impl Region {
             props,
             cache,
             allocated: DrainCount::new(),
-            live_objects: AtomicUsize::new(0),
+            live_objects: Atomic::new(0),
             remote_refs: DrainCount::new(),
-            constructor_failures: AtomicUsize::new(0),
+            constructor_failures: Atomic::new(0),
         };
         Ok(KBox::new(region, GFP_KERNEL)?)
     }
@@ -140,6 +143,60 @@ impl Region {
         )
     }
 
+    /// An object was allocated from the cache and constructed.
+    pub(crate) fn object_constructed(&self) {
+        self.allocated.inc();
+        self.live_objects.add(1, Relaxed);
+    }
+
+    /// An object was destructed; it is freed after a grace period.
+    pub(crate) fn object_destructed(&self) {
+        self.live_objects.fetch_sub(1, Relaxed);
+    }
+
+    /// An object went back to the cache. The caller must not touch the
+    /// region after this: Destroy may free it as soon as the count drains.
+    pub(crate) fn object_freed(&self) {
+        self.allocated.dec();
+    }
+
+    /// A lookup took a reference to one of its objects, under RCU, having
+    /// seen the region published.
+    pub(crate) fn remote_ref_taken(&self) {
+        self.remote_refs.inc();
+    }
+
+    /// A reference taken by a lookup was released.
+    pub(crate) fn remote_ref_dropped(&self) {
+        self.remote_refs.dec();
+    }
+
+    /// Objects constructed and not yet destructed.
+    pub(crate) fn live_objects(&self) -> usize {
+        self.live_objects.load(Relaxed)
+    }
+
+    /// References taken by lookups and not yet released.
+    pub(crate) fn remote_refs(&self) -> usize {
+        self.remote_refs.get()
+    }
+
+    /// Constructor failures so far.
+    pub(crate) fn constructor_failures(&self) -> usize {
+        self.constructor_failures.load(Relaxed)
+    }
+
+    /// Sleeps until every reference taken by a lookup is released (after
+    /// the region was unpublished and a grace period passed).
+    pub(crate) fn wait_for_remote_refs(&self) {
+        self.remote_refs.wait_for_zero();
+    }
+
+    /// Sleeps until every object is back in the cache.
+    pub(crate) fn wait_for_objects_freed(&self) {
+        self.allocated.wait_for_zero();
+    }
+
     /// The cache its objects come from.
     pub(crate) fn cache(&self) -> &ObjectCache {
         &self.cache
@@ -163,7 +220,7 @@ impl Region {
         if ret == 0 {
             return Ok(());
         }
-        self.constructor_failures.fetch_add(1, Ordering::Relaxed);
+        self.constructor_failures.add(1, Relaxed);
         // A constructor returning a positive value or a bogus errno is still
         // a failure.
         Err(if (-4095..0).contains(&ret) {
