@@ -217,3 +217,43 @@ impl<T> Drop for XaGuard<'_, T> {
         }
     }
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_xarray_rcu)]
+mod tests {
+    use super::*;
+
+    /// Stores, loads under RCU and under the lock, finds and erases, in an
+    /// XArray of each kind.
+    #[test]
+    fn store_load_find_erase() -> Result {
+        for kind in [XaKind::Worlds, XaKind::Index] {
+            let xa = KBox::pin_init(RcuXArray::<u64>::new(kind), GFP_KERNEL)?;
+            let (a, b) = (KBox::new(10u64, GFP_KERNEL)?, KBox::new(20u64, GFP_KERNEL)?);
+            let (pa, pb) = (&raw const *a, &raw const *b);
+            {
+                let mut locked = xa.lock();
+                assert!(locked.store(5, pa)?.is_null());
+                assert_eq!(locked.store(5, pb)?, pa);
+                assert!(locked.store(700, pa)?.is_null());
+                assert_eq!(locked.load(5).copied(), Some(20));
+            }
+            {
+                let guard = rcu::read_lock();
+                assert_eq!(xa.load(5, &guard).copied(), Some(20));
+                assert_eq!(xa.load(6, &guard), None);
+                let mut index = 6;
+                assert_eq!(xa.find(&mut index, &guard).copied(), Some(10));
+                assert_eq!(index, 700);
+            }
+            let mut locked = xa.lock();
+            assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((5, 20)));
+            assert_eq!(locked.erase(5), pb);
+            assert!(locked.erase(5).is_null());
+            assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((700, 10)));
+            assert_eq!(locked.erase(700), pa);
+            assert!(locked.first().is_none());
+        }
+        Ok(())
+    }
+}
