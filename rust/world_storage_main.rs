@@ -102,11 +102,16 @@ impl kernel::InPlaceModule for WorldStorageModule {
         try_pin_init!(&this in Self {
             service <- introspection::with_debugfs(Service::new()?),
             // SAFETY: `service` is initialised (above) and pinned in `this`;
-            // it is declared last, so it outlives the other fields.
+            // it is declared after `exported`, so it is dropped after it (and
+            // on an error below, pin-init drops `exported` first too). This is
+            // the only `Exported`.
             exported: unsafe { Exported::new(&(*this.as_ptr()).service) },
-            // SAFETY: as above.
+            // SAFETY: `service` is initialised and pinned in `this`, and
+            // declared after `hooks`, so it outlives them (on an error below,
+            // pin-init drops `hooks` before `service`).
             hooks: unsafe { TaskHooks::register(&(*this.as_ptr()).service)? },
-            // SAFETY: as above.
+            // SAFETY: `service` is initialised and pinned in `this`, and
+            // declared after `notifier`, so it outlives it.
             notifier <- unsafe { OwnerNotifier::register(&(*this.as_ptr()).service) },
         })
     }
