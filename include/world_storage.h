@@ -34,7 +34,10 @@ enum world_storage_type {
  * @size: the region's object size
  * @arg: &world_storage_props.arg
  *
- * Must not block: it runs from the task-creation hook and with locks held.
+ * Must not block: it runs in the task-creation hook under rcu_read_lock(),
+ * and in world_storage_create() with world storage's region-table mutex
+ * held (so it must not call world_storage_create() or
+ * world_storage_destroy()).
  *
  * Return: 0, or a negative errno to fail (see world_storage_create()).
  */
@@ -49,8 +52,10 @@ typedef int (*world_storage_ctor_t)(pid_t wid, void *object, u32 size, void *arg
  * @arg: &world_storage_props.arg
  *
  * Must not block: it runs from the exit hook, from the last
- * world_storage_release() (or a work item it defers to) and from
- * world_storage_destroy().
+ * world_storage_release() (or a work item it defers to), from
+ * world_storage_destroy() under rcu_read_lock(), and from a failing
+ * world_storage_create() with the region-table mutex held (so it must not
+ * call world_storage_create() or world_storage_destroy()).
  */
 typedef void (*world_storage_dtor_t)(pid_t wid, void *object, u32 size, void *arg);
 

@@ -50,21 +50,30 @@ use pin_init::PinInit;
 /// A world's ID: the global TID of its task.
 pub(crate) type Pid = bindings::pid_t;
 
-mod ffi {
+/// The C ABI. `world_storage.ko`'s own crate compiles this file too and
+/// takes [`ffi::Props`] from it: the one Rust mirror of the structure, which
+/// its layout test checks against C.
+pub(crate) mod ffi {
     use super::*;
 
     /// `struct world_storage_props` of `include/world_storage.h`.
     #[repr(C)]
-    pub(super) struct Props {
-        pub(super) kind: u32,
+    pub(crate) struct Props {
+        /// `type`: 0, the only region type.
+        pub(crate) kind: u32,
         /// `struct module *`.
-        pub(super) owner: *mut c_void,
-        pub(super) size: u32,
-        pub(super) align: u32,
-        pub(super) constructor:
+        pub(crate) owner: *mut c_void,
+        /// Bytes per object.
+        pub(crate) size: u32,
+        /// Alignment of every object.
+        pub(crate) align: u32,
+        /// Runs on every new object.
+        pub(crate) constructor:
             Option<unsafe extern "C" fn(Pid, *mut c_void, u32, *mut c_void) -> c_int>,
-        pub(super) destructor: Option<unsafe extern "C" fn(Pid, *mut c_void, u32, *mut c_void)>,
-        pub(super) arg: *mut c_void,
+        /// Runs on every object before it is freed.
+        pub(crate) destructor: Option<unsafe extern "C" fn(Pid, *mut c_void, u32, *mut c_void)>,
+        /// Passed to both callbacks.
+        pub(crate) arg: *mut c_void,
     }
 
     extern "C" {
@@ -240,8 +249,9 @@ mod fast {
 /// A type whose values live in world storage: one per world.
 ///
 /// Its constructor is [`WorldObject::init`]; its destructor is its `Drop`
-/// (or `PinnedDrop`). Both run on the task-creation and exit paths, so they
-/// must not sleep. Objects are shared with other tasks through [`Ref`], hence
+/// (or `PinnedDrop`). Both run on the task-creation and exit paths, under
+/// `rcu_read_lock()` or world storage's region-table mutex, so they must not
+/// sleep nor create or drop a [`WorldStorage`]. Objects are shared with other tasks through [`Ref`], hence
 /// `Send + Sync`.
 pub(crate) trait WorldObject: Send + Sync + Sized {
     /// Initialises the object of world `wid` in place. An error fails the

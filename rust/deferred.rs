@@ -10,14 +10,11 @@
 //! (The C glue holds the list, the `irq_work` and the work item: the kernel
 //! crate has no `irq_work`.)
 
-use crate::exports;
+use crate::{
+    exports,
+    glue::{ws_defer_teardown, ws_flush_deferred, ws_may_take_spinlock},
+};
 use kernel::bindings;
-
-extern "C" {
-    fn ws_may_take_spinlock() -> bool;
-    fn ws_defer_teardown(node: *mut bindings::llist_node);
-    fn ws_flush_deferred();
-}
 
 /// Whether this context may take a `spinlock_t` and call destructors: not
 /// atomic in any way (`preemptible()`). Always `false` on a kernel without
@@ -56,12 +53,12 @@ pub(crate) fn flush() {
 /// `list` is a chain of deferral links queued by [`defer`], now owned by
 /// the caller.
 #[no_mangle]
-unsafe extern "C" fn ws_run_deferred_teardowns(list: *mut bindings::llist_node) {
-    // Records are deferred only while the service exists, and unload
-    // flushes them before the service goes.
-    let Ok(storage) = exports::storage() else {
-        return;
-    };
-    // SAFETY: forwarded contract.
-    unsafe { storage.run_deferred_teardowns(list) };
+pub(crate) unsafe extern "C" fn ws_run_deferred_teardowns(list: *mut bindings::llist_node) {
+    // Records are deferred only while the service is exported, and
+    // `Exported::drop` flushes them before it unexports the service.
+    let _ = exports::with_service(|service| {
+        // SAFETY: forwarded contract.
+        unsafe { service.run_deferred_teardowns(list) };
+        Ok(())
+    });
 }

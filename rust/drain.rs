@@ -2,6 +2,7 @@
 
 //! [`DrainCount`]: a count that a destroyer waits to see drain to zero.
 
+use crate::glue::{ws_drained, ws_wait_var_zero};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// A count of outstanding things (references, objects) with a waiter that
@@ -13,11 +14,6 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 /// `ws_drained()`). Only [`DrainCount::wait_for_zero`] sleeps.
 #[repr(transparent)]
 pub(crate) struct DrainCount(AtomicUsize);
-
-extern "C" {
-    fn ws_wait_var_zero(counter: *mut usize);
-    fn ws_drained();
-}
 
 impl DrainCount {
     /// A count of zero.
@@ -57,5 +53,49 @@ impl DrainCount {
         // SAFETY: the counter lives at least as long as `&self`; the C side
         // only reads it with READ_ONCE() inside `wait_var_event()`.
         unsafe { ws_wait_var_zero(self.0.as_ptr()) };
+    }
+}
+
+#[cfg(world_storage_kunit)]
+#[kernel::prelude::kunit_tests(world_storage_drain)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::AtomicBool;
+    use kernel::{
+        prelude::*,
+        sync::Arc,
+        time::{delay::fsleep, Delta},
+        workqueue,
+    };
+
+    #[test]
+    fn counts() {
+        let count = DrainCount::new();
+        assert_eq!(count.get(), 0);
+        count.inc();
+        count.inc();
+        assert_eq!(count.get(), 2);
+        count.dec();
+        assert_eq!(count.get(), 1);
+        count.dec();
+        assert_eq!(count.get(), 0);
+    }
+
+    /// The waiter sleeps until a work item brings the count to zero, and
+    /// sees what the work item did before its last decrement.
+    #[test]
+    fn waiter_returns_after_the_last_decrement() -> Result {
+        let state = Arc::new((DrainCount::new(), AtomicBool::new(false)), GFP_KERNEL)?;
+        state.0.inc();
+        let worker = state.clone();
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            fsleep(Delta::from_millis(20));
+            worker.1.store(true, Ordering::Relaxed);
+            worker.0.dec();
+        })?;
+        state.0.wait_for_zero();
+        assert!(state.1.load(Ordering::Relaxed));
+        assert_eq!(state.0.get(), 0);
+        Ok(())
     }
 }

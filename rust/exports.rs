@@ -4,10 +4,8 @@
 //! out. The `EXPORT_SYMBOL_GPL()` lines are in the C glue.
 
 use crate::{
-    props::ObjectLayout,
-    region::{Constructor, Destructor, RegionProps},
-    storage::WorldStorage,
-    world::World,
+    client_api::ffi::Props, glue::ws_warn_bad_release, object_layout::ObjectLayout,
+    region::RegionProps, service::Service, world::World,
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
@@ -17,40 +15,60 @@ use kernel::{
     task::Task,
 };
 
-extern "C" {
-    fn ws_warn_bad_release();
+/// The loaded module's service, for its entry points outside the module's
+/// own structure: the exported functions and the C glue's deferred-teardown
+/// work item. Non-null exactly while an [`Exported`] lives.
+static SERVICE: AtomicPtr<Service> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The service, exported: the exported functions and the deferred
+/// teardowns reach it while this lives.
+///
+/// Dropping it ends the service ([`Service::shutdown`]: every region left is
+/// destroyed, every world detached, every deferred teardown run), then
+/// unexports it: from then on the exported functions return `ENODEV`.
+///
+/// # Invariants
+///
+/// `SERVICE` points to a service that outlives `self`.
+pub(crate) struct Exported(());
+
+impl Exported {
+    /// Exports `service`.
+    ///
+    /// # Safety
+    ///
+    /// `service` outlives the returned value, and no other `Exported` lives.
+    pub(crate) unsafe fn new(service: &Service) -> Self {
+        SERVICE.store(core::ptr::from_ref(service).cast_mut(), Ordering::Release);
+        // INVARIANT: just stored; the caller keeps `service` alive.
+        Self(())
+    }
 }
 
-/// `struct world_storage_props`: what a caller passes to Create.
-#[repr(C)]
-pub(crate) struct WorldStorageProps {
-    pub(crate) kind: u32,
-    pub(crate) owner: *mut bindings::module,
-    pub(crate) size: u32,
-    pub(crate) align: u32,
-    pub(crate) constructor: Option<Constructor>,
-    pub(crate) destructor: Option<Destructor>,
-    pub(crate) arg: *mut c_void,
+impl Drop for Exported {
+    fn drop(&mut self) {
+        // The deferred teardowns that `shutdown` flushes still find the
+        // service, so it is unexported only after.
+        with_service(|service| {
+            service.shutdown();
+            Ok(())
+        })
+        .ok();
+        SERVICE.store(core::ptr::null_mut(), Ordering::Release);
+    }
 }
 
-/// The loaded module's service. Set before the hooks are attached and
-/// cleared after they are detached and every region is gone.
-static STORAGE: AtomicPtr<WorldStorage> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Publishes the service for the exported functions.
-pub(crate) fn set_storage(storage: Option<&WorldStorage>) {
-    let p = storage.map_or(core::ptr::null_mut(), |s| core::ptr::from_ref(s).cast_mut());
-    STORAGE.store(p, Ordering::Release);
-}
-
-/// The loaded module's service, for callers outside the module's own
-/// structure (the exported functions, debugfs).
-pub(crate) fn storage() -> Result<&'static WorldStorage> {
-    let p = STORAGE.load(Ordering::Acquire);
-    // SAFETY: set only while the module's `WorldStorage` is alive; callers
-    // of the exported functions are modules that depend on this one, so
-    // they run between our init and exit.
-    unsafe { p.as_ref() }.ok_or(ENODEV)
+/// Calls `f` with the exported service; `ENODEV` if there is none.
+pub(crate) fn with_service<R>(f: impl FnOnce(&Service) -> Result<R>) -> Result<R> {
+    let p = SERVICE.load(Ordering::Acquire);
+    // SAFETY: `SERVICE` is non-null only while an `Exported` lives, and its
+    // service outlives it (type invariant). The callers run before that
+    // `Exported` is dropped: the exported functions are called by modules
+    // that depend on this one, which the module loader unloads first; the
+    // deferred-teardown work item is flushed by `Exported::drop` before it
+    // clears `SERVICE`. The reference does not leave `f`.
+    let service = unsafe { p.as_ref() }.ok_or(ENODEV)?;
+    f(service)
 }
 
 fn errno(r: Result) -> c_int {
@@ -81,10 +99,7 @@ unsafe fn put<T>(out: *mut T, value: T) -> Result {
 /// `props` is NULL or a valid `struct world_storage_props`; `handle` is NULL
 /// or valid for writes.
 #[no_mangle]
-unsafe extern "C" fn world_storage_create(
-    props: *const WorldStorageProps,
-    handle: *mut u64,
-) -> c_int {
+unsafe extern "C" fn world_storage_create(props: *const Props, handle: *mut u64) -> c_int {
     // SAFETY: NULL or valid by the contract.
     let Some(props) = (unsafe { props.as_ref() }) else {
         return errno(Err(EINVAL));
@@ -94,12 +109,14 @@ unsafe extern "C" fn world_storage_create(
     }
     errno((|| {
         let layout = ObjectLayout::new(props.kind, props.size, props.align)?;
-        let h = storage()?.create(RegionProps {
-            layout,
-            constructor: props.constructor,
-            destructor: props.destructor,
-            arg: props.arg,
-            owner: props.owner,
+        let h = with_service(|s| {
+            s.create(RegionProps {
+                layout,
+                constructor: props.constructor,
+                destructor: props.destructor,
+                arg: props.arg,
+                owner: props.owner.cast(),
+            })
         })?;
         // SAFETY: checked non-null above; valid by the contract.
         unsafe { put(handle, h) }
@@ -109,7 +126,7 @@ unsafe extern "C" fn world_storage_create(
 /// See `world_storage_destroy()` in `include/world_storage.h`.
 #[no_mangle]
 extern "C" fn world_storage_destroy(handle: u64) -> c_int {
-    errno(storage().and_then(|s| s.destroy(handle)))
+    errno(with_service(|s| s.destroy(handle)))
 }
 
 /// The slow path of `world_storage_lookup_local()`, whose fast path is in
@@ -119,8 +136,11 @@ extern "C" fn world_storage_destroy(handle: u64) -> c_int {
 ///
 /// `object` is NULL or valid for writes.
 #[no_mangle]
-unsafe extern "C" fn ws_lookup_local_slow(handle: u64, object: *mut *mut c_void) -> c_int {
-    errno(storage().and_then(|s| {
+pub(crate) unsafe extern "C" fn ws_lookup_local_slow(
+    handle: u64,
+    object: *mut *mut c_void,
+) -> c_int {
+    errno(with_service(|s| {
         let p = s.lookup_local(handle)?;
         // SAFETY: NULL or valid by the contract.
         unsafe { put(object, p.as_ptr().cast()) }
@@ -136,7 +156,7 @@ unsafe fn lookup(world: World<'_>, handle: u64, object: *mut *mut c_void) -> c_i
     if object.is_null() {
         return errno(Err(EINVAL));
     }
-    errno(storage().and_then(|s| {
+    errno(with_service(|s| {
         let p = s.lookup(world, handle)?;
         // SAFETY: checked non-null; valid by the contract.
         unsafe { put(object, p.as_ptr().cast()) }
@@ -182,7 +202,7 @@ unsafe extern "C" fn world_storage_lookup_task(
 /// See `world_storage_release()` in `include/world_storage.h`.
 #[no_mangle]
 extern "C" fn world_storage_release(wid: i32, object: *mut c_void) -> c_int {
-    let r = storage().and_then(|s| s.release(wid, object.cast::<u8>()));
+    let r = with_service(|s| s.release(wid, object.cast::<u8>()));
     if r == Err(EINVAL) {
         // SAFETY: no requirement; any context.
         unsafe { ws_warn_bad_release() };

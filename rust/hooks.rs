@@ -8,20 +8,16 @@
 //! `for_each_kernel_tracepoint()` and attached with
 //! `tracepoint_probe_register()`, both exported.
 
-use crate::storage::WorldStorage;
+use crate::{glue::ws_tracepoint_synchronize_unregister, service::Service};
 use core::ptr;
 use kernel::{
     bindings,
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
     prelude::*,
-    task::Task,
+    task::{Pid, Task},
     types::{Opaque, ScopeGuard},
 };
-
-extern "C" {
-    fn ws_tracepoint_synchronize_unregister();
-}
 
 /// A probe: a tracepoint's name and the function attached to it.
 struct Probe {
@@ -33,15 +29,15 @@ struct Probe {
 const PROBES: [Probe; 3] = [
     Probe {
         name: c"task_newtask",
-        function: on_task_newtask as *mut c_void,
+        function: ws_probe_task_newtask as *mut c_void,
     },
     Probe {
         name: c"sched_process_exec",
-        function: on_sched_process_exec as *mut c_void,
+        function: ws_probe_sched_process_exec as *mut c_void,
     },
     Probe {
         name: c"sched_process_exit",
-        function: on_sched_process_exit as *mut c_void,
+        function: ws_probe_sched_process_exit as *mut c_void,
     },
 ];
 
@@ -82,46 +78,55 @@ unsafe fn task_ref<'a>(task: *mut bindings::task_struct) -> &'a Task {
 ///
 /// # Safety
 ///
-/// Called by the tracepoint with the `WorldStorage` registered as `data`.
-unsafe extern "C" fn on_task_newtask(
+/// Called by the tracepoint with the `Service` registered as `data`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ws_probe_task_newtask(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _flags: u64,
 ) {
-    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
+    // SAFETY: `data` is the registered `Service`, alive until after the
     // probes are unregistered and synchronised; `task` is the new task.
-    unsafe { (*data.cast::<WorldStorage>()).task_created(task_ref(task)) };
+    unsafe { (*data.cast::<Service>()).task_created(task_ref(task)) };
 }
 
 /// Probe of `sched_process_exec(task, old_pid, bprm)`, in `task`'s context.
 ///
 /// # Safety
 ///
-/// Called by the tracepoint with the `WorldStorage` registered as `data`.
-unsafe extern "C" fn on_sched_process_exec(
+/// Called by the tracepoint with the `Service` registered as `data`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ws_probe_sched_process_exec(
     data: *mut c_void,
     task: *mut bindings::task_struct,
-    _old_pid: bindings::pid_t,
+    _old_pid: Pid,
     _bprm: *mut bindings::linux_binprm,
 ) {
-    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
-    // probes are unregistered and synchronised; `task` is the current task.
-    unsafe { (*data.cast::<WorldStorage>()).task_execed(task_ref(task)) };
+    // `task` is current: `exec_binprm()` passes `current`.
+    debug_assert!(task == kernel::current!().as_ptr());
+    // SAFETY: `data` is the registered `Service`, alive until after the
+    // probes are unregistered and synchronised.
+    let service = unsafe { &*data.cast::<Service>() };
+    service.task_execed(kernel::current!());
 }
 
 /// Probe of `sched_process_exit(task, group_dead)`, in `task`'s context.
 ///
 /// # Safety
 ///
-/// Called by the tracepoint with the `WorldStorage` registered as `data`.
-unsafe extern "C" fn on_sched_process_exit(
+/// Called by the tracepoint with the `Service` registered as `data`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ws_probe_sched_process_exit(
     data: *mut c_void,
     task: *mut bindings::task_struct,
     _group_dead: bool,
 ) {
-    // SAFETY: `data` is the registered `WorldStorage`, alive until after the
-    // probes are unregistered and synchronised; `task` is the exiting task.
-    unsafe { (*data.cast::<WorldStorage>()).task_exited(task_ref(task)) };
+    // `task` is current: `do_exit()` passes `current`.
+    debug_assert!(task == kernel::current!().as_ptr());
+    // SAFETY: `data` is the registered `Service`, alive until after the
+    // probes are unregistered and synchronised.
+    let service = unsafe { &*data.cast::<Service>() };
+    service.task_exited(kernel::current!());
 }
 
 /// Detaches the first `n` probes of `tracepoints` and waits until none of
@@ -147,7 +152,7 @@ unsafe fn detach(tracepoints: &Tracepoints, n: usize, data: *mut c_void) {
 /// `tracepoints` with `storage` as data, and `storage` outlives `self`.
 pub(crate) struct TaskHooks {
     tracepoints: Tracepoints,
-    storage: *const WorldStorage,
+    storage: *const Service,
 }
 
 // SAFETY: the pointers are only handed back to the tracepoint API.
@@ -161,7 +166,7 @@ impl TaskHooks {
     /// # Safety
     ///
     /// `storage` must outlive the returned value.
-    pub(crate) unsafe fn register(storage: &WorldStorage) -> Result<Self> {
+    pub(crate) unsafe fn register(storage: &Service) -> Result<Self> {
         let mut tracepoints: Tracepoints = [ptr::null_mut(); PROBES.len()];
         // SAFETY: the callback matches the expected signature and
         // `tracepoints` lives across the call.
@@ -215,7 +220,7 @@ impl Drop for TaskHooks {
 pub(crate) struct OwnerNotifier {
     #[pin]
     nb: Opaque<bindings::notifier_block>,
-    storage: *const WorldStorage,
+    storage: *const Service,
 }
 
 // SAFETY: the notifier block is only touched by the notifier chain.
@@ -259,7 +264,7 @@ impl OwnerNotifier {
     /// # Safety
     ///
     /// `storage` must outlive the returned value.
-    pub(crate) unsafe fn register(storage: &WorldStorage) -> impl PinInit<Self, Error> + '_ {
+    pub(crate) unsafe fn register(storage: &Service) -> impl PinInit<Self, Error> + '_ {
         // `storage` is written first: the notifier may fire as soon as it is
         // registered.
         try_pin_init!(Self {

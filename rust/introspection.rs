@@ -1,48 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! debugfs: `/sys/kernel/debug/world_storage/{regions,stats}`, in the format
-//! documented in `Documentation/world-storage.rst`.
+//! documented in `Documentation/world-storage.rst`. The directory owns the
+//! service: each file reads it as the file's data.
 
-use crate::exports;
+use crate::service::Service;
 use kernel::{
-    c_str,
-    debugfs::{Dir, File},
+    debugfs::{Scope, ScopedDir},
     fmt,
     prelude::*,
 };
 
-fn show_regions(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match exports::storage() {
-        Ok(storage) => storage.write_regions(f),
-        Err(_) => Ok(()),
-    }
+fn show_regions(service: &Service, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    service.write_regions(f)
 }
 
-fn show_stats(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match exports::storage() {
-        Ok(storage) => storage.write_stats(f),
-        Err(_) => Ok(()),
-    }
+fn show_stats(service: &Service, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    service.write_stats(f)
 }
 
-/// The module's debugfs directory; removed on drop (which waits for readers).
-#[pin_data]
-pub(crate) struct Introspection {
-    #[pin]
-    regions: File<()>,
-    #[pin]
-    stats: File<()>,
-    dir: Dir,
+fn populate<'data>(service: &'data Service, dir: &ScopedDir<'data, '_>) {
+    dir.read_callback_file(c"regions", service, &show_regions);
+    dir.read_callback_file(c"stats", service, &show_stats);
 }
 
-impl Introspection {
-    /// Creates the directory and its files.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        let dir = Dir::new(c_str!("world_storage"));
-        pin_init!(Self {
-            regions <- dir.read_callback_file(c_str!("regions"), (), &show_regions),
-            stats <- dir.read_callback_file(c_str!("stats"), (), &show_stats),
-            dir,
-        })
-    }
+/// `service` with the module's debugfs directory, whose files read it. On
+/// drop the directory is removed (which waits for readers) before the
+/// service is dropped.
+pub(crate) fn with_debugfs<'a>(
+    service: impl PinInit<Service, Error> + 'a,
+) -> impl PinInit<Scope<Service>, Error> + 'a {
+    Scope::dir(service, c"world_storage", populate)
 }

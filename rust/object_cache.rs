@@ -2,7 +2,7 @@
 
 //! [`ObjectCache`]: a kmem cache holding one region's objects.
 
-use crate::props::ObjectLayout;
+use crate::object_layout::ObjectLayout;
 use core::ptr::NonNull;
 use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, str::CString};
 

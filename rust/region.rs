@@ -6,7 +6,7 @@ use crate::{
     drain::DrainCount,
     handle::{RegionHandle, MAX_REGIONS},
     object_cache::ObjectCache,
-    props::ObjectLayout,
+    object_layout::ObjectLayout,
 };
 use core::{
     ptr::{self, NonNull},
@@ -18,14 +18,19 @@ use kernel::{
     new_mutex,
     prelude::*,
     str::CString,
-    sync::{rcu, Mutex, MutexGuard},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        rcu, Mutex, MutexGuard,
+    },
 };
 
 /// A caller's constructor: `(world ID, object, size, arg)`, 0 or a negative
-/// errno. Must not block.
+/// errno. Must not block: runs under RCU (task creation) or the table's
+/// mutex (Create).
 pub(crate) type Constructor = unsafe extern "C" fn(i32, *mut c_void, u32, *mut c_void) -> c_int;
 
-/// A caller's destructor: `(world ID, object, size, arg)`. Must not block.
+/// A caller's destructor: `(world ID, object, size, arg)`. Must not block:
+/// may run under RCU (Destroy) or the table's mutex (a failing Create).
 pub(crate) type Destructor = unsafe extern "C" fn(i32, *mut c_void, u32, *mut c_void);
 
 /// What a caller registers, validated.
@@ -61,15 +66,15 @@ pub(crate) struct Region {
     /// Objects allocated and not yet freed. Incremented when an object is
     /// constructed, decremented after its RCU-deferred free; Destroy waits
     /// for it to drain before the cache goes.
-    pub(crate) allocated: DrainCount,
+    allocated: DrainCount,
     /// Objects constructed and not yet destructed: what worlds hold.
-    pub(crate) live_objects: AtomicUsize,
+    live_objects: Atomic<usize>,
     /// LookUp references not yet released. Lookups increment it under RCU
     /// only after seeing the region published; Destroy unpublishes, waits
     /// for a grace period, then for this to drain.
-    pub(crate) remote_refs: DrainCount,
+    remote_refs: DrainCount,
     /// Constructor failures, in Create and at task creation.
-    pub(crate) constructor_failures: AtomicUsize,
+    constructor_failures: Atomic<usize>,
 }
 
 // SAFETY: the raw pointers in `props` (callbacks' argument, owner module) are
@@ -92,9 +97,9 @@ impl Region {
             props,
             cache,
             allocated: DrainCount::new(),
-            live_objects: AtomicUsize::new(0),
+            live_objects: Atomic::new(0),
             remote_refs: DrainCount::new(),
-            constructor_failures: AtomicUsize::new(0),
+            constructor_failures: Atomic::new(0),
         };
         Ok(KBox::new(region, GFP_KERNEL)?)
     }
@@ -138,6 +143,60 @@ impl Region {
         )
     }
 
+    /// An object was allocated from the cache and constructed.
+    pub(crate) fn object_constructed(&self) {
+        self.allocated.inc();
+        self.live_objects.add(1, Relaxed);
+    }
+
+    /// An object was destructed; it is freed after a grace period.
+    pub(crate) fn object_destructed(&self) {
+        self.live_objects.fetch_sub(1, Relaxed);
+    }
+
+    /// An object went back to the cache. The caller must not touch the
+    /// region after this: Destroy may free it as soon as the count drains.
+    pub(crate) fn object_freed(&self) {
+        self.allocated.dec();
+    }
+
+    /// A lookup took a reference to one of its objects, under RCU, having
+    /// seen the region published.
+    pub(crate) fn remote_ref_taken(&self) {
+        self.remote_refs.inc();
+    }
+
+    /// A reference taken by a lookup was released.
+    pub(crate) fn remote_ref_dropped(&self) {
+        self.remote_refs.dec();
+    }
+
+    /// Objects constructed and not yet destructed.
+    pub(crate) fn live_objects(&self) -> usize {
+        self.live_objects.load(Relaxed)
+    }
+
+    /// References taken by lookups and not yet released.
+    pub(crate) fn remote_refs(&self) -> usize {
+        self.remote_refs.get()
+    }
+
+    /// Constructor failures so far.
+    pub(crate) fn constructor_failures(&self) -> usize {
+        self.constructor_failures.load(Relaxed)
+    }
+
+    /// Sleeps until every reference taken by a lookup is released (after
+    /// the region was unpublished and a grace period passed).
+    pub(crate) fn wait_for_remote_refs(&self) {
+        self.remote_refs.wait_for_zero();
+    }
+
+    /// Sleeps until every object is back in the cache.
+    pub(crate) fn wait_for_objects_freed(&self) {
+        self.allocated.wait_for_zero();
+    }
+
     /// The cache its objects come from.
     pub(crate) fn cache(&self) -> &ObjectCache {
         &self.cache
@@ -161,7 +220,7 @@ impl Region {
         if ret == 0 {
             return Ok(());
         }
-        self.constructor_failures.fetch_add(1, Ordering::Relaxed);
+        self.constructor_failures.add(1, Relaxed);
         // A constructor returning a positive value or a bogus errno is still
         // a failure.
         Err(if (-4095..0).contains(&ret) {
@@ -373,8 +432,8 @@ impl RegionTable {
 /// A region taken out of the table, no longer found by lookups.
 ///
 /// Dropping it frees the region: its owner first waits for a grace period,
-/// drains its references and objects (see `WorldStorage::retire` in
-/// storage.rs). Its slot stays reserved until `RegionTable::release_slot`.
+/// drains its references and objects (see `Service::retire` in
+/// service.rs). Its slot stays reserved until `RegionTable::release_slot`.
 pub(crate) struct Unpublished(KBox<Region>);
 
 impl core::ops::Deref for Unpublished {
@@ -382,5 +441,57 @@ impl core::ops::Deref for Unpublished {
 
     fn deref(&self) -> &Region {
         &self.0
+    }
+}
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_region_slots)]
+mod tests {
+    use super::*;
+    use crate::object_layout::TYPE_SIMPLE;
+
+    fn props() -> Result<RegionProps> {
+        Ok(RegionProps {
+            layout: ObjectLayout::new(TYPE_SIMPLE, 8, 8)?,
+            constructor: None,
+            destructor: None,
+            arg: ptr::null_mut(),
+            owner: ptr::null_mut(),
+        })
+    }
+
+    /// The lowest free slot is taken; a retiring slot is not reused until
+    /// released, and then with the next generation, so the old handle never
+    /// names the new region.
+    #[test]
+    fn slots_and_generations_are_reused() -> Result {
+        let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
+        let mut state = table.lock();
+        let a = table.publish(&mut state, props()?)?;
+        let b = table.publish(&mut state, props()?)?;
+        assert_eq!((a.slot(), a.encode() >> 32), (0, 1));
+        assert_eq!((b.slot(), b.encode() >> 32), (1, 1));
+        assert_eq!(table.slots_in_use(), 2);
+
+        let retired = table.unpublish(&mut state, a.encode())?;
+        assert_eq!(retired.handle(), a);
+        assert!(table.get_locked(&state, a.encode()).is_err());
+        assert_eq!(table.unpublish(&mut state, a.encode()).err(), Some(EINVAL));
+        let c = table.publish(&mut state, props()?)?;
+        assert_eq!((c.slot(), c.encode() >> 32), (2, 1));
+
+        drop(retired);
+        table.release_slot(&mut state, a.slot());
+        let d = table.publish(&mut state, props()?)?;
+        assert_eq!((d.slot(), d.encode() >> 32), (0, 2));
+        assert!(table.get_locked(&state, a.encode()).is_err());
+        assert_eq!(table.get_locked(&state, d.encode())?.handle(), d);
+        assert_eq!(table.slots_in_use(), 3);
+
+        for h in [b, c, d] {
+            drop(table.unpublish(&mut state, h.encode())?);
+        }
+        assert!(!table.any_live());
+        Ok(())
     }
 }

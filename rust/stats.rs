@@ -3,13 +3,7 @@
 //! Lookup counters, per CPU (in the C glue): the lookup paths never write a
 //! shared cache line for them.
 
-use kernel::ffi::c_ulong;
-
-extern "C" {
-    fn ws_count_lookup_local();
-    fn ws_count_lookup_remote();
-    fn ws_sum_lookups(local: *mut c_ulong, remote: *mut c_ulong);
-}
+use crate::glue::{ws_count_lookup_local, ws_count_lookup_remote, ws_sum_lookups};
 
 /// Counts one local lookup on this CPU.
 #[inline]

@@ -3,17 +3,13 @@
 //! What world storage reads of a task: its key in the world table, its world
 //! ID, its kind, and the task that has a given world ID now.
 
+use crate::glue::ws_task_key;
 use core::ptr;
 use kernel::{
     bindings,
-    ffi::{c_ulong, c_void},
     sync::rcu,
-    task::Task,
+    task::{Pid, Task},
 };
-
-extern "C" {
-    fn ws_task_key(task: *const c_void) -> c_ulong;
-}
 
 /// The key of `task`'s record in the world table: its offset in the direct
 /// map over C's `sizeof(struct task_struct)`, distinct for tasks that are
@@ -25,11 +21,11 @@ extern "C" {
 /// its exit hook, before the memory can hold another task.
 pub(crate) fn key(task: &Task) -> usize {
     // SAFETY: no requirement; only the address is used.
-    unsafe { ws_task_key(task.as_ptr().cast()) as usize }
+    unsafe { ws_task_key(task.as_ptr()) as usize }
 }
 
 /// The global TID of `task` now: its world ID.
-pub(crate) fn world_id(task: &Task) -> i32 {
+pub(crate) fn world_id(task: &Task) -> Pid {
     task.pid()
 }
 
@@ -58,7 +54,7 @@ pub(crate) fn is_global_init(task: &Task) -> bool {
 }
 
 /// The task whose global TID is `tid` now, valid while `guard` is held.
-pub(crate) fn by_world_id<'a>(tid: i32, _guard: &'a rcu::Guard) -> Option<&'a Task> {
+pub(crate) fn by_world_id<'a>(tid: Pid, _guard: &'a rcu::Guard) -> Option<&'a Task> {
     // SAFETY: `init_pid_ns` is the kernel's static initial namespace;
     // `find_pid_ns()` and `pid_task()` need only RCU, held by `_guard`, and
     // accept any number (NULL for none).

@@ -2,11 +2,8 @@
 
 //! [`ThreadList`]: a snapshot of every thread, for Create's scan.
 
-use kernel::{ffi::c_void, prelude::*, sync::aref::ARef, task::Task};
-
-extern "C" {
-    fn ws_collect_threads(buf: *mut *mut c_void, cap: usize) -> usize;
-}
+use crate::glue::ws_collect_threads;
+use kernel::{bindings, prelude::*, sync::aref::ARef, task::Task};
 
 /// Every thread that was in the system at one moment (not the idle tasks),
 /// each kept alive by a reference.
@@ -17,7 +14,7 @@ impl ThreadList {
     pub(crate) fn collect() -> Result<Self> {
         let mut cap = 256;
         loop {
-            let mut raw = KVec::<*mut c_void>::with_capacity(cap, GFP_KERNEL)?;
+            let mut raw = KVec::<*mut bindings::task_struct>::with_capacity(cap, GFP_KERNEL)?;
             // SAFETY: `raw` has room for `cap` pointers; the C side walks the
             // task list under RCU and stores at most `cap` referenced tasks.
             let total = unsafe { ws_collect_threads(raw.as_mut_ptr(), cap) };

@@ -199,8 +199,8 @@ fn index_key(data: *const u8) -> Option<usize> {
 /// # Invariants
 ///
 /// - `data` is `size` bytes of `region`'s cache, constructed (or zeroed).
-/// - `region` outlives the object: Destroy waits for `Region::allocated`,
-///   decremented only after the object's RCU-deferred free.
+/// - `region` outlives the object: Destroy waits for its objects to be freed
+///   (`Region::object_freed`, only after the object's RCU-deferred free).
 /// - `record` outlives the object while the object is in the record, or has
 ///   a remote reference outstanding (which holds the record): a record is
 ///   freed a grace period after its teardown, which retires every object
@@ -245,7 +245,7 @@ impl WorldObject {
     /// The caller holds a reference on the object's record for it.
     fn take_remote(&self) {
         self.remote.fetch_add(1, Ordering::Relaxed);
-        self.region().remote_refs.inc();
+        self.region().remote_ref_taken();
     }
 
     /// Drops one remote reference; `false` if none is outstanding.
@@ -265,13 +265,13 @@ impl WorldObject {
         let head = head.cast::<Opaque<bindings::callback_head>>();
         // SAFETY: by the contract `head` is inside a `WorldObject` we own.
         let obj = unsafe { KBox::from_raw(kernel::container_of!(head, WorldObject, rcu)) };
-        // SAFETY: the region outlives the object until `allocated.dec()`.
+        // SAFETY: the region outlives the object until `object_freed()`.
         let region = unsafe { obj.region.as_ref() };
         // SAFETY: `data` came from this region's cache; nothing refers to it.
         unsafe { region.cache().free(obj.data) };
         drop(obj);
         // Last touch of `region`: Destroy may free it once this drains.
-        region.allocated.dec();
+        region.object_freed();
     }
 }
 
@@ -841,8 +841,7 @@ impl WorldTable {
             return Err(e);
         }
         data.dismiss();
-        region.allocated.inc();
-        region.live_objects.fetch_add(1, Ordering::Relaxed);
+        region.object_constructed();
         // SAFETY: `raw` came from `KBox::into_raw`, so it is not null.
         Ok(unsafe { NonNull::new_unchecked(raw) })
     }
@@ -850,7 +849,7 @@ impl WorldTable {
     /// Destructs and retires an object its caller has claimed.
     fn destroy_object(&self, obj: &WorldObject) {
         obj.region().destruct(obj.record().wid(), obj.data);
-        obj.region().live_objects.fetch_sub(1, Ordering::Relaxed);
+        obj.region().object_destructed();
         if let Some(key) = index_key(obj.data.as_ptr()) {
             self.index.lock().erase(key);
         }
@@ -961,7 +960,7 @@ impl WorldTable {
             }
             // The reference just dropped keeps the record alive until `put`.
             let record = obj.record;
-            obj.region().remote_refs.dec();
+            obj.region().remote_ref_dropped();
             record
         };
         // Outside the RCU section, which must not make the context look

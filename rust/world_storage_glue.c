@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The C half of world_storage.ko: only what Rust cannot express.
+ * The C half of world_storage.ko: only what Rust cannot express. Its
+ * boundary with the Rust crate, both ways, is world_storage_glue.h (which
+ * rust/glue.rs mirrors).
  *
  * - EXPORT_SYMBOL_GPL() of the C API, whose functions are in exports.rs
  *   (not in world_storage_kunit.ko, the same sources built again for the
@@ -13,7 +15,9 @@
  *   section of Documentation/world-storage.rst);
  * - what defers work out of contexts that cannot take a spinlock_t: the
  *   irq_works and the work item of deferred teardowns, drain wake-ups and
- *   the bad-release warning.
+ *   the bad-release warning;
+ * - the compiler's check of the tracepoint probes (in hooks.rs) against
+ *   their tracepoints' prototypes.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -21,7 +25,6 @@
 #include <linux/irq_work.h>
 #include <linux/limits.h>
 #include <linux/llist.h>
-#include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/percpu.h>
@@ -37,6 +40,8 @@
 #include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
+#include <trace/events/sched.h>
+#include <trace/events/task.h>
 
 #include "../include/world_storage.h"
 #include "world_storage_glue.h"
@@ -48,25 +53,6 @@ EXPORT_SYMBOL_GPL(world_storage_lookup);
 EXPORT_SYMBOL_GPL(world_storage_lookup_task);
 EXPORT_SYMBOL_GPL(world_storage_release);
 #endif
-
-/*
- * One initialiser per kind of xarray, each giving the kind's lock its own
- * lockdep class: xa_init_flags() is an inline function whose
- * spin_lock_init() would key every xarray initialised here the same.
- */
-static struct lock_class_key ws_worlds_key, ws_index_key;
-
-void ws_xa_init_worlds(struct xarray *xa)
-{
-	xa_init_flags(xa, 0);
-	lockdep_set_class(&xa->xa_lock, &ws_worlds_key);
-}
-
-void ws_xa_init_index(struct xarray *xa)
-{
-	xa_init_flags(xa, XA_FLAGS_LOCK_IRQ);
-	lockdep_set_class(&xa->xa_lock, &ws_index_key);
-}
 
 unsigned long ws_xa_lock_irqsave(struct xarray *xa)
 {
@@ -125,6 +111,17 @@ void ws_drained(void)
 void ws_tracepoint_synchronize_unregister(void)
 {
 	tracepoint_synchronize_unregister();
+}
+
+/*
+ * Never called: the build fails if a probe's prototype (the Rust definition
+ * is checked against world_storage_glue.h) is not its tracepoint's.
+ */
+static void __maybe_unused ws_check_probe_prototypes(void)
+{
+	check_trace_callback_type_task_newtask(ws_probe_task_newtask);
+	check_trace_callback_type_sched_process_exec(ws_probe_sched_process_exec);
+	check_trace_callback_type_sched_process_exit(ws_probe_sched_process_exit);
 }
 
 unsigned long ws_task_key(const struct task_struct *task)

@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The C glue of world_storage.ko, called from its Rust half: wrappers for
- * what Rust cannot call directly (static inline functions and macros).
+ * The boundary between world_storage.ko's C glue (world_storage_glue.c) and
+ * its Rust crate, in both directions:
+ * - functions the glue implements for Rust: wrappers of static inline
+ *   functions and macros, per-CPU state, irq_work and work items;
+ * - functions the crate implements for the glue (marked "in Rust"): the
+ *   local lookup's slow path, the deferred teardowns, the tracepoint probes.
+ * rust/glue.rs declares every one of them with these types, and checks the
+ * Rust definitions against them; the glue checks the probes against their
+ * tracepoints' prototypes.
  */
 #ifndef WORLD_STORAGE_GLUE_H
 #define WORLD_STORAGE_GLUE_H
@@ -10,13 +17,12 @@
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 
+struct linux_binprm;
 struct llist_node;
 struct task_struct;
 struct xarray;
 
-/* The two kinds of xarray, each with its own lockdep class. */
-void ws_xa_init_worlds(struct xarray *xa);
-void ws_xa_init_index(struct xarray *xa);
+/* xa_lock_irqsave() and xa_unlock_irqrestore(). */
 unsigned long ws_xa_lock_irqsave(struct xarray *xa);
 void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags);
 
@@ -34,6 +40,15 @@ void ws_wait_var_zero(unsigned long *counter);
 void ws_drained(void);
 
 void ws_tracepoint_synchronize_unregister(void);
+
+/*
+ * In Rust (hooks.rs): the probes of task_newtask, sched_process_exec and
+ * sched_process_exit, each with the world storage service as @data.
+ */
+void ws_probe_task_newtask(void *data, struct task_struct *task, u64 clone_flags);
+void ws_probe_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid,
+				 struct linux_binprm *bprm);
+void ws_probe_sched_process_exit(void *data, struct task_struct *p, bool group_dead);
 
 /* The key of @task's world record: distinct for tasks alive together. */
 unsigned long ws_task_key(const struct task_struct *task);
@@ -64,7 +79,7 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 #define WS_ENTRY_EMPTY ((u64)-1)
 
 /*
- * The slow path of world_storage_lookup_local(), in exports.rs; the per-CPU
+ * The slow path of world_storage_lookup_local(), in Rust (exports.rs); the per-CPU
  * pointer to current's record: set by the slow path (false if the record
  * left the table meanwhile: not kept), forgotten on every CPU when the
  * record leaves the table (which clears its task first).
@@ -85,7 +100,7 @@ void ws_entries_free(struct world_storage_entries_v1 *es);
  * Deferred teardowns: whether this context may take a spinlock_t; queue a
  * record's link (any context); wait for every queued teardown, the RCU
  * frees they queued and every deferred wake-up (may sleep). The work item
- * calls ws_run_deferred_teardowns(), in deferred.rs, with the list it took.
+ * calls ws_run_deferred_teardowns(), in Rust (deferred.rs), with the list it took.
  */
 bool ws_may_take_spinlock(void);
 void ws_defer_teardown(struct llist_node *node);

@@ -19,31 +19,37 @@
 
 use kernel::prelude::*;
 
+#[cfg(world_storage_kunit)]
+mod abi_layout_test;
+/// The Rust client API (`include/world_storage.rs`), compiled here for its
+/// C ABI mirror, `ffi::Props`, which `exports` receives.
+#[path = "../include/world_storage.rs"]
+mod client_api;
 mod current_cache;
 mod deferred;
 mod drain;
 mod exports;
+mod glue;
 mod handle;
 mod hooks;
 mod introspection;
-#[cfg(world_storage_kunit)]
-mod layout;
 mod object_cache;
-mod props;
+mod object_layout;
 mod region;
+mod service;
 mod stats;
-mod storage;
 mod tasks;
 mod threads;
 mod world;
 mod xarray_rcu;
 
 #[cfg(not(world_storage_kunit))]
-use hooks::{OwnerNotifier, TaskHooks};
-#[cfg(not(world_storage_kunit))]
-use introspection::Introspection;
-#[cfg(not(world_storage_kunit))]
-use storage::WorldStorage;
+use {
+    exports::Exported,
+    hooks::{OwnerNotifier, TaskHooks},
+    kernel::debugfs::Scope,
+    service::Service,
+};
 
 #[cfg(not(world_storage_kunit))]
 module! {
@@ -74,46 +80,39 @@ impl kernel::Module for WorldStorageKunit {
     }
 }
 
-/// The loaded module. Fields are declared in the order they are torn down.
+/// The loaded module. Initialised in the order of `init`'s list; its
+/// fields are dropped in the order they are declared: the notifier and the
+/// hooks detach, the exported service shuts down and is unexported, then
+/// the debugfs directory goes and with it the service.
 #[cfg(not(world_storage_kunit))]
+#[pin_data]
 struct WorldStorageModule {
-    introspection: Option<Pin<KBox<Introspection>>>,
-    notifier: Option<Pin<KBox<OwnerNotifier>>>,
-    hooks: Option<TaskHooks>,
-    storage: Pin<KBox<WorldStorage>>,
+    #[pin]
+    notifier: OwnerNotifier,
+    hooks: TaskHooks,
+    exported: Exported,
+    /// The service, owned by its debugfs directory (whose files read it).
+    #[pin]
+    service: Scope<Service>,
 }
 
 #[cfg(not(world_storage_kunit))]
-impl kernel::Module for WorldStorageModule {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let storage = KBox::pin_init(WorldStorage::new()?, GFP_KERNEL)?;
-        exports::set_storage(Some(&storage));
-        let mut this = WorldStorageModule {
-            introspection: None,
-            notifier: None,
-            hooks: None,
-            storage,
-        };
-        // SAFETY: `this.storage` outlives the hooks and the notifier: they
-        // are dropped (detached) first, in `Drop`.
-        this.hooks = Some(unsafe { TaskHooks::register(&this.storage)? });
-        // SAFETY: as above.
-        this.notifier = Some(KBox::pin_init(
-            unsafe { OwnerNotifier::register(&this.storage) },
-            GFP_KERNEL,
-        )?);
-        this.introspection = Some(KBox::pin_init(Introspection::new(), GFP_KERNEL)?);
-        Ok(this)
-    }
-}
-
-#[cfg(not(world_storage_kunit))]
-impl Drop for WorldStorageModule {
-    fn drop(&mut self) {
-        self.introspection = None;
-        self.notifier = None;
-        self.hooks = None;
-        self.storage.shutdown();
-        exports::set_storage(None);
+impl kernel::InPlaceModule for WorldStorageModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(&this in Self {
+            service <- introspection::with_debugfs(Service::new()?),
+            // SAFETY: `service` is initialised (above) and pinned in `this`;
+            // it is declared after `exported`, so it is dropped after it (and
+            // on an error below, pin-init drops `exported` first too). This is
+            // the only `Exported`.
+            exported: unsafe { Exported::new(&(*this.as_ptr()).service) },
+            // SAFETY: `service` is initialised and pinned in `this`, and
+            // declared after `hooks`, so it outlives them (on an error below,
+            // pin-init drops `hooks` before `service`).
+            hooks: unsafe { TaskHooks::register(&(*this.as_ptr()).service)? },
+            // SAFETY: `service` is initialised and pinned in `this`, and
+            // declared after `notifier`, so it outlives it.
+            notifier <- unsafe { OwnerNotifier::register(&(*this.as_ptr()).service) },
+        })
     }
 }

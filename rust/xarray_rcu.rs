@@ -6,15 +6,16 @@
 //! world storage needs the C XArray's other mode: loads under RCU alone,
 //! entries freed by their owners a grace period after they are erased.
 
+use crate::glue::{ws_xa_lock_irqsave, ws_xa_unlock_irqrestore};
 use core::marker::PhantomData;
-use kernel::{bindings, ffi::c_ulong, prelude::*, sync::rcu, types::Opaque};
-
-extern "C" {
-    fn ws_xa_init_worlds(xa: *mut bindings::xarray);
-    fn ws_xa_init_index(xa: *mut bindings::xarray);
-    fn ws_xa_lock_irqsave(xa: *mut bindings::xarray) -> c_ulong;
-    fn ws_xa_unlock_irqrestore(xa: *mut bindings::xarray, flags: c_ulong);
-}
+use kernel::{
+    bindings,
+    ffi::c_ulong,
+    prelude::*,
+    static_lock_class,
+    sync::{rcu, LockClassKey},
+    types::Opaque,
+};
 
 /// Which XArray: each kind has its own lockdep class, and decides whether
 /// its lock is taken with interrupts off.
@@ -48,16 +49,39 @@ unsafe impl<T: Sync> Send for RcuXArray<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for RcuXArray<T> {}
 
+impl XaKind {
+    /// The `xa_init_flags()` flags, and the lockdep name and class of the
+    /// lock, of this kind's XArray.
+    fn init_args(self) -> (bindings::gfp_t, &'static CStr, Pin<&'static LockClassKey>) {
+        match self {
+            Self::Worlds => (0, c"world_storage_worlds", static_lock_class!()),
+            Self::Index => (
+                // `XA_FLAGS_LOCK_IRQ`, which bindgen does not export.
+                bindings::xa_lock_type_XA_LOCK_IRQ,
+                c"world_storage_index",
+                static_lock_class!(),
+            ),
+        }
+    }
+}
+
 impl<T> RcuXArray<T> {
     /// An empty XArray of the given kind.
     pub(crate) fn new(kind: XaKind) -> impl PinInit<Self> {
+        let (flags, name, class) = kind.init_args();
         pin_init!(Self {
-            // SAFETY: `xa` points to the field being initialised in place.
-            xa <- Opaque::ffi_init(move |xa| unsafe {
-                match kind {
-                    XaKind::Worlds => ws_xa_init_worlds(xa),
-                    XaKind::Index => ws_xa_init_index(xa),
-                }
+            // SAFETY: `xa` points to the field being initialised in place;
+            // `xa_init_flags()` initialises its lock, which nobody takes yet,
+            // so it may be initialised again with the kind's own lockdep class
+            // (the inline `xa_init_flags()` would key every XArray of this
+            // module the same); `name` and `class` are static.
+            xa <- Opaque::ffi_init(move |xa: *mut bindings::xarray| unsafe {
+                bindings::xa_init_flags(xa, flags);
+                bindings::__spin_lock_init(
+                    &raw mut (*xa).xa_lock,
+                    name.as_char_ptr(),
+                    class.as_ptr(),
+                );
             }),
             kind,
             _entries: PhantomData,
@@ -191,5 +215,45 @@ impl<T> Drop for XaGuard<'_, T> {
             // SAFETY: taken in `RcuXArray::lock`.
             None => unsafe { bindings::xa_unlock(xa) },
         }
+    }
+}
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_xarray_rcu)]
+mod tests {
+    use super::*;
+
+    /// Stores, loads under RCU and under the lock, finds and erases, in an
+    /// XArray of each kind.
+    #[test]
+    fn store_load_find_erase() -> Result {
+        for kind in [XaKind::Worlds, XaKind::Index] {
+            let xa = KBox::pin_init(RcuXArray::<u64>::new(kind), GFP_KERNEL)?;
+            let (a, b) = (KBox::new(10u64, GFP_KERNEL)?, KBox::new(20u64, GFP_KERNEL)?);
+            let (pa, pb) = (&raw const *a, &raw const *b);
+            {
+                let mut locked = xa.lock();
+                assert!(locked.store(5, pa)?.is_null());
+                assert_eq!(locked.store(5, pb)?, pa);
+                assert!(locked.store(700, pa)?.is_null());
+                assert_eq!(locked.load(5).copied(), Some(20));
+            }
+            {
+                let guard = rcu::read_lock();
+                assert_eq!(xa.load(5, &guard).copied(), Some(20));
+                assert_eq!(xa.load(6, &guard), None);
+                let mut index = 6;
+                assert_eq!(xa.find(&mut index, &guard).copied(), Some(10));
+                assert_eq!(index, 700);
+            }
+            let mut locked = xa.lock();
+            assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((5, 20)));
+            assert_eq!(locked.erase(5), pb);
+            assert!(locked.erase(5).is_null());
+            assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((700, 10)));
+            assert_eq!(locked.erase(700), pa);
+            assert!(locked.first().is_none());
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`WorldStorage`]: regions and worlds together, and every operation of
+//! [`Service`]: regions and worlds together, and every operation of
 //! the contract (Create, Destroy, the lookups, Release, and what happens
 //! when a task is created or exits, or a region's owner unloads).
 
@@ -28,7 +28,7 @@ use kernel::{
 
 /// The whole service: one per loaded module.
 #[pin_data]
-pub(crate) struct WorldStorage {
+pub(crate) struct Service {
     /// Live regions: read under RCU; Create, Destroy and owner unload run
     /// under its lock (see `RegionTable`).
     #[pin]
@@ -71,7 +71,7 @@ impl FailedTask {
     }
 }
 
-impl WorldStorage {
+impl Service {
     /// No region, no world.
     pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
         Ok(try_pin_init!(Self {
@@ -143,9 +143,9 @@ impl WorldStorage {
         // their references); hooks that saw it have finished constructing.
         rcu::synchronize_rcu();
         self.worlds.hide(&region);
-        region.remote_refs.wait_for_zero();
+        region.wait_for_remote_refs();
         self.worlds.sweep(&region);
-        region.allocated.wait_for_zero();
+        region.wait_for_objects_freed();
         let slot = region.slot();
         drop(region);
         let mut state = self.regions.lock();
@@ -283,7 +283,7 @@ impl WorldStorage {
         let mut result = Ok(());
         self.regions.for_each(&guard, |r| {
             let (ctor, dtor) = r.has_callbacks();
-            let objects = r.live_objects.load(Ordering::Relaxed);
+            let objects = r.live_objects();
             let yes_no = |b: bool| if b { "yes" } else { "no" };
             result = result.and_then(|()| {
                 writeln!(
@@ -297,8 +297,8 @@ impl WorldStorage {
                     yes_no(dtor),
                     objects,
                     objects * r.bytes_per_object(),
-                    r.remote_refs.get(),
-                    r.constructor_failures.load(Ordering::Relaxed),
+                    r.remote_refs(),
+                    r.constructor_failures(),
                 )
             });
         });
@@ -312,7 +312,7 @@ impl WorldStorage {
             let guard = rcu::read_lock();
             self.regions.for_each(&guard, |r| {
                 regions += 1;
-                let live = r.live_objects.load(Ordering::Relaxed);
+                let live = r.live_objects();
                 objects += live;
                 bytes += live * r.bytes_per_object();
             });

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Validation of a region's properties, and the errno of every bad one.
+//! [`ObjectLayout`]: a region's object size and alignment, validated, and
+//! the errno of every bad one.
 
 use kernel::prelude::*;
 
@@ -54,7 +55,7 @@ impl ObjectLayout {
 }
 
 #[cfg(world_storage_kunit)]
-#[kunit_tests(world_storage_props)]
+#[kunit_tests(world_storage_object_layout)]
 mod tests {
     use super::*;
 

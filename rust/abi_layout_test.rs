@@ -8,7 +8,7 @@
 //! through `bindings` is listed here and compared with `offsetof()` from the
 //! C half of the module, and so is our own `struct world_storage_props`.
 
-use crate::exports::WorldStorageProps as Props;
+use crate::{client_api::ffi::Props, glue::ws_layout_c_offset};
 use core::mem::offset_of;
 use kernel::{bindings, prelude::*};
 
@@ -26,7 +26,8 @@ pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
         c"notifier_block.notifier_call",
         offset_of!(bindings::notifier_block, notifier_call),
     ),
-    // Our own ABI: the Rust mirror of `struct world_storage_props`.
+    // Our own ABI: the Rust mirror of `struct world_storage_props`, the one
+    // in the Rust client API, which the crate uses too.
     (c"world_storage_props.type", offset_of!(Props, kind)),
     (c"world_storage_props.owner", offset_of!(Props, owner)),
     (c"world_storage_props.size", offset_of!(Props, size)),
@@ -42,10 +43,6 @@ pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
     (c"world_storage_props.arg", offset_of!(Props, arg)),
 ];
 
-extern "C" {
-    fn ws_layout_c_offset(name: *const kernel::ffi::c_char) -> usize;
-}
-
 /// The offset of `name` ("struct.field") as the C compiler sees it, or
 /// `usize::MAX` if the C table does not list it.
 pub(crate) fn c_offset(name: &core::ffi::CStr) -> usize {
@@ -55,7 +52,7 @@ pub(crate) fn c_offset(name: &core::ffi::CStr) -> usize {
 }
 
 #[cfg(world_storage_kunit)]
-#[kunit_tests(world_storage_layout)]
+#[kunit_tests(world_storage_abi_layout)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C glue (`rust/world_storage_glue.c`) as Rust sees it: every function
+//! of `rust/world_storage_glue.h`, with the header's types.
+//!
+//! The functions implemented in C are declared here; the ones the C glue
+//! calls back, implemented in Rust, are checked against the header's
+//! prototype at compile time (`PROTOTYPES`). The callers wrap each function
+//! in a safe or documented-unsafe function of their own module; this module
+//! holds no logic.
+//!
+//! Not yet here: the functions only `world.rs` and `current_cache.rs` call
+//! (`ws_refcount_get_below`, `ws_direct_map_offset`, `ws_entries_new`,
+//! `ws_entries_free_rcu`, `ws_entries_free`, `ws_current_set`,
+//! `ws_current_forget`), which those files still declare, with `c_void`
+//! for the record and entry-array pointers.
+
+use kernel::{
+    bindings,
+    ffi::{c_int, c_ulong, c_void},
+};
+
+// Only pointers to these structures cross the boundary (bindgen's
+// `task_struct` holds a zero-sized member, which the lint rejects).
+#[allow(improper_ctypes, reason = "only pointers cross")]
+extern "C" {
+    /// `xa_lock_irqsave()`: takes `xa`'s lock with interrupts off and
+    /// returns the saved interrupt state.
+    pub(crate) fn ws_xa_lock_irqsave(xa: *mut bindings::xarray) -> c_ulong;
+    /// `xa_unlock_irqrestore()`.
+    pub(crate) fn ws_xa_unlock_irqrestore(xa: *mut bindings::xarray, flags: c_ulong);
+
+    /// Sleeps until `*counter` is 0.
+    pub(crate) fn ws_wait_var_zero(counter: *mut c_ulong);
+    /// Wakes every `ws_wait_var_zero()` waiter; any context.
+    pub(crate) fn ws_drained();
+
+    /// `tracepoint_synchronize_unregister()`.
+    pub(crate) fn ws_tracepoint_synchronize_unregister();
+
+    /// The key of `task`'s world record.
+    pub(crate) fn ws_task_key(task: *const bindings::task_struct) -> c_ulong;
+
+    /// The one-time warning of a bad release; any context.
+    pub(crate) fn ws_warn_bad_release();
+
+    /// Stores up to `cap` threads, each with a reference, in `buf`; returns
+    /// how many threads there were.
+    pub(crate) fn ws_collect_threads(buf: *mut *mut bindings::task_struct, cap: usize) -> usize;
+
+    /// Counts a local lookup on this CPU.
+    pub(crate) fn ws_count_lookup_local();
+    /// Counts a remote lookup on this CPU.
+    pub(crate) fn ws_count_lookup_remote();
+    /// The lookup counters summed over every CPU.
+    pub(crate) fn ws_sum_lookups(local: *mut c_ulong, remote: *mut c_ulong);
+
+    /// Whether this context may take a `spinlock_t`.
+    pub(crate) fn ws_may_take_spinlock() -> bool;
+    /// Queues a record's deferral link for teardown; any context.
+    pub(crate) fn ws_defer_teardown(node: *mut bindings::llist_node);
+    /// Waits for every queued teardown, the frees they queued and every
+    /// deferred wake-up.
+    pub(crate) fn ws_flush_deferred();
+
+    /// `offsetof()` of `name` ("struct.field"), or `SIZE_MAX`.
+    #[cfg(world_storage_kunit)]
+    pub(crate) fn ws_layout_c_offset(name: *const kernel::ffi::c_char) -> usize;
+}
+
+// The functions of the header that Rust implements, at the header's
+// prototypes: a definition that drifts from its prototype fails to build.
+const _: unsafe extern "C" fn(u64, *mut *mut c_void) -> c_int =
+    crate::exports::ws_lookup_local_slow;
+const _: unsafe extern "C" fn(*mut bindings::llist_node) =
+    crate::deferred::ws_run_deferred_teardowns;
+const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, u64) =
+    crate::hooks::ws_probe_task_newtask;
+const _: unsafe extern "C" fn(
+    *mut c_void,
+    *mut bindings::task_struct,
+    kernel::task::Pid,
+    *mut bindings::linux_binprm,
+) = crate::hooks::ws_probe_sched_process_exec;
+const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, bool) =
+    crate::hooks::ws_probe_sched_process_exit;
