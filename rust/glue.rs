@@ -7,14 +7,12 @@
 //! calls back, implemented in Rust, are checked against the header's
 //! prototype at compile time (`PROTOTYPES`). The callers wrap each function
 //! in a safe or documented-unsafe function of their own module; this module
-//! holds no logic.
-//!
-//! Not yet here: the functions only `world.rs` and `current_cache.rs` call
-//! (`ws_refcount_get_below`, `ws_direct_map_offset`, `ws_entries_new`,
-//! `ws_entries_free_rcu`, `ws_entries_free`, `ws_current_set`,
-//! `ws_current_forget`), which those files still declare, with `c_void`
-//! for the record and entry-array pointers.
+//! holds no logic. The project's own structures cross as the Rust types
+//! that mirror them (`#[repr(C)]`, offsets checked by the layout test):
+//! `struct world_storage_record_v1` is the head of a [`WorldRecord`],
+//! `struct world_storage_entries_v1` an [`EntryArray`].
 
+use crate::world::{EntryArray, WorldRecord};
 use kernel::{
     bindings,
     ffi::{c_int, c_ulong, c_void},
@@ -62,6 +60,26 @@ extern "C" {
     /// Waits for every queued teardown, the frees they queued and every
     /// deferred wake-up.
     pub(crate) fn ws_flush_deferred();
+
+    /// `refcount_inc_not_zero()` while `*r` is below `max`: 0, `-ESRCH` if
+    /// the count is 0, `-EOVERFLOW` if it is `max` or more.
+    pub(crate) fn ws_refcount_get_below(r: *mut bindings::refcount_t, max: u32) -> c_int;
+    /// `p`'s offset from the direct map's base (wrapped if below it).
+    pub(crate) fn ws_direct_map_offset(p: *const c_void) -> usize;
+
+    /// Points this CPU at `record`, current's; `false` (undone) if the
+    /// record's task was cleared meanwhile.
+    pub(crate) fn ws_current_set(record: *mut WorldRecord) -> bool;
+    /// Clears `record`'s task and points every CPU that points at it
+    /// elsewhere.
+    pub(crate) fn ws_current_forget(record: *mut WorldRecord);
+
+    /// A new array of `nr` empty entries, or null.
+    pub(crate) fn ws_entries_new(nr: u32, gfp: bindings::gfp_t) -> *mut EntryArray;
+    /// Frees `entries` after a grace period.
+    pub(crate) fn ws_entries_free_rcu(entries: *mut EntryArray);
+    /// Frees `entries` now.
+    pub(crate) fn ws_entries_free(entries: *mut EntryArray);
 
     /// `offsetof()` of `name` ("struct.field"), or `SIZE_MAX`.
     #[cfg(world_storage_kunit)]

@@ -25,7 +25,6 @@ mod abi_layout_test;
 /// C ABI mirror, `ffi::Props`, which `exports` receives.
 #[path = "../include/world_storage.rs"]
 mod client_api;
-mod current_cache;
 mod deferred;
 mod drain;
 mod exports;
@@ -35,6 +34,7 @@ mod hooks;
 mod introspection;
 mod object_cache;
 mod object_layout;
+mod rcu_box;
 mod region;
 mod service;
 mod stats;

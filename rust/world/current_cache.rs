@@ -10,27 +10,25 @@
 //! then is forgotten on every CPU before its last reference is dropped. A
 //! full barrier on each side makes one of them see the other.
 
-use crate::world::WorldRecord;
-use kernel::ffi::c_void;
-
-extern "C" {
-    fn ws_current_set(record: *mut c_void) -> bool;
-    fn ws_current_forget(record: *mut c_void);
-}
+use super::record::WorldRecord;
+use crate::glue::{ws_current_forget, ws_current_set};
+use core::ptr;
 
 /// Points this CPU at `record`, the current task's record just found in
 /// the table; `false` (not kept) if it has left the table meanwhile.
-pub(crate) fn set(record: &WorldRecord) -> bool {
-    // SAFETY: `record` starts with `struct world_storage_record_v1` (`repr(C)`) and
-    // stays alive until forgotten on every CPU and a grace period has
-    // passed; the C side writes only the per-CPU pointer.
-    unsafe { ws_current_set(core::ptr::from_ref(record).cast_mut().cast()) }
+pub(super) fn set(record: &WorldRecord) -> bool {
+    // SAFETY: `record` starts with `struct world_storage_record_v1`
+    // (`repr(C)`) and stays alive until it is forgotten on every CPU and a
+    // grace period has passed; the C side writes only this CPU's pointer.
+    unsafe { ws_current_set(ptr::from_ref(record).cast_mut()) }
 }
 
 /// Clears `record`'s task and forgets it on every CPU: it has left the
 /// table.
-pub(crate) fn forget(record: &WorldRecord) {
-    // SAFETY: as in `set`; the C side writes the record's `task` (an
-    // atomic) and the per-CPU pointers.
-    unsafe { ws_current_forget(core::ptr::from_ref(record).cast_mut().cast()) };
+pub(super) fn forget(record: &WorldRecord) {
+    // SAFETY: `record` starts with `struct world_storage_record_v1`
+    // (`repr(C)`) and is live (the caller holds a count); the C side writes
+    // its `task`, an atomic, and the per-CPU pointers, never the record
+    // otherwise.
+    unsafe { ws_current_forget(ptr::from_ref(record).cast_mut()) };
 }

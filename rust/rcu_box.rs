@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`RcuBox`]: a pinned heap value that readers under RCU may still see
+//! after its owner gives it up, so it is freed a grace period later.
+//!
+//! The owner makes it ([`RcuBox::new`], [`RcuBox::pin_init`]), may publish a pointer to it
+//! (an XArray entry, a record's entry) and hand ownership to a protocol
+//! ([`RcuBox::into_raw`]); whoever the protocol makes the owner again takes
+//! it back ([`RcuBox::from_raw`]) and, once no new reader can find it,
+//! retires it ([`RcuBox::retire`]): `call_rcu()`, then the type's
+//! [`RcuFreed::free`]. A box dropped is freed at once: only a box never
+//! seen by a reader may be.
+
+use core::{mem::ManuallyDrop, ops::Deref, ptr::NonNull};
+use kernel::{alloc::Flags, bindings, prelude::*};
+
+/// A type an [`RcuBox`] frees after a grace period, through one of its
+/// fields.
+///
+/// # Safety
+///
+/// `RCU_HEAD` is the offset of a field of type
+/// `Opaque<bindings::callback_head>` that only [`RcuBox::retire`] uses.
+pub(crate) unsafe trait RcuFreed: Sized + Send {
+    /// `core::mem::offset_of!` the `callback_head` field.
+    const RCU_HEAD: usize;
+
+    /// Frees `this`, retired a grace period ago (RCU callback context:
+    /// softirq or a kthread, never sleeps). The default drops it.
+    fn free(this: RcuBox<Self>) {
+        drop(this);
+    }
+}
+
+/// An owned, pinned `T` on the heap.
+///
+/// # Invariants
+///
+/// `ptr` comes from [`KBox::into_raw`] of a pinned box that this value
+/// owns; no `&mut T` is handed out, so `*ptr` never moves.
+#[must_use = "a box dropped is freed at once; a published one is retired"]
+pub(crate) struct RcuBox<T: RcuFreed> {
+    ptr: NonNull<T>,
+}
+
+// SAFETY: an `RcuBox<T>` owns its `T` like a `KBox<T>`, which is `Send` for
+// `T: Send` (required by `RcuFreed`).
+unsafe impl<T: RcuFreed> Send for RcuBox<T> {}
+// SAFETY: it gives out only `&T`, which may cross threads if `T: Sync`.
+unsafe impl<T: RcuFreed + Sync> Sync for RcuBox<T> {}
+
+impl<T: RcuFreed> RcuBox<T> {
+    /// A new box holding `value`.
+    pub(crate) fn new(value: T, flags: Flags) -> Result<Self> {
+        // INVARIANT: from `KBox::into_raw` (`leak`) of a new box, never
+        // moved out of.
+        Ok(Self {
+            ptr: NonNull::from(KBox::leak(KBox::new(value, flags)?)),
+        })
+    }
+
+    /// A new box, initialised in place.
+    pub(crate) fn pin_init<E>(init: impl PinInit<T, E>, flags: Flags) -> Result<Self>
+    where
+        Error: From<E>,
+    {
+        let pinned = KBox::pin_init(init, flags)?;
+        // SAFETY: the box is never moved out of: this type hands out no
+        // `&mut T` and frees it in place (type invariant).
+        let boxed = unsafe { Pin::into_inner_unchecked(pinned) };
+        // INVARIANT: from `KBox::into_raw` of the pinned box just made.
+        Ok(Self {
+            ptr: NonNull::from(KBox::leak(boxed)),
+        })
+    }
+
+    /// The value's address, e.g. to publish it while still owning it.
+    pub(crate) fn as_ptr(&self) -> *mut T {
+        self.ptr.as_ptr()
+    }
+
+    /// Gives up ownership to a protocol that [`RcuBox::from_raw`] ends.
+    #[must_use = "the value is no longer freed unless `from_raw` takes it back"]
+    pub(crate) fn into_raw(this: Self) -> NonNull<T> {
+        ManuallyDrop::new(this).ptr
+    }
+
+    /// Takes back ownership of a value from [`RcuBox::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `ptr` comes from [`RcuBox::into_raw`] and the caller now owns it
+    /// (no one else takes it back). If a reader may still see it, the box
+    /// is retired, not dropped.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<T>) -> Self {
+        // INVARIANT: by the contract, from `into_raw`, whose box came from
+        // `KBox::into_raw`, and owned by the caller.
+        Self { ptr }
+    }
+
+    /// Frees the value after a grace period: readers under RCU that
+    /// found it before this call may use it until then.
+    pub(crate) fn retire(this: Self) {
+        let head = this
+            .as_ptr()
+            .wrapping_byte_add(T::RCU_HEAD)
+            .cast::<bindings::callback_head>();
+        let _ = Self::into_raw(this);
+        // SAFETY: `head` is the value's `callback_head` field (`RcuFreed`),
+        // used by nothing else, in a box we owned and now hand to
+        // `free_rcu`, which runs once, after the grace period.
+        unsafe { bindings::call_rcu(head, Some(free_rcu::<T>)) };
+    }
+}
+
+impl<T: RcuFreed> Deref for RcuBox<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: `ptr` is an owned, initialised box (type invariant),
+        // alive while `self` is.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: RcuFreed> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `KBox::into_raw` and we own it (type
+        // invariant); it is freed in place, never moved.
+        drop(unsafe { KBox::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+/// The RCU callback of [`RcuBox::retire`].
+///
+/// # Safety
+///
+/// `head` is the `callback_head` field of a `T` in a box given up by
+/// [`RcuBox::retire`], passed to `call_rcu()` once.
+unsafe extern "C" fn free_rcu<T: RcuFreed>(head: *mut bindings::callback_head) {
+    let value = head.wrapping_byte_sub(T::RCU_HEAD).cast::<T>();
+    // SAFETY: by the contract `value` is the retired box's `T`, which is
+    // not null (it holds `head`) and which this callback now owns: it came
+    // from `RcuBox::into_raw`.
+    T::free(unsafe { RcuBox::from_raw(NonNull::new_unchecked(value)) });
+}

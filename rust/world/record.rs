@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`WorldRecord`]: the record of one world, its objects by region slot;
+//! [`RecordGuard`]: its lock, the only way to write its entries.
+
+use super::{
+    entries::{Entries, Entry, NewEntries, RecordEntries},
+    object::ObjectRecord,
+    refcount::RecordRefcount,
+};
+use crate::{
+    deferred,
+    object_cache::AllocContext,
+    rcu_box::{RcuBox, RcuFreed},
+    tasks,
+};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering},
+};
+use kernel::{
+    bindings, new_spinlock_irq,
+    prelude::*,
+    sync::{rcu, SpinLockIrq, SpinLockIrqGuard},
+    task::Task,
+    types::Opaque,
+};
+
+/// The record of one world: its objects, by region slot.
+///
+/// Its first two fields are `struct world_storage_record_v1` of
+/// `include/world_storage.h`: the local lookup's fast path reaches them
+/// through a per-CPU pointer (`current_cache.rs`).
+///
+/// # Invariants
+///
+/// - `refs` counts 1 while the record is in `WorldTable`'s `worlds`, plus
+///   one per holder of a `RecordRef` and per remote reference. The record
+///   is in an [`RcuBox`] given up with `RcuBox::into_raw` when it entered
+///   `worlds`; whoever drops the last count owns the box again, tears the
+///   record down (at once, or by a deferred teardown that owns it through
+///   `deferred`) and retires it (freed a grace period later).
+/// - Its entries hold objects that point back at this record. A
+///   reservation is held by a constructor in progress, which holds a count
+///   of the record.
+#[repr(C)]
+#[pin_data]
+pub(crate) struct WorldRecord {
+    /// The task whose record this is, while the record is in the table: the
+    /// fast path's check that a per-CPU pointer is current's. Set when the
+    /// record is made; cleared (by `current_cache::forget`) when it leaves
+    /// the table, before it is forgotten on every CPU. Read anywhere.
+    task: AtomicPtr<bindings::task_struct>,
+    /// The entry array, one entry per region slot below its length. Its
+    /// rules are at its field, `RecordEntries::array`: replaced under
+    /// `lock`, loaded under RCU or with preemption off.
+    entries: RecordEntries,
+    /// Immutable: the world's ID (global TID) when the record was made.
+    first_wid: i32,
+    /// The world's ID as last seen: written only by the world's own exec and
+    /// exit hooks (a thread that calls `execve()` takes its leader's TID),
+    /// read anywhere. Destructors get it.
+    wid: AtomicI32,
+    /// See the type invariants. Taken only while not zero and below a cap
+    /// (`RecordRefcount::try_get`), by lookups.
+    refs: RecordRefcount,
+    /// The record's lock, taken with interrupts off ([`RecordGuard`]):
+    /// guards every write to the entries (and their replacement) and to
+    /// `exited`.
+    #[pin]
+    lock: SpinLockIrq<()>,
+    /// Set once under `lock` at exit: no object is added after. Read under
+    /// that lock, or (Release lacks it) with acquire ordering.
+    exited: AtomicBool,
+    /// Link in the list of deferred teardowns: used once, after the last
+    /// reference is dropped where the teardown may not run.
+    deferred: Opaque<bindings::llist_node>,
+    /// For the deferred free (`RcuBox::retire`).
+    rcu: Opaque<bindings::callback_head>,
+}
+
+// SAFETY: everything is atomic, behind `lock`, or used once by the owner of
+// the last count; nothing is tied to the thread that made it.
+unsafe impl Send for WorldRecord {}
+// SAFETY: shared references read atomics and immutable fields, write the
+// entries and `exited` only under `lock`, and use `deferred` and `rcu` only
+// as the owner of the last count.
+unsafe impl Sync for WorldRecord {}
+
+// SAFETY: `rcu` is an `Opaque<bindings::callback_head>` field that nothing
+// but `RcuBox::retire` uses.
+unsafe impl RcuFreed for WorldRecord {
+    const RCU_HEAD: usize = core::mem::offset_of!(WorldRecord, rcu);
+}
+
+/// What the local lookup's fast path (C) reads of a record, with Rust's
+/// offsets: the layout test compares them with C's.
+#[cfg(world_storage_kunit)]
+pub(crate) const RECORD_LAYOUT: &[(&CStr, usize)] = &[
+    (
+        c"world_storage_record_v1.task",
+        core::mem::offset_of!(WorldRecord, task),
+    ),
+    (
+        c"world_storage_record_v1.entries",
+        core::mem::offset_of!(WorldRecord, entries),
+    ),
+];
+
+impl WorldRecord {
+    /// A record for `task`, not yet in the table, counting one reference
+    /// (the table's, once attached), with entries for region slots below
+    /// `slots` at least.
+    pub(crate) fn new(task: &Task, slots: usize, context: AllocContext) -> Result<RcuBox<Self>> {
+        let wid = tasks::world_id(task);
+        let entries = NewEntries::alloc(slots, context)?;
+        RcuBox::pin_init(
+            // INVARIANT: one count, for the table; no object yet.
+            pin_init!(Self {
+                task: AtomicPtr::new(task.as_ptr()),
+                entries: RecordEntries::new(entries),
+                first_wid: wid,
+                wid: AtomicI32::new(wid),
+                refs: RecordRefcount::new(),
+                lock <- new_spinlock_irq!((), "WorldRecord::lock"),
+                exited: AtomicBool::new(false),
+                deferred: Opaque::uninit(),
+                rcu: Opaque::uninit(),
+            }),
+            context.flags(),
+        )
+    }
+
+    /// Takes the record's lock: the only way to write its entries.
+    pub(super) fn lock(&self) -> RecordGuard<'_> {
+        RecordGuard {
+            record: self,
+            _lock: self.lock.lock(),
+        }
+    }
+
+    /// The record's reference count.
+    pub(super) fn refs(&self) -> &RecordRefcount {
+        &self.refs
+    }
+
+    /// The entries, valid while `guard` is held.
+    fn entries<'a>(&self, guard: &'a rcu::Guard) -> Entries<'a> {
+        self.entries.get(guard)
+    }
+
+    /// The world's ID as last seen.
+    pub(super) fn wid(&self) -> i32 {
+        self.wid.load(Ordering::Relaxed)
+    }
+
+    /// Notes the world's ID now. Called only in the world's own context (its
+    /// exec and exit hooks), so the writes are ordered.
+    pub(super) fn note_wid(&self, task: &Task) {
+        self.wid.store(tasks::world_id(task), Ordering::Relaxed);
+    }
+
+    /// Whether `wid` is an ID this world had when a lookup could name it:
+    /// when the record was made, or as last seen. Any ID, once the world
+    /// has exited: then its IDs may have been swapped (`de_thread()` gives
+    /// an exited leader the exec'ing thread's TID, after the leader's exit
+    /// hook) or reused.
+    pub(super) fn had_wid(&self, wid: i32) -> bool {
+        wid == self.first_wid || wid == self.wid() || self.exited.load(Ordering::Acquire)
+    }
+
+    /// The entry of the region named `handle`, if this world has its
+    /// object, valid while `guard` is held.
+    #[inline]
+    fn entry<'a>(&self, handle: u64, guard: &'a rcu::Guard) -> Option<&'a Entry> {
+        let entry = self.entries(guard).get(slot_of(handle))?;
+        (entry.handle() == handle).then_some(entry)
+    }
+
+    /// The object of the region named `handle`, valid while `guard` is held.
+    pub(super) fn object<'a>(
+        &self,
+        handle: u64,
+        guard: &'a rcu::Guard,
+    ) -> Option<&'a ObjectRecord> {
+        self.entry(handle, guard)?.object()
+    }
+
+    /// The memory of the object of the region named `handle`.
+    pub(super) fn object_memory(&self, handle: u64, guard: &rcu::Guard) -> Option<NonNull<u8>> {
+        self.entry(handle, guard)?.object_memory()
+    }
+
+    /// Reserves the entry of `slot` if it is empty and the world has not
+    /// exited; `Ok(false)` if it is taken or reserved, or the world exited.
+    /// Makes the array longer if it has no entry for `slot` (allocating
+    /// with the lock released).
+    pub(super) fn reserve(&self, slot: usize, context: AllocContext) -> Result<bool> {
+        loop {
+            let len = {
+                let lock = self.lock();
+                if lock.exited() {
+                    return Ok(false);
+                }
+                let entries = lock.entries();
+                if let Some(entry) = entries.get(slot) {
+                    return Ok(entry.reserve(&lock));
+                }
+                entries.len()
+            };
+            let longer = NewEntries::alloc(slot + 1, context)?;
+            self.lock().replace_entries(longer, len);
+        }
+    }
+
+    /// Queues the record, whose last count its caller dropped where it may
+    /// not be torn down, for a teardown in process context.
+    pub(super) fn defer_teardown(this: RcuBox<Self>) {
+        let link = this.deferred.get();
+        // The list owns the record now, until `take_deferred`.
+        let _ = RcuBox::into_raw(this);
+        // SAFETY: `link` is the record's deferral link, used once (its last
+        // count is gone), in a record that stays alive, owned by the list,
+        // until the deferred teardown takes it.
+        unsafe { deferred::defer(link) };
+    }
+
+    /// The record whose deferral link is `link`, and the next link.
+    ///
+    /// # Safety
+    ///
+    /// `link` is a link of a chain of deferral links queued by
+    /// [`WorldRecord::defer_teardown`], which the caller owns; each link is
+    /// taken once.
+    pub(super) unsafe fn take_deferred(
+        link: NonNull<bindings::llist_node>,
+    ) -> (RcuBox<Self>, *mut bindings::llist_node) {
+        // SAFETY: by the contract `link` is a live link of the chain the
+        // caller owns; `next` is read before its record is taken.
+        let next = unsafe { (*link.as_ptr()).next };
+        let link = link.as_ptr().cast::<Opaque<bindings::llist_node>>();
+        // SAFETY: by the contract `link` is the `deferred` field of a record
+        // given up by `defer_teardown`'s `RcuBox::into_raw`, taken once:
+        // the caller owns it now.
+        let record = unsafe {
+            RcuBox::from_raw(NonNull::new_unchecked(kernel::container_of!(
+                link,
+                WorldRecord,
+                deferred
+            )))
+        };
+        (record, next)
+    }
+}
+
+/// The slot of the region named `handle`.
+pub(super) fn slot_of(handle: u64) -> usize {
+    (handle & 0xffff_ffff) as usize
+}
+
+/// A record's lock, held: the only way to write the record's entries and
+/// `exited`.
+#[must_use = "the lock is released when the guard is dropped"]
+pub(super) struct RecordGuard<'a> {
+    record: &'a WorldRecord,
+    _lock: SpinLockIrqGuard<'a, ()>,
+}
+
+impl RecordGuard<'_> {
+    /// The entries, which only the lock holder replaces.
+    pub(super) fn entries(&self) -> Entries<'_> {
+        self.record.entries.locked(self)
+    }
+
+    /// Whether the world has exited.
+    pub(super) fn exited(&self) -> bool {
+        self.record.exited.load(Ordering::Relaxed)
+    }
+
+    /// The world exits: no object is added after this.
+    pub(super) fn mark_exited(&self) {
+        // Release: pairs with `had_wid`, which reads it without the lock.
+        self.record.exited.store(true, Ordering::Release);
+    }
+
+    /// Replaces the entries by `longer`, a copy, unless they were replaced
+    /// since their length was `len` (then `longer` is freed).
+    pub(super) fn replace_entries(&self, longer: NewEntries, len: usize) {
+        self.record.entries.replace(self, longer, len);
+    }
+
+    /// Puts `obj` (or, if `None`, nothing) in the reserved entry of `slot`,
+    /// as the object of the region named `handle`.
+    pub(super) fn fill(&self, slot: usize, handle: u64, obj: Option<RcuBox<ObjectRecord>>) {
+        // Reserved, so present: the array only gets longer.
+        let Some(entry) = self.entries().get(slot) else {
+            return;
+        };
+        match obj {
+            Some(obj) => entry.fill(self, obj, handle),
+            None => entry.unreserve(self),
+        }
+    }
+
+    /// Lookups of the region named `handle` no longer find its object here
+    /// (Destroy); the object stays for `WorldTable::sweep`.
+    pub(super) fn hide(&self, handle: u64) {
+        if let Some(entry) = self.entries().get(slot_of(handle)) {
+            entry.hide(self, handle);
+        }
+    }
+
+    /// Removes `obj` from the entry of `slot` if it is still there; the
+    /// caller then owns it (and must destruct and retire it).
+    pub(super) fn claim(&self, slot: usize, obj: &ObjectRecord) -> Option<RcuBox<ObjectRecord>> {
+        let entry = self.entries().get(slot)?;
+        if !entry.holds(obj) {
+            return None;
+        }
+        entry.take(self)
+    }
+
+    /// Removes and returns any one object, which the caller now owns.
+    pub(super) fn take_any(&self) -> Option<RcuBox<ObjectRecord>> {
+        self.entries().iter().find_map(|entry| entry.take(self))
+    }
+}
