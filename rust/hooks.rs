@@ -157,7 +157,8 @@ pub(crate) struct TaskHooks {
 
 // SAFETY: the pointers are only handed back to the tracepoint API.
 unsafe impl Send for TaskHooks {}
-// SAFETY: as above; `&TaskHooks` gives access to nothing.
+// SAFETY: `&TaskHooks` gives access to nothing: its fields are read only by
+// its drop, which hands them back to the tracepoint API.
 unsafe impl Sync for TaskHooks {}
 
 impl TaskHooks {
@@ -225,7 +226,8 @@ pub(crate) struct OwnerNotifier {
 
 // SAFETY: the notifier block is only touched by the notifier chain.
 unsafe impl Send for OwnerNotifier {}
-// SAFETY: as above.
+// SAFETY: `&OwnerNotifier` gives access to nothing: the notifier block is
+// touched only by the notifier chain and by the drop, which unregisters it.
 unsafe impl Sync for OwnerNotifier {}
 
 /// Module notifier callback.

@@ -81,7 +81,9 @@ pub(crate) struct Region {
 // only passed back to C or compared, never dereferenced here; the callbacks
 // must be callable from any task by the API's contract.
 unsafe impl Send for Region {}
-// SAFETY: as above; all mutable state is atomic.
+// SAFETY: shared references only read `props` (its raw pointers are passed
+// back to C or compared, the callbacks callable from any task by the API's
+// contract) and the cache (thread-safe); all mutable state is atomic.
 unsafe impl Sync for Region {}
 
 impl Region {
@@ -233,8 +235,9 @@ impl Region {
     /// Runs the destructor, if any, on an object of world `wid`.
     pub(crate) fn destruct(&self, wid: i32, object: NonNull<u8>) {
         if let Some(dtor) = self.props.destructor {
-            // SAFETY: as in `construct`; the object was constructed and is
-            // no longer reachable by lookups.
+            // SAFETY: the callback is callable by the type invariant;
+            // `object` is `size` bytes of this region's cache, constructed,
+            // owned by the caller and no longer reachable by lookups.
             unsafe {
                 dtor(
                     wid,
@@ -401,7 +404,9 @@ impl RegionTable {
         let end = self.high_water.load(Ordering::Acquire);
         for slot in &self.published[..end] {
             let p = slot.load(Ordering::Acquire);
-            // SAFETY: as in `get`.
+            // SAFETY: a published region is freed only after it is
+            // unpublished and a grace period has passed; `_guard` holds this
+            // grace period, and the region is borrowed for its lifetime.
             if let Some(region) = unsafe { p.as_ref() } {
                 f(region);
             }
@@ -419,7 +424,9 @@ impl RegionTable {
         let end = self.high_water.load(Ordering::Relaxed);
         self.published[..end].iter().find_map(|slot| {
             let p = slot.load(Ordering::Relaxed);
-            // SAFETY: as in `get_locked`.
+            // SAFETY: only the holder of the lock (`state` proves it is
+            // held) unpublishes, so a region published now lives as long as
+            // the borrow of `state`.
             let region = unsafe { p.as_ref() }?;
             match module {
                 Some(m) if region.props.owner != m => None,

@@ -46,7 +46,9 @@ pub(crate) struct RcuXArray<T> {
 // SAFETY: the XArray is thread-safe; entries are `T`s shared between
 // threads, so `T` must be `Sync`.
 unsafe impl<T: Sync> Send for RcuXArray<T> {}
-// SAFETY: as above.
+// SAFETY: every operation through `&RcuXArray` is an XArray call, which is
+// safe under its lock or RCU from any thread; the entries handed out are
+// `&T`, shared between threads, so `T` must be `Sync`.
 unsafe impl<T: Sync> Sync for RcuXArray<T> {}
 
 impl XaKind {
@@ -106,7 +108,8 @@ impl<T> RcuXArray<T> {
         let p =
             unsafe { bindings::xa_find(self.xa.get(), &mut i, c_ulong::MAX, bindings::XA_PRESENT) };
         *index = i as usize;
-        // SAFETY: as in `load`.
+        // SAFETY: entries are `T`s, freed a grace period after they are
+        // erased (type invariant); `_guard` holds this grace period.
         unsafe { p.cast::<T>().as_ref() }
     }
 
@@ -201,7 +204,8 @@ impl<T> XaGuard<'_, T> {
                 bindings::XA_PRESENT,
             )
         };
-        // SAFETY: as in `load`.
+        // SAFETY: entries are valid `T`s until erased, and only the lock
+        // holder, which `self` is while borrowed, erases.
         unsafe { p.cast::<T>().as_ref() }.map(|e| (index as usize, e))
     }
 }
