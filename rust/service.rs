@@ -34,7 +34,7 @@ pub(crate) struct Service {
     #[pin]
     regions: RegionTable,
     /// World records and objects: their locks and RCU rules are with their
-    /// fields in world.rs.
+    /// fields in rust/world/.
     #[pin]
     worlds: WorldTable,
     /// Task creations in which a constructor (or an allocation) failed.
