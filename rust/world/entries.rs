@@ -167,10 +167,18 @@ pub(crate) struct EntryArray {
     entries: [Entry; 0],
 }
 
-/// What the local lookup's fast path (C) reads of an entry array, with
+/// What the local lookup's fast path (C) reads of the world records, with
 /// Rust's offsets: the layout test compares them with C's.
 #[cfg(world_storage_kunit)]
-pub(crate) const ENTRIES_LAYOUT: &[(&CStr, usize)] = &[
+pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
+    (
+        c"world_storage_record_v1.task",
+        super::record::RECORD_V1_OFFSETS.0,
+    ),
+    (
+        c"world_storage_record_v1.entries",
+        super::record::RECORD_V1_OFFSETS.1,
+    ),
     (
         c"world_storage_entries_v1.nr",
         core::mem::offset_of!(EntryArray, nr),

@@ -59,10 +59,10 @@ mod record_ref;
 mod refcount;
 mod table;
 
+#[cfg(world_storage_kunit)]
+pub(crate) use entries::FAST_PATH_LAYOUT;
 pub(crate) use {
     entries::EntryArray,
     record::WorldRecord,
     table::{World, WorldTable},
 };
-#[cfg(world_storage_kunit)]
-pub(crate) use {entries::ENTRIES_LAYOUT, record::RECORD_LAYOUT};

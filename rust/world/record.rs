@@ -93,19 +93,13 @@ unsafe impl RcuFreed for WorldRecord {
     const RCU_HEAD: usize = core::mem::offset_of!(WorldRecord, rcu);
 }
 
-/// What the local lookup's fast path (C) reads of a record, with Rust's
-/// offsets: the layout test compares them with C's.
+/// The offsets of `task` and `entries`, the fields the local lookup's fast
+/// path (C) reads, for the layout test (`entries::FAST_PATH_LAYOUT`).
 #[cfg(world_storage_kunit)]
-pub(crate) const RECORD_LAYOUT: &[(&CStr, usize)] = &[
-    (
-        c"world_storage_record_v1.task",
-        core::mem::offset_of!(WorldRecord, task),
-    ),
-    (
-        c"world_storage_record_v1.entries",
-        core::mem::offset_of!(WorldRecord, entries),
-    ),
-];
+pub(super) const RECORD_V1_OFFSETS: (usize, usize) = (
+    core::mem::offset_of!(WorldRecord, task),
+    core::mem::offset_of!(WorldRecord, entries),
+);
 
 impl WorldRecord {
     /// A record for `task`, not yet in the table, counting one reference
