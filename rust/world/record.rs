@@ -127,6 +127,7 @@ impl WorldRecord {
 
     /// Takes the record's lock: the only way to write its entries.
     pub(super) fn lock(&self) -> RecordGuard<'_> {
+        // INVARIANT: the guard of this record's lock.
         RecordGuard {
             record: self,
             _lock: self.lock.lock(),
@@ -254,6 +255,10 @@ pub(super) fn slot_of(handle: u64) -> usize {
 
 /// A record's lock, held: the only way to write the record's entries and
 /// `exited`.
+///
+/// # Invariants
+///
+/// `_lock` holds `record.lock`.
 #[must_use = "the lock is released when the guard is dropped"]
 pub(super) struct RecordGuard<'a> {
     record: &'a WorldRecord,
