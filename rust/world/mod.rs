@@ -24,7 +24,7 @@
 //!   (the C fast path's layout) and the record's pointer to its array.
 //! - `object.rs`: `ObjectRecord`, the bookkeeping of one object.
 //! - `refcount.rs`: `RecordRefcount`, a record's count with its cap.
-//! - `record_ref.rs`: [`RecordRef`], a counted reference on a record.
+//! - `record_ref.rs`: `RecordRef`, a counted reference on a record.
 //! - `current_cache.rs`: the per-CPU pointer to current's record (private).
 //!
 //! Records and objects are `crate::rcu_box::RcuBox`es: freed a grace period
