@@ -75,10 +75,11 @@ const MIN_ENTRIES: usize = 8;
 pub(crate) struct Entry {
     /// The handle of the region whose object `object` is, or `ENTRY_EMPTY`.
     /// Stored (release) under the record's lock after `object` and
-    /// `owner`; set to `ENTRY_EMPTY` under it before `owner` is cleared,
-    /// and by Destroy (`hide`) as soon as the region is unpublished.
+    /// `owner`; set to `ENTRY_EMPTY` under it before `owner` is cleared.
     /// Loaded (acquire) under RCU or with preemption off: whoever sees a
-    /// handle sees its object.
+    /// handle sees its object. It outlives its region's publication until
+    /// Destroy sweeps the object: the fast path also checks the slot's
+    /// published handle (`RegionTable::handles`).
     handle: AtomicU64,
     /// The object's memory, for the local lookup. Written under the
     /// record's lock before `handle`; left in place when the entry is
@@ -503,20 +504,6 @@ impl WorldRecord {
                 entry.handle.store(handle, Ordering::Release);
             }
             None => entry.owner.store(ptr::null_mut(), Ordering::Relaxed),
-        }
-    }
-
-    /// Lookups of the region named `handle` no longer find its object here
-    /// (Destroy); the object stays for [`WorldTable::sweep`].
-    fn hide(&self, handle: u64) {
-        let lock = self.lock.lock();
-        if let Some(entry) = self
-            .entries_locked(&lock)
-            .get((handle & 0xffff_ffff) as usize)
-        {
-            if entry.handle.load(Ordering::Relaxed) == handle {
-                entry.handle.store(ENTRY_EMPTY, Ordering::Relaxed);
-            }
         }
     }
 
@@ -996,26 +983,6 @@ impl WorldTable {
                 .get_by_wid(wid, guard)
                 .is_some_and(|r| ptr::eq(r, record)))
         .then_some(obj)
-    }
-
-    /// Lookups of `region` no longer find its objects in any live world.
-    /// The region must be unpublished; objects constructed by a hook that
-    /// saw it published are hidden by a second call a grace period later.
-    pub(crate) fn hide(&self, region: &Region) {
-        let handle = region.handle().encode();
-        let mut key = 0;
-        loop {
-            let guard = rcu::read_lock();
-            let Some(record) = self.worlds.find(&mut key, &guard) else {
-                break;
-            };
-            record.hide(handle);
-            drop(guard);
-            let Some(next) = key.checked_add(1) else {
-                break;
-            };
-            key = next;
-        }
     }
 
     /// Destructs and retires every object of `region`, in live and exited

@@ -78,6 +78,9 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote);
  */
 #define WS_ENTRY_EMPTY ((u64)-1)
 
+/* Region slots: handle.rs's MAX_REGIONS. */
+#define WS_MAX_REGIONS 1024
+
 /*
  * The slow path of world_storage_lookup_local(), in Rust (exports.rs); the per-CPU
  * pointer to current's record: set by the slow path (false if the record
