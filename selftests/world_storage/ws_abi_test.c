@@ -635,7 +635,7 @@ static void local_lookup_fails_once_destroy_started(struct kunit *test)
 	KUNIT_ASSERT_GE(test, num_online_cpus(), 2);
 	cpu = raw_smp_processor_id();
 	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)), 0);
-	for (round = 0; round < 100; round++) {
+	for (round = 0; round < 50; round++) {
 		struct kthread_probe probe = { .result = 1 };
 		struct task_struct *t;
 
@@ -659,6 +659,8 @@ static void local_lookup_fails_once_destroy_started(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, remote, -EINVAL);
 		KUNIT_EXPECT_EQ(test, probe.result, 0);
 	}
+	kunit_info(test, "%d of %d rounds: the local lookup answered after a remote one failed",
+		   found_after, round);
 	KUNIT_EXPECT_EQ(test, found_after, 0);
 	set_cpus_allowed_ptr(current, cpu_possible_mask);
 }
@@ -855,7 +857,7 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(remote_lookup_of_world_without_object),
 	KUNIT_CASE(local_lookup_forgets_what_left_the_table),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
-	KUNIT_CASE(local_lookup_fails_once_destroy_started),
+	KUNIT_CASE_SLOW(local_lookup_fails_once_destroy_started),
 	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
 	KUNIT_CASE(last_release_from_hardirq_timer),
 	KUNIT_CASE(last_release_under_raw_spinlock),
