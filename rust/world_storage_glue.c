@@ -253,6 +253,19 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 }
 
 /*
+ * The handle published at each region slot: written by the region table
+ * (region.rs) under its mutex, cleared first when Destroy starts, read by the
+ * fast path with READ_ONCE(). A world's entry keeps its handle until Destroy
+ * sweeps the object, so the fast path needs both to agree.
+ */
+u64 world_storage_handles_v1[WS_MAX_REGIONS] __read_mostly = {
+	[0 ... WS_MAX_REGIONS - 1] = WORLD_STORAGE_HANDLE_INVALID
+};
+#ifndef WS_KUNIT_MODULE
+EXPORT_SYMBOL_GPL(world_storage_handles_v1);
+#endif
+
+/*
  * The local lookup's fast path.
  *
  * Each CPU points at the record of the task that last looked up on it
@@ -272,19 +285,6 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
  * path stores the pointer, then a full barrier, then re-checks the task
  * and undoes the store if it was cleared: one side sees the other.
  */
-/*
- * The handle published at each region slot: written by the region table
- * (region.rs) under its mutex, cleared first when Destroy starts, read by the
- * fast path with READ_ONCE(). A world's entry keeps its handle until Destroy
- * sweeps the object, so the fast path needs both to agree.
- */
-u64 world_storage_handles_v1[WS_MAX_REGIONS] = {
-	[0 ... WS_MAX_REGIONS - 1] = WORLD_STORAGE_HANDLE_INVALID
-};
-#ifndef WS_KUNIT_MODULE
-EXPORT_SYMBOL_GPL(world_storage_handles_v1);
-#endif
-
 static struct world_storage_entries_v1 ws_no_entries;
 static struct world_storage_record_v1 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
 DEFINE_PER_CPU(struct world_storage_record_v1 *, world_storage_current_v1) = &ws_no_record;

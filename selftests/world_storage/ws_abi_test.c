@@ -5,10 +5,11 @@
  * sizes are honoured; objects without a constructor are zero-filled; a
  * kernel thread created after Create has its object, one whose constructor
  * fails has none (-ENOENT, also remotely); Destroy invalidates the handle at
- * once, for the local lookup's fast path too, and waits for references; what the local lookup caches per CPU is
- * forgotten when it leaves the table; local
- * lookups stay with their owner while tasks are preempted and migrated; the
- * last release of an exited world works from hard IRQ and raw spinlocks.
+ * once, for the local lookup's fast path too, and waits for references;
+ * what the local lookup caches per CPU is forgotten when it leaves the
+ * table; local lookups stay with their owner while tasks are preempted and
+ * migrated; the last release of an exited world works from hard IRQ and
+ * raw spinlocks.
  */
 
 #include <kunit/test.h>
