@@ -145,7 +145,7 @@ struct world_storage_entry_v1 {
 
 struct world_storage_entries_v1 {
 	struct rcu_head rcu;
-	u32 nr;
+	u32 nr;		/* at most 1024, the region slots */
 	struct world_storage_entry_v1 entry[];
 };
 
@@ -153,6 +153,9 @@ struct world_storage_record_v1 {
 	struct task_struct *task;
 	struct world_storage_entries_v1 *entries;
 };
+
+/* The handle published at each region slot; invalid from Destroy's start. */
+extern u64 world_storage_handles_v1[1024];
 
 DECLARE_PER_CPU(struct world_storage_record_v1 *, world_storage_current_v1);
 DECLARE_PER_CPU(unsigned long, world_storage_local_lookups_v1);
@@ -170,8 +173,12 @@ static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **o
 	r = this_cpu_read(world_storage_current_v1);
 	if (likely(READ_ONCE(r->task) == current && object)) {
 		es = READ_ONCE(r->entries);
-		/* Acquire: pairs with the store of the handle after the object. */
-		if (likely(slot < es->nr && smp_load_acquire(&es->entry[slot].handle) == handle)) {
+		/*
+		 * Acquire: pairs with the store of the handle after the object.
+		 * The slot's published handle: Destroy clears it first.
+		 */
+		if (likely(slot < es->nr && smp_load_acquire(&es->entry[slot].handle) == handle &&
+			   READ_ONCE(world_storage_handles_v1[slot]) == handle)) {
 			*object = READ_ONCE(es->entry[slot].object);
 			this_cpu_inc(world_storage_local_lookups_v1);
 			hit = true;

@@ -139,6 +139,8 @@ mod fast {
 
     // Per-CPU variables: only their addresses are used, in `asm!`.
     extern "C" {
+        /// The handle published at each of the 1024 region slots.
+        static world_storage_handles_v1: [AtomicU64; 1024];
         /// `struct world_storage_record_v1 *`.
         static world_storage_current_v1: *const c_void;
         static world_storage_local_lookups_v1: u64;
@@ -186,7 +188,8 @@ mod fast {
         // SAFETY: with preemption off, the record this CPU points at and
         // its entry array are alive (world storage frees them with
         // `call_rcu()` after forgetting them on every CPU); its `task` is
-        // current only if it is current's record.
+        // current only if it is current's record. An entry array has at
+        // most 1024 entries, so `slot < nr` indexes the published handles.
         let object = unsafe {
             let slot = (handle & 0xffff_ffff) as usize;
             // Volatile, as C's `READ_ONCE()`: the record's owner may replace
@@ -198,15 +201,21 @@ mod fast {
             {
                 let entry = &*(&raw const (*entries).entry).cast::<Entry>().add(slot);
                 // Acquire: pairs with the store of the handle after the
-                // object.
-                (entry.handle.load(Ordering::Acquire) == handle).then(|| {
-                    asm!(
-                        "incq %gs:{n}(%rip)",
-                        n = sym world_storage_local_lookups_v1,
-                        options(att_syntax, nostack),
-                    );
-                    core::ptr::read_volatile(&raw const entry.object)
-                })
+                // object. Then the slot's published handle, which Destroy
+                // clears first.
+                (entry.handle.load(Ordering::Acquire) == handle
+                    && world_storage_handles_v1
+                        .get_unchecked(slot)
+                        .load(Ordering::Relaxed)
+                        == handle)
+                    .then(|| {
+                        asm!(
+                            "incq %gs:{n}(%rip)",
+                            n = sym world_storage_local_lookups_v1,
+                            options(att_syntax, nostack),
+                        );
+                        core::ptr::read_volatile(&raw const entry.object)
+                    })
             } else {
                 None
             }

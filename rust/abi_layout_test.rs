@@ -41,6 +41,10 @@ pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
         offset_of!(Props, destructor),
     ),
     (c"world_storage_props.arg", offset_of!(Props, arg)),
+    (
+        c"world_storage_handles_v1.sizeof",
+        core::mem::size_of::<[core::sync::atomic::AtomicU64; crate::handle::MAX_REGIONS]>(),
+    ),
 ];
 
 /// The offset of `name` ("struct.field") as the C compiler sees it, or

@@ -3,7 +3,7 @@
 //! The C glue (`rust/world_storage_glue.c`) as Rust sees it: every function
 //! of `rust/world_storage_glue.h`, with the header's types.
 //!
-//! The functions implemented in C are declared here; the ones the C glue
+//! The functions and the data implemented in C are declared here; the ones the C glue
 //! calls back, implemented in Rust, are checked against the header's
 //! prototype at compile time (`PROTOTYPES`). The callers wrap each function
 //! in a safe or documented-unsafe function of their own module; this module
@@ -84,6 +84,14 @@ extern "C" {
     /// `offsetof()` of `name` ("struct.field"), or `SIZE_MAX`.
     #[cfg(world_storage_kunit)]
     pub(crate) fn ws_layout_c_offset(name: *const kernel::ffi::c_char) -> usize;
+}
+
+extern "C" {
+    /// `world_storage_handles_v1` of `include/world_storage.h`: the handle
+    /// published at each region slot, which the local lookup's fast path
+    /// checks.
+    pub(crate) static world_storage_handles_v1:
+        [core::sync::atomic::AtomicU64; crate::handle::MAX_REGIONS];
 }
 
 // The functions of the header that Rust implements, at the header's

@@ -4,13 +4,13 @@
 
 use crate::{
     drain::DrainCount,
-    handle::{RegionHandle, MAX_REGIONS},
+    handle::{RegionHandle, HANDLE_INVALID, MAX_REGIONS},
     object_cache::ObjectCache,
     object_layout::ObjectLayout,
 };
 use core::{
     ptr::{self, NonNull},
-    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings,
@@ -270,6 +270,15 @@ pub(crate) struct RegionTable {
     /// under `slots`; loaded (acquire) under RCU. A region that is
     /// unpublished is freed only after a grace period.
     published: KVec<AtomicPtr<Region>>,
+    /// The handle of each slot's published region, or
+    /// `WORLD_STORAGE_HANDLE_INVALID`: the C glue's exported
+    /// `world_storage_handles_v1`, which the local lookup's fast path checks
+    /// (a world's entry keeps its handle until Destroy sweeps it). Stored
+    /// only under `slots`: a handle after its region is in `published`, the
+    /// invalid handle before the region leaves it. Loaded anywhere, without
+    /// a lock. One table per module writes it: the service's (or, in the
+    /// KUnit module, its own copy, a test's).
+    handles: &'static [AtomicU64; MAX_REGIONS],
     /// Number of published regions; lets the task-creation hook skip work.
     live: AtomicUsize,
     /// One past the highest slot ever published: walks over live regions
@@ -294,6 +303,7 @@ impl RegionTable {
         }
         Ok(try_pin_init!(Self {
             published,
+            handles: exported_handles(),
             live: AtomicUsize::new(0),
             high_water: AtomicUsize::new(0),
             slots <- new_mutex!(SlotState {
@@ -342,11 +352,13 @@ impl RegionTable {
         state.generations[slot] = generation;
         self.high_water.fetch_max(slot + 1, Ordering::Release);
         self.published[slot].store(KBox::into_raw(region), Ordering::Release);
+        self.handles[slot].store(handle.encode(), Ordering::Release);
         self.live.fetch_add(1, Ordering::Relaxed);
         Ok(handle)
     }
 
-    /// Unpublishes the region named by `raw`: from now on lookups fail.
+    /// Unpublishes the region named by `raw`: from now on lookups fail, the
+    /// local lookup's fast path included.
     ///
     /// The caller must wait for a grace period before it frees the region
     /// (readers under RCU may still hold `&Region`); see [`Unpublished`].
@@ -359,6 +371,9 @@ impl RegionTable {
         if p.is_null() || unsafe { (*p).handle } != handle {
             return Err(EINVAL);
         }
+        // First the fast path's handle: it never finds an object of a
+        // region the slow path no longer knows.
+        self.handles[handle.slot()].store(HANDLE_INVALID, Ordering::Relaxed);
         slot.store(ptr::null_mut(), Ordering::Release);
         state.retiring[handle.slot()] = true;
         self.live.fetch_sub(1, Ordering::Relaxed);
@@ -434,6 +449,14 @@ impl RegionTable {
             }
         })
     }
+}
+
+/// The C glue's `world_storage_handles_v1`.
+fn exported_handles() -> &'static [AtomicU64; MAX_REGIONS] {
+    // SAFETY: a static of the C glue, alive as long as the module, of
+    // `MAX_REGIONS` `u64`s (the layout test compares its size), accessed
+    // only atomically: here, and with `READ_ONCE()` by the fast paths.
+    unsafe { &crate::glue::world_storage_handles_v1 }
 }
 
 /// A region taken out of the table, no longer found by lookups.

@@ -135,14 +135,11 @@ impl Service {
     /// Everything after unpublishing: drain lookups and references, sweep
     /// objects, free the region, then let its slot be reused.
     fn retire(&self, region: Unpublished) {
-        // Local lookups' fast path finds objects by handle in each world's
-        // entries, without the region table: hide them there at once, and
-        // again once hooks that saw the region published have finished.
-        self.worlds.hide(&region);
         // Lookups that saw the region published have finished (and counted
-        // their references); hooks that saw it have finished constructing.
+        // their references), the local lookup's fast path included (it
+        // checks the published handle with preemption off); hooks that saw
+        // it have finished constructing.
         rcu::synchronize_rcu();
-        self.worlds.hide(&region);
         region.wait_for_remote_refs();
         self.worlds.sweep(&region);
         region.wait_for_objects_freed();

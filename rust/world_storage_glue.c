@@ -206,6 +206,7 @@ static const struct {
 	WS_FIELD(world_storage_entry_v1, object),
 	WS_FIELD(world_storage_entry_v1, internal),
 	{ "world_storage_entry_v1.sizeof", sizeof(struct world_storage_entry_v1) },
+	{ "world_storage_handles_v1.sizeof", sizeof(world_storage_handles_v1) },
 };
 
 size_t ws_layout_c_offset(const char *name)
@@ -252,6 +253,19 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 }
 
 /*
+ * The handle published at each region slot: written by the region table
+ * (region.rs) under its mutex, cleared first when Destroy starts, read by the
+ * fast path with READ_ONCE(). A world's entry keeps its handle until Destroy
+ * sweeps the object, so the fast path needs both to agree.
+ */
+u64 world_storage_handles_v1[WS_MAX_REGIONS] __read_mostly = {
+	[0 ... WS_MAX_REGIONS - 1] = WORLD_STORAGE_HANDLE_INVALID
+};
+#ifndef WS_KUNIT_MODULE
+EXPORT_SYMBOL_GPL(world_storage_handles_v1);
+#endif
+
+/*
  * The local lookup's fast path.
  *
  * Each CPU points at the record of the task that last looked up on it
@@ -287,8 +301,8 @@ EXPORT_PER_CPU_SYMBOL_GPL(world_storage_current_v1);
  * include/world_storage.h (which clients may inline): this CPU's record
  * pointer, its task, the entry of the handle's slot and its handle; no
  * call. Anything else (another task's or no record, an entry without the
- * handle, a NULL @object) goes to the slow path in world.rs, which answers
- * every case.
+ * handle, a NULL @object) goes to the slow path (exports.rs, rust/world/),
+ * which answers every case.
  *
  * Return: see include/world_storage.h.
  */

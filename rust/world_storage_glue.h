@@ -72,11 +72,14 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 
 /*
  * What the local lookup's fast path reads (struct world_storage_record_v1
- * and its entries, in include/world_storage.h) is mirrored in world.rs
- * (`WorldRecord`, `EntryArray`, `Entry`; the layout test checks the
- * offsets). Their rules are written there, at the fields.
+ * and its entries, in include/world_storage.h) is mirrored in rust/world/
+ * (`WorldRecord` in record.rs, `EntryArray` and `Entry` in entries.rs; the
+ * layout test checks the offsets). Their rules are written there, at the fields.
  */
 #define WS_ENTRY_EMPTY ((u64)-1)
+
+/* Region slots: handle.rs's MAX_REGIONS. */
+#define WS_MAX_REGIONS 1024
 
 /*
  * The slow path of world_storage_lookup_local(), in Rust (exports.rs); the per-CPU

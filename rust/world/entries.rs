@@ -48,10 +48,11 @@ const MIN_ENTRIES: usize = 8;
 pub(crate) struct Entry {
     /// The handle of the region whose object `owner` is, or `ENTRY_EMPTY`.
     /// Stored (release) under the record's lock after `object` and
-    /// `owner`; set to `ENTRY_EMPTY` under it before `owner` is cleared,
-    /// and by Destroy (`hide`) as soon as the region is unpublished.
+    /// `owner`; set to `ENTRY_EMPTY` under it before `owner` is cleared.
     /// Loaded (acquire) under RCU or with preemption off: whoever sees a
-    /// handle sees its object.
+    /// handle sees its object. It outlives its region's publication until
+    /// Destroy sweeps the object: the fast path also checks the slot's
+    /// published handle (`RegionTable::handles`).
     handle: AtomicU64,
     /// The object's memory, for the local lookup. Written under the
     /// record's lock before `handle`; left in place when the entry is
@@ -113,14 +114,6 @@ impl Entry {
     /// Drops the entry's reservation: the constructor failed.
     pub(super) fn unreserve(&self, _lock: &RecordGuard<'_>) {
         self.owner.store(ptr::null_mut(), Ordering::Relaxed);
-    }
-
-    /// Lookups of the region named `handle` no longer find its object in
-    /// this entry, which keeps it (for Destroy's sweep).
-    pub(super) fn hide(&self, _lock: &RecordGuard<'_>, handle: u64) {
-        if self.handle.load(Ordering::Relaxed) == handle {
-            self.handle.store(ENTRY_EMPTY, Ordering::Relaxed);
-        }
     }
 
     /// Whether the entry holds `obj`.

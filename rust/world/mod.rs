@@ -17,7 +17,7 @@
 //!
 //! - `table.rs`: [`WorldTable`], the `worlds` and `index` XArrays, and every
 //!   path through them (attach, detach, construct, lookups, Release,
-//!   Destroy's hide and sweep, teardown).
+//!   Destroy's sweep, teardown).
 //! - `record.rs`: [`WorldRecord`], one world's record; `RecordGuard`, its
 //!   lock, the only way to write its entries.
 //! - `entries.rs`: the per-world slot map, `Entry` and [`EntryArray`]

@@ -301,14 +301,6 @@ impl RecordGuard<'_> {
         }
     }
 
-    /// Lookups of the region named `handle` no longer find its object here
-    /// (Destroy); the object stays for `WorldTable::sweep`.
-    pub(super) fn hide(&self, handle: u64) {
-        if let Some(entry) = self.entries().get(slot_of(handle)) {
-            entry.hide(self, handle);
-        }
-    }
-
     /// Removes `obj` from the entry of `slot` if it is still there; the
     /// caller then owns it (and must destruct and retire it).
     pub(super) fn claim(&self, slot: usize, obj: &ObjectRecord) -> Option<RcuBox<ObjectRecord>> {

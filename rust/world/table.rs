@@ -369,26 +369,6 @@ impl WorldTable {
         .then_some(obj)
     }
 
-    /// Lookups of `region` no longer find its objects in any live world.
-    /// The region must be unpublished; objects constructed by a hook that
-    /// saw it published are hidden by a second call a grace period later.
-    pub(crate) fn hide(&self, region: &Region) {
-        let handle = region.handle().encode();
-        let mut key = 0;
-        loop {
-            let guard = rcu::read_lock();
-            let Some(record) = self.worlds.find(&mut key, &guard) else {
-                break;
-            };
-            record.lock().hide(handle);
-            drop(guard);
-            let Some(next) = key.checked_add(1) else {
-                break;
-            };
-            key = next;
-        }
-    }
-
     /// Destructs and retires every object of `region`, in live and exited
     /// worlds. The region must be unpublished, a grace period past and its
     /// remote references drained, so no object of it is added or looked up.

@@ -5,10 +5,11 @@
  * sizes are honoured; objects without a constructor are zero-filled; a
  * kernel thread created after Create has its object, one whose constructor
  * fails has none (-ENOENT, also remotely); Destroy invalidates the handle at
- * once and waits for references; what the local lookup caches per CPU is
- * forgotten when it leaves the table; local
- * lookups stay with their owner while tasks are preempted and migrated; the
- * last release of an exited world works from hard IRQ and raw spinlocks.
+ * once, for the local lookup's fast path too, and waits for references;
+ * what the local lookup caches per CPU is forgotten when it leaves the
+ * table; local lookups stay with their owner while tasks are preempted and
+ * migrated; the last release of an exited world works from hard IRQ and
+ * raw spinlocks.
  */
 
 #include <kunit/test.h>
@@ -607,6 +608,65 @@ static void local_lookup_forgets_what_left_the_table(struct kunit *test)
 }
 
 /*
+ * Lookups fail from the moment Destroy starts, the local lookup's fast path
+ * included: once a remote lookup of the handle has failed, a local one
+ * must fail too. Pinned to one CPU, this task has its object found by the
+ * fast path, then a kernel thread on the other CPU destroys the region
+ * while this task looks it up remotely until that fails; the local lookup
+ * comes right after. (Were the fast path to trust the world's entry until
+ * Destroy reaches it, about half of the rounds would find the object.)
+ */
+static int destroy_on_other_cpu(void *data)
+{
+	struct kthread_probe *probe = data;
+
+	probe->result = world_storage_destroy(probe->handle);
+	complete(&probe->done);
+	idle_until_stopped();
+	return 0;
+}
+
+static void local_lookup_fails_once_destroy_started(struct kunit *test)
+{
+	struct world_storage_props p = props(8, 8);
+	pid_t me = task_pid_nr(current);
+	int round, cpu, remote, local, found_after = 0;
+	void *obj;
+
+	KUNIT_ASSERT_GE(test, num_online_cpus(), 2);
+	cpu = raw_smp_processor_id();
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)), 0);
+	for (round = 0; round < 50; round++) {
+		struct kthread_probe probe = { .result = 1 };
+		struct task_struct *t;
+
+		init_completion(&probe.done);
+		KUNIT_ASSERT_EQ(test, world_storage_create(&p, &probe.handle), 0);
+		KUNIT_ASSERT_EQ(test, world_storage_lookup_local(probe.handle, &obj), 0);
+		t = kthread_create(destroy_on_other_cpu, &probe, "ws_abi_destroy");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+		get_task_struct(t);
+		kthread_bind(t, cpumask_any_but(cpu_online_mask, cpu));
+		wake_up_process(t);
+		while (!(remote = world_storage_lookup(me, probe.handle, &obj)))
+			world_storage_release(me, obj);
+		local = world_storage_lookup_local(probe.handle, &obj);
+		if (local != -EINVAL && !found_after++)
+			kunit_info(test, "round %d: remote lookup %d, then local lookup %d",
+				   round, remote, local);
+		wait_for_completion(&probe.done);
+		kthread_stop(t);
+		put_task_struct(t);
+		KUNIT_EXPECT_EQ(test, remote, -EINVAL);
+		KUNIT_EXPECT_EQ(test, probe.result, 0);
+	}
+	kunit_info(test, "%d of %d rounds: the local lookup answered after a remote one failed",
+		   found_after, round);
+	KUNIT_EXPECT_EQ(test, found_after, 0);
+	set_cpus_allowed_ptr(current, cpu_possible_mask);
+}
+
+/*
  * The last reference of an exited world, dropped where no sleeping-on-RT
  * lock may be taken. On the debug kernel (PROVE_RAW_LOCK_NESTING) lockdep
  * reports a teardown that takes a spinlock_t there; on every kernel the
@@ -798,6 +858,7 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(remote_lookup_of_world_without_object),
 	KUNIT_CASE(local_lookup_forgets_what_left_the_table),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
+	KUNIT_CASE_SLOW(local_lookup_fails_once_destroy_started),
 	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),
 	KUNIT_CASE(last_release_from_hardirq_timer),
 	KUNIT_CASE(last_release_under_raw_spinlock),
