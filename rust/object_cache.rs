@@ -58,7 +58,8 @@ pub(crate) struct ObjectCache {
 // SAFETY: a kmem cache may be used from any thread and in any context that
 // its allocation flags allow.
 unsafe impl Send for ObjectCache {}
-// SAFETY: as above; all operations on a kmem cache are thread-safe.
+// SAFETY: `&ObjectCache` only allocates from and frees to the kmem cache,
+// and every kmem cache operation may run on several CPUs at once.
 unsafe impl Sync for ObjectCache {}
 
 impl ObjectCache {
