@@ -13,6 +13,7 @@
 use crate::{
     exports,
     glue::{ws_defer_teardown, ws_flush_deferred, ws_may_take_spinlock},
+    world::DeferredRecords,
 };
 use kernel::bindings;
 
@@ -54,11 +55,13 @@ pub(crate) fn flush() {
 /// the caller.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn ws_run_deferred_teardowns(list: *mut bindings::llist_node) {
+    // SAFETY: by the contract a chain queued by `defer`, which only
+    // `WorldRecord::defer_teardown` calls, owned by us and given up here.
+    let records = unsafe { DeferredRecords::new(list) };
     // Records are deferred only while the service is exported, and
     // `Exported::drop` flushes them before it unexports the service.
     let _ = exports::with_service(|service| {
-        // SAFETY: forwarded contract.
-        unsafe { service.run_deferred_teardowns(list) };
+        service.run_deferred_teardowns(records);
         Ok(())
     });
 }

@@ -12,6 +12,7 @@ use kernel::{
     bindings,
     ffi::{c_int, c_void},
     prelude::*,
+    str::CString,
     task::Task,
 };
 
@@ -109,13 +110,22 @@ unsafe extern "C" fn world_storage_create(props: *const Props, handle: *mut u64)
     }
     errno((|| {
         let layout = ObjectLayout::new(props.kind, props.size, props.align)?;
+        let owner = props.owner.cast::<bindings::module>();
+        let owner_name = if owner.is_null() {
+            c"-"
+        } else {
+            // SAFETY: the caller's own module by the contract, live while it
+            // calls; its name is a NUL-terminated array.
+            unsafe { CStr::from_char_ptr((*owner).name.as_ptr()) }
+        };
         let h = with_service(|s| {
             s.create(RegionProps {
                 layout,
                 constructor: props.constructor,
                 destructor: props.destructor,
                 arg: props.arg,
-                owner: props.owner.cast(),
+                owner,
+                owner_name: CString::try_from(owner_name)?,
             })
         })?;
         // SAFETY: checked non-null above; valid by the contract.

@@ -53,6 +53,11 @@ impl RegionHandle {
         self.slot as usize
     }
 
+    /// Which of the regions that used its slot it names (1 for the first).
+    pub(crate) fn generation(self) -> u32 {
+        self.generation
+    }
+
     /// The generation after `generation` in a slot, skipping 0.
     pub(crate) fn next_generation(generation: u32) -> u32 {
         generation.wrapping_add(1).max(1)

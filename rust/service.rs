@@ -10,7 +10,7 @@ use crate::{
     region::{Region, RegionProps, RegionTable, Unpublished},
     stats, tasks,
     threads::ThreadList,
-    world::{World, WorldRecord, WorldTable},
+    world::{DeferredRecords, World, WorldRecord, WorldTable},
 };
 use core::{
     ptr::NonNull,
@@ -87,16 +87,16 @@ impl Service {
     /// returns. On a constructor failure everything constructed is destroyed
     /// and the constructor's error returned. May block.
     pub(crate) fn create(&self, props: RegionProps) -> Result<u64> {
-        let mut state = self.regions.lock();
-        let handle = self.regions.publish(&mut state, props)?.encode();
+        let mut table = self.regions.lock();
+        let handle = table.publish(props)?.encode();
         // Pairs with the barrier in `task_created`: a task that the scan
         // below misses was added to the task list late enough for its hook
         // to see the region.
         smp_mb(Full);
-        let region = self.regions.get_locked(&state, handle)?;
+        let region = table.get(handle)?;
         if let Err(e) = self.construct_existing(region) {
-            let region = self.regions.unpublish(&mut state, handle)?;
-            drop(state);
+            let region = table.unpublish(handle)?;
+            drop(table);
             self.retire(region);
             return Err(e);
         }
@@ -127,7 +127,7 @@ impl Service {
     /// Destroy: the handle fails from now on; waits for remote references,
     /// destructs and frees every object. May block for long.
     pub(crate) fn destroy(&self, handle: u64) -> Result {
-        let region = self.regions.unpublish(&mut self.regions.lock(), handle)?;
+        let region = self.regions.lock().unpublish(handle)?;
         self.retire(region);
         Ok(())
     }
@@ -142,11 +142,11 @@ impl Service {
         rcu::synchronize_rcu();
         region.wait_for_remote_refs();
         self.worlds.sweep(&region);
-        region.wait_for_objects_freed();
         let slot = region.slot();
+        // Waits for the swept objects' RCU-deferred frees.
         drop(region);
-        let mut state = self.regions.lock();
-        self.regions.release_slot(&mut state, slot);
+        let mut table = self.regions.lock();
+        table.release_slot(slot);
         // The last region is gone: no world needs a record any more. Under
         // the lock no Create runs, and a hook that saw a region has finished
         // (the grace period above), so no record is being attached.
@@ -181,24 +181,15 @@ impl Service {
     }
 
     /// Tears down records whose last reference was dropped where that could
-    /// not be done.
-    ///
-    /// # Safety
-    ///
-    /// As for [`WorldTable::run_deferred_teardowns`].
-    pub(crate) unsafe fn run_deferred_teardowns(&self, list: *mut bindings::llist_node) {
-        // SAFETY: forwarded contract.
-        unsafe { self.worlds.run_deferred_teardowns(list) };
+    /// not be done. Process context.
+    pub(crate) fn run_deferred_teardowns(&self, records: DeferredRecords) {
+        self.worlds.tear_down_deferred(records);
     }
 
     fn take_owned_by(&self, module: Option<*mut bindings::module>) -> Option<Unpublished> {
-        let mut state = self.regions.lock();
-        let handle = self
-            .regions
-            .find_owned_by(&state, module)?
-            .handle()
-            .encode();
-        self.regions.unpublish(&mut state, handle).ok()
+        let mut table = self.regions.lock();
+        let handle = table.find_owned_by(module)?.handle().encode();
+        table.unpublish(handle).ok()
     }
 
     /// LookUpLocal: the current task's object. Any context; no lock.

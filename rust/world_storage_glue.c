@@ -254,7 +254,7 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 
 /*
  * The handle published at each region slot: written by the region table
- * (region.rs) under its mutex, cleared first when Destroy starts, read by the
+ * (rust/region/slots.rs) under its mutex, cleared first when Destroy starts, read by the
  * fast path with READ_ONCE(). A world's entry keeps its handle until Destroy
  * sweeps the object, so the fast path needs both to agree.
  */

@@ -32,7 +32,7 @@
 //!
 //! Locks, outermost first:
 //!
-//! 1. The region table's mutex (`RegionTable::lock`, region.rs): Create
+//! 1. The region table's mutex (`RegionTable::lock`, region/table.rs): Create
 //!    holds it while it constructs the new region on every world (attach,
 //!    construct), the last Destroy while it detaches every record.
 //! 2. Spinlocks, never nested in each other: the `worlds` XArray's lock
@@ -63,6 +63,6 @@ mod table;
 pub(crate) use entries::FAST_PATH_LAYOUT;
 pub(crate) use {
     entries::EntryArray,
-    record::WorldRecord,
+    record::{DeferredRecords, WorldRecord},
     table::{World, WorldTable},
 };

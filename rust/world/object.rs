@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`ObjectRecord`]: the bookkeeping of one region's object for one world
-//! (the object itself is the memory it hands out, `data`).
+//! (the object itself is the memory it hands out, `memory`).
 
 use super::record::WorldRecord;
 use crate::{
-    rcu_box::{RcuBox, RcuFreed},
-    region::Region,
+    rcu_box::RcuFreed,
+    region::{ObjectMemory, Region},
 };
 use core::{
     ptr::NonNull,
@@ -18,20 +18,16 @@ use kernel::{bindings, types::Opaque};
 ///
 /// # Invariants
 ///
-/// - `data` is `size` bytes of `region`'s cache, constructed (or zeroed)
-///   once the object is in a record.
-/// - `region` outlives the object: Destroy waits for its objects to be freed
-///   (`Region::object_freed`, only after the object's RCU-deferred free).
+/// - `memory` is constructed (or zeroed) once the object is in a record.
 /// - `record` outlives the object while the object is in the record, or has
 ///   a remote reference outstanding (which holds the record): a record is
 ///   freed a grace period after its teardown, which retires every object
 ///   still in it. An object claimed from it by Destroy (no remote
 ///   reference left) may outlive it until Destroy retires the object.
 pub(crate) struct ObjectRecord {
-    /// Immutable: the memory handed to callers.
-    data: NonNull<u8>,
-    /// Immutable.
-    region: NonNull<Region>,
+    /// Immutable: the memory handed to callers, which keeps its region
+    /// alive. Freed with the object, a grace period after it is retired.
+    memory: ObjectMemory,
     /// Immutable.
     record: NonNull<WorldRecord>,
     /// LookUp references taken through this object and not yet released.
@@ -42,41 +38,27 @@ pub(crate) struct ObjectRecord {
     rcu: Opaque<bindings::callback_head>,
 }
 
-// SAFETY: the pointers are to a region and a record that are `Sync` and
-// outlive the object (type invariants); `data` is handed out, never
-// dereferenced here. Nothing in it is tied to a thread.
+// SAFETY: `record` points at a record that is `Sync` and outlives the
+// object (type invariant); `memory` is `Send`. Nothing in it is tied to a
+// thread.
 unsafe impl Send for ObjectRecord {}
-// SAFETY: shared references read the immutable pointers and the atomic
-// `remote`; the region and record they reach are `Sync`.
+// SAFETY: shared references read `memory` (`Sync`), the immutable `record`
+// pointer to a `Sync` record, and the atomic `remote`.
 unsafe impl Sync for ObjectRecord {}
 
 // SAFETY: `rcu` is an `Opaque<bindings::callback_head>` field that nothing
 // but `RcuBox::retire` uses.
 unsafe impl RcuFreed for ObjectRecord {
     const RCU_HEAD: usize = core::mem::offset_of!(ObjectRecord, rcu);
-
-    /// Gives the memory back to the region's cache: no reader is left.
-    fn free(this: RcuBox<Self>) {
-        let region = this.region();
-        // SAFETY: `data` came from `region`'s cache (type invariant) and no
-        // one refers to it: the object was retired a grace period ago.
-        unsafe { region.cache().free(this.data) };
-        // Last touch of `region`: Destroy may free it once this drains
-        // (`this` is freed after, from the general heap).
-        region.object_freed();
-    }
 }
 
 impl ObjectRecord {
-    /// The bookkeeping of `data`, an object of `region` for `record`'s
-    /// world.
-    pub(super) fn new(data: NonNull<u8>, region: &Region, record: &WorldRecord) -> Self {
-        // INVARIANT: `data` is from `region`'s cache, constructed before the
-        // object goes in `record`; `region` and `record` outlive it (see the
-        // type invariants for how).
+    /// The bookkeeping of `memory`, an object for `record`'s world.
+    pub(super) fn new(memory: ObjectMemory, record: &WorldRecord) -> Self {
+        // INVARIANT: `memory` is constructed before the object goes in
+        // `record`, which outlives it (see the type invariants for how).
         Self {
-            data,
-            region: NonNull::from(region),
+            memory,
             record: NonNull::from(record),
             remote: AtomicU32::new(0),
             rcu: Opaque::uninit(),
@@ -85,13 +67,12 @@ impl ObjectRecord {
 
     /// The memory handed to callers.
     pub(super) fn data(&self) -> NonNull<u8> {
-        self.data
+        self.memory.as_ptr()
     }
 
     /// The region it belongs to.
     pub(super) fn region(&self) -> &Region {
-        // SAFETY: the region outlives the object (type invariant).
-        unsafe { self.region.as_ref() }
+        self.memory.region()
     }
 
     /// The record it was made for.

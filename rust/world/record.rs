@@ -212,39 +212,62 @@ impl WorldRecord {
     /// not be torn down, for a teardown in process context.
     pub(super) fn defer_teardown(this: RcuBox<Self>) {
         let link = this.deferred.get();
-        // The list owns the record now, until `take_deferred`.
+        // The list owns the record now, until `DeferredRecords` takes it.
         let _ = RcuBox::into_raw(this);
         // SAFETY: `link` is the record's deferral link, used once (its last
         // count is gone), in a record that stays alive, owned by the list,
         // until the deferred teardown takes it.
         unsafe { deferred::defer(link) };
     }
+}
 
-    /// The record whose deferral link is `link`, and the next link.
+/// The records of a chain of deferral links queued by
+/// [`WorldRecord::defer_teardown`], taken one at a time. Records not taken
+/// are leaked.
+///
+/// # Invariants
+///
+/// `next` is null or a link of such a chain, owned by this value, whose
+/// links are not yet taken.
+pub(crate) struct DeferredRecords {
+    next: *mut bindings::llist_node,
+}
+
+impl DeferredRecords {
+    /// The records of `list`.
     ///
     /// # Safety
     ///
-    /// `link` is a link of a chain of deferral links queued by
-    /// [`WorldRecord::defer_teardown`], which the caller owns; each link is
-    /// taken once.
-    pub(super) unsafe fn take_deferred(
-        link: NonNull<bindings::llist_node>,
-    ) -> (RcuBox<Self>, *mut bindings::llist_node) {
-        // SAFETY: by the contract `link` is a live link of the chain the
-        // caller owns; `next` is read before its record is taken.
+    /// `list` is null or a chain of deferral links queued by
+    /// [`WorldRecord::defer_teardown`], now owned by the caller, which gives
+    /// it up.
+    pub(crate) unsafe fn new(list: *mut bindings::llist_node) -> Self {
+        // INVARIANT: by the contract.
+        Self { next: list }
+    }
+}
+
+impl Iterator for DeferredRecords {
+    type Item = RcuBox<WorldRecord>;
+
+    fn next(&mut self) -> Option<RcuBox<WorldRecord>> {
+        let link = NonNull::new(self.next)?;
+        // SAFETY: `link` is a live link of the chain we own (type
+        // invariant); `next` is read before its record is taken.
         let next = unsafe { (*link.as_ptr()).next };
+        // INVARIANT: the rest of the chain, whose links are not yet taken.
+        self.next = next;
         let link = link.as_ptr().cast::<Opaque<bindings::llist_node>>();
-        // SAFETY: by the contract `link` is the `deferred` field of a record
-        // given up by `defer_teardown`'s `RcuBox::into_raw`, taken once:
-        // the caller owns it now.
-        let record = unsafe {
+        // SAFETY: `link` is the `deferred` field of a record given up by
+        // `defer_teardown`'s `RcuBox::into_raw` (type invariant), taken once,
+        // here: we own it now.
+        Some(unsafe {
             RcuBox::from_raw(NonNull::new_unchecked(kernel::container_of!(
                 link,
                 WorldRecord,
                 deferred
             )))
-        };
-        (record, next)
+        })
     }
 }
 

@@ -4,13 +4,18 @@
 //! that finds them: records by task or world ID, objects by handle in a
 //! record (the lookups) or by address (Release, Destroy's sweep).
 
-use super::{current_cache, object::ObjectRecord, record::WorldRecord, record_ref::RecordRef};
+use super::{
+    current_cache,
+    object::ObjectRecord,
+    record::{DeferredRecords, WorldRecord},
+    record_ref::RecordRef,
+};
 use crate::{
     deferred,
     glue::ws_direct_map_offset,
     object_cache::AllocContext,
     rcu_box::RcuBox,
-    region::Region,
+    region::{ObjectMemory, Region},
     tasks,
     xarray_rcu::{RcuXArray, XaGuard, XaKind},
 };
@@ -18,7 +23,7 @@ use core::{
     ptr::{self, NonNull},
     sync::atomic::{AtomicUsize, Ordering},
 };
-use kernel::{bindings, prelude::*, sync::rcu, task::Task, types::ScopeGuard};
+use kernel::{prelude::*, sync::rcu, task::Task};
 
 /// The key of an object in the object index: its offset in the direct map
 /// (where the slab allocates) over 8 (every slab object is at least 8-byte
@@ -202,20 +207,17 @@ impl WorldTable {
         region: &Region,
         context: AllocContext,
     ) -> Result<RcuBox<ObjectRecord>> {
-        let data = region.cache().alloc(context).ok_or(ENOMEM)?;
-        let data = ScopeGuard::new_with_data(data, |data| {
-            // SAFETY: `data` came from this cache and was never shared.
-            unsafe { region.cache().free(data) }
-        });
+        let memory = ObjectMemory::alloc(region, context)?;
+        let data = memory.as_ptr();
         let key = index_key(data.as_ptr()).ok_or(EINVAL)?;
-        let obj = RcuBox::new(ObjectRecord::new(*data, region, record), context.flags())?;
-        region.construct(record.wid(), *data)?;
+        // From here, an error drops the object unshared, and its memory with
+        // it.
+        let obj = RcuBox::new(ObjectRecord::new(memory, record), context.flags())?;
+        region.construct(record.wid(), data)?;
         if let Err(e) = self.index.lock().store(key, obj.as_ptr()) {
-            region.destruct(record.wid(), *data);
-            // `obj`, never shared, is dropped at once.
+            region.destruct(record.wid(), data);
             return Err(e);
         }
-        data.dismiss();
         region.object_constructed();
         Ok(obj)
     }
@@ -259,19 +261,10 @@ impl WorldTable {
         RcuBox::retire(record);
     }
 
-    /// Tears down the records of a list made by
-    /// [`WorldRecord::defer_teardown`].
-    ///
-    /// # Safety
-    ///
-    /// `list` is a chain of `deferred` links of records whose last
-    /// reference was dropped, now owned by the caller.
-    pub(crate) unsafe fn run_deferred_teardowns(&self, mut list: *mut bindings::llist_node) {
-        while let Some(link) = NonNull::new(list) {
-            // SAFETY: by the contract `link` is a link of a chain of
-            // deferral links that we own, taken once here.
-            let (record, next) = unsafe { WorldRecord::take_deferred(link) };
-            list = next;
+    /// Tears down records whose teardown [`WorldRecord::defer_teardown`]
+    /// deferred. Process context.
+    pub(crate) fn tear_down_deferred(&self, records: DeferredRecords) {
+        for record in records {
             self.tear_down(record);
         }
     }

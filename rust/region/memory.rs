@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`ObjectMemory`]: one object's memory, from its region's cache.
+
+use super::Region;
+use crate::object_cache::AllocContext;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+/// The memory of one object of a region, owned: freed to the region's
+/// cache when dropped. It holds one count of the region's `allocated`, so
+/// the region, which waits for that count to drain when it is dropped,
+/// outlives it.
+///
+/// # Invariants
+///
+/// - `data` was allocated from `region`'s cache and is freed only in
+///   `drop`.
+/// - `region` points at a live region: this value holds one count of its
+///   `allocated`, taken before `data` was allocated and dropped after
+///   `data` is freed.
+pub(crate) struct ObjectMemory {
+    /// Immutable.
+    data: NonNull<u8>,
+    /// Immutable.
+    region: NonNull<Region>,
+}
+
+// SAFETY: it owns `data` like a box of bytes, which may be freed from any
+// thread, and `Region` is `Sync`.
+unsafe impl Send for ObjectMemory {}
+// SAFETY: shared references only read the two pointers and reach the
+// region, which is `Sync`; `data` is never dereferenced here.
+unsafe impl Sync for ObjectMemory {}
+
+impl ObjectMemory {
+    /// One object's memory from `region`'s cache, zero-filled if the region
+    /// has no constructor; `ENOMEM` when memory is short.
+    pub(crate) fn alloc(region: &Region, context: AllocContext) -> Result<Self> {
+        region.allocated.inc();
+        let Some(data) = region.cache.alloc(context) else {
+            region.allocated.dec();
+            return Err(ENOMEM);
+        };
+        // INVARIANT: `data` is from `region`'s cache; the count taken above
+        // is this value's.
+        Ok(Self {
+            data,
+            region: NonNull::from(region),
+        })
+    }
+
+    /// The memory, as handed to callers. Never dereferenced here.
+    pub(crate) fn as_ptr(&self) -> NonNull<u8> {
+        self.data
+    }
+
+    /// The region it belongs to.
+    pub(crate) fn region(&self) -> &Region {
+        // SAFETY: `region` is live while this value holds its count of
+        // `allocated` (type invariant), that is for as long as `self`.
+        unsafe { self.region.as_ref() }
+    }
+}
+
+impl Drop for ObjectMemory {
+    /// Gives the memory back to the cache. The caller has made sure no one
+    /// refers to it any more (its record was retired a grace period ago,
+    /// or it was never shared).
+    fn drop(&mut self) {
+        let region = self.region();
+        // SAFETY: `data` came from `region`'s cache and is freed only here
+        // (type invariant).
+        unsafe { region.cache.free(self.data) };
+        // Last touch of the region: its drop may go on once this drains.
+        region.allocated.dec();
+    }
+}
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_object_memory)]
+mod tests {
+    use super::*;
+    use crate::{
+        handle::RegionHandle,
+        object_layout::{ObjectLayout, TYPE_SIMPLE},
+        region::RegionProps,
+    };
+    use core::ptr;
+    use kernel::str::CString;
+
+    /// Each object's memory holds one count of its region's `allocated`,
+    /// from its allocation to its free; a region without a constructor
+    /// hands out zero-filled memory at its alignment.
+    #[test]
+    fn memory_counts_in_its_region() -> Result {
+        let props = RegionProps {
+            layout: ObjectLayout::new(TYPE_SIMPLE, 24, 64)?,
+            constructor: None,
+            destructor: None,
+            arg: ptr::null_mut(),
+            owner: ptr::null_mut(),
+            owner_name: CString::try_from(c"-")?,
+        };
+        let region = Region::new(RegionHandle::new(3, 1).ok_or(EINVAL)?, props)?;
+        let a = ObjectMemory::alloc(&region, AllocContext::Sleepable)?;
+        let b = ObjectMemory::alloc(&region, AllocContext::Sleepable)?;
+        assert_eq!(region.allocated.get(), 2);
+        assert!(ptr::eq(a.region(), &*region));
+        assert_eq!(a.as_ptr().as_ptr() as usize % 64, 0);
+        // SAFETY: `a` is 24 bytes from the cache, owned here.
+        let bytes = unsafe { core::slice::from_raw_parts(a.as_ptr().as_ptr(), 24) };
+        assert!(bytes.iter().all(|&byte| byte == 0));
+        drop(a);
+        assert_eq!(region.allocated.get(), 1);
+        drop(b);
+        assert_eq!(region.allocated.get(), 0);
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`RegionTable`]: the live regions, by handle, and [`LockedTable`], the
+//! table under its lock, through which regions are published and
+//! unpublished.
+
+use super::{
+    slots::{LockedSlots, RegionSlots},
+    Region, RegionProps,
+};
+use crate::handle::{RegionHandle, MAX_REGIONS};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::{bindings, prelude::*, sync::rcu};
+
+pub(crate) use super::slots::Unpublished;
+
+/// The regions that exist, by slot.
+///
+/// Lookups read it under RCU without a lock; Create, Destroy and the
+/// owner-unload notifier change it under its lock ([`LockedTable`]).
+#[pin_data]
+pub(crate) struct RegionTable {
+    /// The region published at each slot, and the lock.
+    #[pin]
+    slots: RegionSlots,
+    /// Number of published regions; lets the task-creation hook skip work.
+    /// Changed under the slots' lock.
+    live: AtomicUsize,
+    /// One past the highest slot ever published: walks over live regions
+    /// stop there. Only grows, under the slots' lock.
+    high_water: AtomicUsize,
+}
+
+impl RegionTable {
+    /// An empty table.
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        Ok(try_pin_init!(Self {
+            slots <- RegionSlots::new()?,
+            live: AtomicUsize::new(0),
+            high_water: AtomicUsize::new(0),
+        }))
+    }
+
+    /// Takes the table's lock: held across a whole Create or Destroy.
+    pub(crate) fn lock(&self) -> LockedTable<'_> {
+        LockedTable {
+            table: self,
+            slots: self.slots.lock(),
+        }
+    }
+
+    /// Whether any region is published (a hint: a racing Create is caught
+    /// by its own scan).
+    pub(crate) fn any_live(&self) -> bool {
+        self.live.load(Ordering::Relaxed) != 0
+    }
+
+    /// One past the highest slot with a published region: a new world
+    /// record's entries cover these slots. Not `high_water`: after a burst
+    /// of regions every new task would get an array for slots long unused
+    /// (at 1024 slots a 32 KiB kmalloc: order 3, atomic). A region published
+    /// meanwhile makes the record's array longer when it gets its object.
+    pub(crate) fn slots_in_use(&self) -> usize {
+        let end = self.high_water.load(Ordering::Relaxed);
+        (0..end)
+            .rposition(|slot| self.slots.is_published(slot))
+            .map_or(0, |slot| slot + 1)
+    }
+
+    /// The live region named by `raw`, valid while `guard` is held.
+    pub(crate) fn get<'a>(&self, raw: u64, guard: &'a rcu::Guard) -> Result<&'a Region> {
+        let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
+        self.slots
+            .get(handle.slot(), guard)
+            .filter(|region| region.handle() == handle)
+            .ok_or(EINVAL)
+    }
+
+    /// Calls `f` on every live region, valid while `guard` is held.
+    pub(crate) fn for_each<'a>(&self, guard: &'a rcu::Guard, f: impl FnMut(&'a Region)) {
+        let end = self.high_water.load(Ordering::Acquire);
+        (0..end)
+            .filter_map(|slot| self.slots.get(slot, guard))
+            .for_each(f);
+    }
+}
+
+/// The table with its lock held: what Create, Destroy and owner unload
+/// work on. Regions it returns live as long as it is borrowed.
+#[must_use = "the lock is released when this is dropped"]
+pub(crate) struct LockedTable<'a> {
+    table: &'a RegionTable,
+    slots: LockedSlots<'a>,
+}
+
+impl LockedTable<'_> {
+    /// Publishes a new region in the lowest free slot and returns its
+    /// handle, of the slot's next generation.
+    pub(crate) fn publish(&mut self, props: RegionProps) -> Result<RegionHandle> {
+        let slot = (0..MAX_REGIONS)
+            .find(|&slot| self.slots.is_free(slot))
+            .ok_or(ENOSPC)?;
+        let generation = RegionHandle::next_generation(self.slots.generation(slot));
+        let handle = RegionHandle::new(slot, generation).ok_or(EINVAL)?;
+        let region = Region::new(handle, props)?;
+        // Before the region: a walk that finds it covers its slot.
+        self.table.high_water.fetch_max(slot + 1, Ordering::Release);
+        self.slots.publish(region)?;
+        self.table.live.fetch_add(1, Ordering::Relaxed);
+        Ok(handle)
+    }
+
+    /// The live region named by `raw`.
+    pub(crate) fn get(&self, raw: u64) -> Result<&Region> {
+        let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
+        self.slots
+            .get(handle.slot())
+            .filter(|region| region.handle() == handle)
+            .ok_or(EINVAL)
+    }
+
+    /// Unpublishes the region named by `raw`: from now on lookups fail, the
+    /// local lookup's fast path included. Its slot is not reused until
+    /// [`LockedTable::release_slot`].
+    pub(crate) fn unpublish(&mut self, raw: u64) -> Result<Unpublished> {
+        let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
+        let region = self.slots.take(handle).ok_or(EINVAL)?;
+        self.table.live.fetch_sub(1, Ordering::Relaxed);
+        Ok(region)
+    }
+
+    /// Lets a retired region's slot be used again.
+    pub(crate) fn release_slot(&mut self, slot: usize) {
+        self.slots.release(slot);
+    }
+
+    /// The first live region owned by `module` (`None`: any region).
+    pub(crate) fn find_owned_by(&self, module: Option<*mut bindings::module>) -> Option<&Region> {
+        let end = self.table.high_water.load(Ordering::Relaxed);
+        (0..end)
+            .filter_map(|slot| self.slots.get(slot))
+            .find(|region| match module {
+                Some(m) => region.is_owned_by(m),
+                None => true,
+            })
+    }
+}
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_region_slots)]
+mod tests {
+    use super::*;
+    use crate::object_layout::{ObjectLayout, TYPE_SIMPLE};
+    use core::ptr;
+    use kernel::str::CString;
+
+    fn props() -> Result<RegionProps> {
+        Ok(RegionProps {
+            layout: ObjectLayout::new(TYPE_SIMPLE, 8, 8)?,
+            constructor: None,
+            destructor: None,
+            arg: ptr::null_mut(),
+            owner: ptr::null_mut(),
+            owner_name: CString::try_from_fmt(fmt!("-"))?,
+        })
+    }
+
+    /// The lowest free slot is taken; a retiring slot is not reused until
+    /// released, and then with the next generation, so the old handle never
+    /// names the new region.
+    #[test]
+    fn slots_and_generations_are_reused() -> Result {
+        let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
+        let mut locked = table.lock();
+        let a = locked.publish(props()?)?;
+        let b = locked.publish(props()?)?;
+        assert_eq!((a.slot(), a.generation()), (0, 1));
+        assert_eq!((b.slot(), b.generation()), (1, 1));
+        assert_eq!(table.slots_in_use(), 2);
+
+        let retired = locked.unpublish(a.encode())?;
+        assert_eq!(retired.handle(), a);
+        assert!(locked.get(a.encode()).is_err());
+        assert_eq!(locked.unpublish(a.encode()).err(), Some(EINVAL));
+        let c = locked.publish(props()?)?;
+        assert_eq!((c.slot(), c.generation()), (2, 1));
+
+        drop(retired);
+        locked.release_slot(a.slot());
+        let d = locked.publish(props()?)?;
+        assert_eq!((d.slot(), d.generation()), (0, 2));
+        assert!(locked.get(a.encode()).is_err());
+        assert_eq!(locked.get(d.encode())?.handle(), d);
+        assert_eq!(table.slots_in_use(), 3);
+        {
+            let guard = rcu::read_lock();
+            assert!(table.get(a.encode(), &guard).is_err());
+            assert_eq!(table.get(d.encode(), &guard)?.handle(), d);
+        }
+
+        for h in [b, c, d] {
+            drop(locked.unpublish(h.encode())?);
+        }
+        assert!(!table.any_live());
+        Ok(())
+    }
+}
