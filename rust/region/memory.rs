@@ -81,27 +81,15 @@ impl Drop for ObjectMemory {
 #[kunit_tests(world_storage_object_memory)]
 mod tests {
     use super::*;
-    use crate::{
-        handle::RegionHandle,
-        object_layout::{ObjectLayout, TYPE_SIMPLE},
-        region::RegionProps,
-    };
+    use crate::{handle::RegionHandle, region::RegionProps};
     use core::ptr;
-    use kernel::str::CString;
 
     /// Each object's memory holds one count of its region's `allocated`,
     /// from its allocation to its free; a region without a constructor
     /// hands out zero-filled memory at its alignment.
     #[test]
     fn memory_counts_in_its_region() -> Result {
-        let props = RegionProps {
-            layout: ObjectLayout::new(TYPE_SIMPLE, 24, 64)?,
-            constructor: None,
-            destructor: None,
-            arg: ptr::null_mut(),
-            owner: ptr::null_mut(),
-            owner_name: CString::try_from(c"-")?,
-        };
+        let props = RegionProps::without_callbacks(24, 64)?;
         let region = Region::new(RegionHandle::new(3, 1).ok_or(EINVAL)?, props)?;
         let a = ObjectMemory::alloc(&region, AllocContext::Sleepable)?;
         let b = ObjectMemory::alloc(&region, AllocContext::Sleepable)?;

@@ -61,6 +61,22 @@ pub(crate) struct RegionProps {
     pub(crate) owner_name: CString,
 }
 
+#[cfg(world_storage_kunit)]
+impl RegionProps {
+    /// A region of `size`-byte objects at `align` with no callback, from
+    /// built-in code, for tests.
+    pub(crate) fn without_callbacks(size: u32, align: u32) -> Result<Self> {
+        Ok(Self {
+            layout: ObjectLayout::new(crate::object_layout::TYPE_SIMPLE, size, align)?,
+            constructor: None,
+            destructor: None,
+            arg: core::ptr::null_mut(),
+            owner: core::ptr::null_mut(),
+            owner_name: CString::try_from(c"-")?,
+        })
+    }
+}
+
 /// One region: a per-world block of memory of one layout, with its
 /// callbacks, its objects' cache and the counts that Destroy drains.
 ///

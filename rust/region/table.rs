@@ -150,19 +150,9 @@ impl LockedTable<'_> {
 #[kunit_tests(world_storage_region_slots)]
 mod tests {
     use super::*;
-    use crate::object_layout::{ObjectLayout, TYPE_SIMPLE};
-    use core::ptr;
-    use kernel::str::CString;
 
     fn props() -> Result<RegionProps> {
-        Ok(RegionProps {
-            layout: ObjectLayout::new(TYPE_SIMPLE, 8, 8)?,
-            constructor: None,
-            destructor: None,
-            arg: ptr::null_mut(),
-            owner: ptr::null_mut(),
-            owner_name: CString::try_from_fmt(fmt!("-"))?,
-        })
+        RegionProps::without_callbacks(8, 8)
     }
 
     /// The lowest free slot is taken; a retiring slot is not reused until

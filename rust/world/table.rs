@@ -398,3 +398,33 @@ pub(crate) enum World<'a> {
     /// TID.
     Task(&'a Task),
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_world_table)]
+mod tests {
+    use super::*;
+    use crate::region::{RegionProps, RegionTable};
+
+    /// A live task without a record (a kernel task whose record could not
+    /// be allocated) is a known world without the object: `ENOENT`, as
+    /// when its constructor failed. A world ID no task has is `ESRCH`.
+    #[test]
+    fn live_task_without_record_has_no_object() -> Result {
+        let regions = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
+        let worlds = KBox::pin_init(WorldTable::new(), GFP_KERNEL)?;
+        let handle = regions
+            .lock()
+            .publish(RegionProps::without_callbacks(8, 8)?)?;
+        let me: &Task = kernel::current!();
+        {
+            let guard = rcu::read_lock();
+            let region = regions.get(handle.encode(), &guard)?;
+            let lookup = |world| worlds.lookup(world, region, &guard).err();
+            assert_eq!(lookup(World::Task(me)), Some(ENOENT));
+            assert_eq!(lookup(World::Id(tasks::world_id(me))), Some(ENOENT));
+            assert_eq!(lookup(World::Id(0x3fff_fff0)), Some(ESRCH));
+        }
+        drop(regions.lock().unpublish(handle.encode())?);
+        Ok(())
+    }
+}
