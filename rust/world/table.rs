@@ -277,11 +277,18 @@ impl WorldTable {
         region: &Region,
         guard: &rcu::Guard,
     ) -> Result<NonNull<u8>> {
-        let record = match world {
-            World::Id(wid) => self.get_by_wid(wid, guard),
-            World::Task(task) => self.get(task, guard),
-        }
-        .ok_or(ESRCH)?;
+        let task = match world {
+            World::Id(wid) => tasks::by_world_id(wid, guard).ok_or(ESRCH)?,
+            World::Task(task) => task,
+        };
+        let record = match self.get(task, guard) {
+            Some(record) => record,
+            // Its exit hook has run: the world is no longer found.
+            None if tasks::is_exiting(task) => return Err(ESRCH),
+            // A live world whose record could not be allocated (a kernel
+            // task, left without objects): as if its constructors failed.
+            None => return Err(ENOENT),
+        };
         let obj = record
             .object(region.handle().encode(), guard)
             .ok_or(ENOENT)?;
