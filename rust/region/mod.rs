@@ -10,18 +10,15 @@
 //!   cache, which keeps the region alive.
 //! - `table.rs`: [`RegionTable`], which names the live regions by handle
 //!   (slot and generation).
-//! - `slots.rs`: the published region of each slot, read by lookups under
-//!   RCU, changed under the table's lock, with the handles the local
-//!   lookup's fast path checks (private to the table).
+//! - `slots.rs`: the region published at each slot, read by lookups under
+//!   RCU and changed under the table's lock, with the handles the local
+//!   lookup's fast path checks; [`Unpublished`], a region taken out.
 
 mod memory;
 mod slots;
 mod table;
 
-pub(crate) use {
-    memory::ObjectMemory,
-    table::{RegionTable, Unpublished},
-};
+pub(crate) use {memory::ObjectMemory, slots::Unpublished, table::RegionTable};
 
 use crate::{
     drain::DrainCount, handle::RegionHandle, object_cache::ObjectCache, object_layout::ObjectLayout,

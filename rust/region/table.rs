@@ -6,13 +6,11 @@
 
 use super::{
     slots::{LockedSlots, RegionSlots},
-    Region, RegionProps,
+    Region, RegionProps, Unpublished,
 };
 use crate::handle::{RegionHandle, MAX_REGIONS};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{bindings, prelude::*, sync::rcu};
-
-pub(crate) use super::slots::Unpublished;
 
 /// The regions that exist, by slot.
 ///
