@@ -16,9 +16,10 @@ use kernel::prelude::*;
 ///
 /// - `data` was allocated from `region`'s cache and is freed only in
 ///   `drop`.
-/// - `region` points at a live region: this value holds one count of its
-///   `allocated`, taken before `data` was allocated and dropped after
-///   `data` is freed.
+/// - `region` points at a live region: a region never moves (type
+///   invariant of [`Region`]) and its drop waits for its `allocated` to
+///   drain, of which this value holds one count, taken before `data` was
+///   allocated and dropped after `data` is freed.
 pub(crate) struct ObjectMemory {
     /// Immutable.
     data: NonNull<u8>,
@@ -43,7 +44,7 @@ impl ObjectMemory {
             return Err(ENOMEM);
         };
         // INVARIANT: `data` is from `region`'s cache; the count taken above
-        // is this value's.
+        // is this value's; `region` is pinned (type invariant of `Region`).
         Ok(Self {
             data,
             region: NonNull::from(region),
@@ -57,8 +58,9 @@ impl ObjectMemory {
 
     /// The region it belongs to.
     pub(crate) fn region(&self) -> &Region {
-        // SAFETY: `region` is live while this value holds its count of
-        // `allocated` (type invariant), that is for as long as `self`.
+        // SAFETY: `region` does not move and is not freed while this value
+        // holds its count of `allocated` (type invariant), that is for as
+        // long as `self`.
         unsafe { self.region.as_ref() }
     }
 }

@@ -23,7 +23,7 @@ pub(crate) use {memory::ObjectMemory, slots::Unpublished, table::RegionTable};
 use crate::{
     drain::DrainCount, handle::RegionHandle, object_cache::ObjectCache, object_layout::ObjectLayout,
 };
-use core::ptr::NonNull;
+use core::{marker::PhantomPinned, ptr::NonNull};
 use kernel::{
     bindings,
     ffi::{c_int, c_void},
@@ -79,9 +79,12 @@ impl RegionProps {
 ///
 /// # Invariants
 ///
-/// The callbacks in `props` are callable for as long as the region exists:
-/// the caller of Create promises it until Destroy, and the owner-unload
-/// notifier destroys the region before the owner's text is freed.
+/// - The callbacks in `props` are callable for as long as the region
+///   exists: the caller of Create promises it until Destroy, and the
+///   owner-unload notifier destroys the region before the owner's text is
+///   freed.
+/// - A region is only ever made in a pinned box ([`Region::new`]) and is
+///   `!Unpin`: it never moves, and its memory outlives its `drop`.
 pub(crate) struct Region {
     /// Immutable.
     handle: RegionHandle,
@@ -103,6 +106,8 @@ pub(crate) struct Region {
     remote_refs: DrainCount,
     /// Constructor failures, in Create and at task creation.
     constructor_failures: Atomic<usize>,
+    /// A region never moves: [`ObjectMemory`] points at it.
+    _pin: PhantomPinned,
 }
 
 // SAFETY: the raw pointers in `props` (callbacks' argument, owner module) are
@@ -116,7 +121,7 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
-    fn new(handle: RegionHandle, props: RegionProps) -> Result<KBox<Self>> {
+    fn new(handle: RegionHandle, props: RegionProps) -> Result<Pin<KBox<Self>>> {
         let name = CString::try_from_fmt(fmt!(
             "world_storage-{}-{}",
             handle.slot(),
@@ -131,8 +136,10 @@ impl Region {
             live_objects: Atomic::new(0),
             remote_refs: DrainCount::new(),
             constructor_failures: Atomic::new(0),
+            _pin: PhantomPinned,
         };
-        Ok(KBox::new(region, GFP_KERNEL)?)
+        // INVARIANT: in a pinned box, never moved out of (`!Unpin`).
+        Ok(KBox::pin(region, GFP_KERNEL)?)
     }
 
     /// The handle naming this region.

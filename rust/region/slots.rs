@@ -9,6 +9,7 @@ use super::Region;
 use crate::handle::{RegionHandle, HANDLE_INVALID, MAX_REGIONS};
 use core::{
     ops::Deref,
+    pin::Pin,
     ptr,
     sync::atomic::{AtomicPtr, AtomicU64, Ordering},
 };
@@ -149,13 +150,16 @@ impl LockedSlots<'_> {
 
     /// Publishes `region` at its handle's slot: lookups find it from now on.
     /// `EBUSY` (and `region` is dropped) if the slot is not free.
-    pub(super) fn publish(&mut self, region: KBox<Region>) -> Result {
+    pub(super) fn publish(&mut self, region: Pin<KBox<Region>>) -> Result {
         let handle = region.handle();
         let slot = handle.slot();
         if !self.is_free(slot) {
             return Err(EBUSY);
         }
         self.history.generations[slot] = handle.generation();
+        // SAFETY: the region is not moved out of the box: `published` holds
+        // it in place and `take` makes it a pinned box again.
+        let region = unsafe { Pin::into_inner_unchecked(region) };
         // INVARIANT: from `KBox::into_raw`, at its handle's slot, under the
         // lock.
         self.slots.published[slot].store(KBox::into_raw(region), Ordering::Release);
@@ -182,7 +186,7 @@ impl LockedSlots<'_> {
         // `RegionSlots`, `get` found it non-null) and is no longer
         // published, so this is its only owner.
         let region = unsafe { KBox::from_raw(p) };
-        Some(Unpublished::new(region))
+        Some(Unpublished::new(KBox::into_pin(region)))
     }
 
     /// Lets a retired region's slot take a new region.
@@ -204,12 +208,12 @@ impl LockedSlots<'_> {
 /// `rcu_cookie` is from `get_state_synchronize_rcu()`, called after the
 /// region left its slot.
 pub(crate) struct Unpublished {
-    region: KBox<Region>,
+    region: Pin<KBox<Region>>,
     rcu_cookie: c_ulong,
 }
 
 impl Unpublished {
-    fn new(region: KBox<Region>) -> Self {
+    fn new(region: Pin<KBox<Region>>) -> Self {
         // SAFETY: no requirement; it orders the caller's removal of the
         // region before the grace period it names (a full barrier).
         let rcu_cookie = unsafe { bindings::get_state_synchronize_rcu() };
