@@ -7,15 +7,16 @@
 //! (an XArray entry, a record's entry) and hand ownership to a protocol
 //! ([`RcuBox::into_raw`]); whoever the protocol makes the owner again takes
 //! it back ([`RcuBox::from_raw`]) and, once no new reader can find it,
-//! retires it ([`RcuBox::retire`]): `call_rcu()`, then the type's
-//! [`RcuFreed::free`]. A box dropped is freed at once: only a box never
+//! retires it ([`RcuBox::retire`]): `call_rcu()`, then the value is
+//! dropped and freed. A box dropped is freed at once: only a box never
 //! seen by a reader may be.
 
 use core::{mem::ManuallyDrop, ops::Deref, ptr::NonNull};
 use kernel::{alloc::Flags, bindings, prelude::*};
 
 /// A type an [`RcuBox`] frees after a grace period, through one of its
-/// fields.
+/// fields. A retired value is dropped in RCU callback context (softirq or
+/// a kthread): its drop must not sleep.
 ///
 /// # Safety
 ///
@@ -24,12 +25,6 @@ use kernel::{alloc::Flags, bindings, prelude::*};
 pub(crate) unsafe trait RcuFreed: Sized + Send {
     /// `core::mem::offset_of!` the `callback_head` field.
     const RCU_HEAD: usize;
-
-    /// Frees `this`, retired a grace period ago (RCU callback context:
-    /// softirq or a kthread, never sleeps). The default drops it.
-    fn free(this: RcuBox<Self>) {
-        drop(this);
-    }
 }
 
 /// An owned, pinned `T` on the heap.
@@ -142,5 +137,6 @@ unsafe extern "C" fn free_rcu<T: RcuFreed>(head: *mut bindings::callback_head) {
     // SAFETY: by the contract `value` is the retired box's `T`, which is
     // not null (it holds `head`) and which this callback now owns: it came
     // from `RcuBox::into_raw`.
-    T::free(unsafe { RcuBox::from_raw(NonNull::new_unchecked(value)) });
+    let value = unsafe { RcuBox::from_raw(NonNull::new_unchecked(value)) };
+    drop(value);
 }

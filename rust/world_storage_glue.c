@@ -254,9 +254,9 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 
 /*
  * The handle published at each region slot: written by the region table
- * (rust/region/slots.rs) under its mutex, cleared first when Destroy starts, read by the
- * fast path with READ_ONCE(). A world's entry keeps its handle until Destroy
- * sweeps the object, so the fast path needs both to agree.
+ * (rust/region/slots.rs) under its mutex, cleared first when Destroy starts,
+ * read by the fast path with READ_ONCE(). A world's entry keeps its handle
+ * until Destroy sweeps the object, so the fast path needs both to agree.
  */
 u64 world_storage_handles_v1[WS_MAX_REGIONS] __read_mostly = {
 	[0 ... WS_MAX_REGIONS - 1] = WORLD_STORAGE_HANDLE_INVALID

@@ -122,11 +122,15 @@ unsafe impl Sync for Region {}
 
 impl Region {
     fn new(handle: RegionHandle, props: RegionProps) -> Result<Pin<KBox<Self>>> {
-        let name = CString::try_from_fmt(fmt!(
-            "world_storage-{}-{}",
-            handle.slot(),
-            handle.generation()
-        ))?;
+        // The KUnit module's regions are named apart: two caches of one name
+        // are a warning under `CONFIG_DEBUG_VM`.
+        let module = if cfg!(world_storage_kunit) {
+            "world_storage_kunit"
+        } else {
+            "world_storage"
+        };
+        let name =
+            CString::try_from_fmt(fmt!("{module}-{}-{}", handle.slot(), handle.generation()))?;
         let cache = ObjectCache::new(name, props.layout, props.constructor.is_none())?;
         let region = Region {
             handle,

@@ -240,7 +240,8 @@ impl DeferredRecords {
     ///
     /// `list` is null or a chain of deferral links queued by
     /// [`WorldRecord::defer_teardown`], now owned by the caller, which gives
-    /// it up.
+    /// it up. RCU readers may still see the records: each is torn down and
+    /// retired, never just dropped.
     pub(crate) unsafe fn new(list: *mut bindings::llist_node) -> Self {
         // INVARIANT: by the contract.
         Self { next: list }
