@@ -84,7 +84,15 @@ impl Drop for ObjectMemory {
 mod tests {
     use super::*;
     use crate::{handle::RegionHandle, region::RegionProps};
-    use core::ptr;
+    use core::{
+        ptr,
+        sync::atomic::{AtomicBool, Ordering},
+    };
+    use kernel::{
+        sync::Arc,
+        time::{delay::fsleep, Delta},
+        workqueue,
+    };
 
     /// Each object's memory holds one count of its region's `allocated`,
     /// from its allocation to its free; a region without a constructor
@@ -105,6 +113,32 @@ mod tests {
         assert_eq!(region.allocated.get(), 1);
         drop(b);
         assert_eq!(region.allocated.get(), 0);
+        Ok(())
+    }
+
+    /// A region's drop waits until the memory of each of its objects is
+    /// freed, so an `ObjectMemory` never points at a freed region.
+    #[test]
+    fn region_drop_waits_for_its_memory() -> Result {
+        let props = RegionProps::without_callbacks(8, 8)?;
+        let region = Region::new(RegionHandle::new(4, 1).ok_or(EINVAL)?, props)?;
+        let memory = ObjectMemory::alloc(&region, AllocContext::Sleepable)?;
+        let dropped = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
+        let flag = dropped.clone();
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            drop(region);
+            flag.store(true, Ordering::Release);
+        })?;
+        fsleep(Delta::from_millis(100));
+        assert!(!dropped.load(Ordering::Acquire));
+        drop(memory);
+        for _ in 0..500 {
+            if dropped.load(Ordering::Acquire) {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        assert!(dropped.load(Ordering::Acquire));
         Ok(())
     }
 }
