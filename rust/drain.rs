@@ -3,6 +3,8 @@
 //! [`DrainCount`]: a count that a destroyer waits to see drain to zero.
 
 use crate::glue::{ws_drained, ws_wait_var_zero};
+// `core`'s atomics, not `kernel::sync::atomic`: every remote lookup and Release
+// counts here (see "Atomics" in Documentation/world-storage.rst).
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// A count of outstanding things (references, objects) with a waiter that
@@ -60,10 +62,12 @@ impl DrainCount {
 #[kernel::prelude::kunit_tests(world_storage_drain)]
 mod tests {
     use super::*;
-    use core::sync::atomic::AtomicBool;
     use kernel::{
         prelude::*,
-        sync::Arc,
+        sync::{
+            atomic::{Atomic, Relaxed},
+            Arc,
+        },
         time::{delay::fsleep, Delta},
         workqueue,
     };
@@ -85,16 +89,16 @@ mod tests {
     /// sees what the work item did before its last decrement.
     #[test]
     fn waiter_returns_after_the_last_decrement() -> Result {
-        let state = Arc::new((DrainCount::new(), AtomicBool::new(false)), GFP_KERNEL)?;
+        let state = Arc::new((DrainCount::new(), Atomic::new(false)), GFP_KERNEL)?;
         state.0.inc();
         let worker = state.clone();
         workqueue::system().try_spawn(GFP_KERNEL, move || {
             fsleep(Delta::from_millis(20));
-            worker.1.store(true, Ordering::Relaxed);
+            worker.1.store(true, Relaxed);
             worker.0.dec();
         })?;
         state.0.wait_for_zero();
-        assert!(state.1.load(Ordering::Relaxed));
+        assert!(state.1.load(Relaxed));
         assert_eq!(state.0.get(), 0);
         Ok(())
     }

@@ -7,6 +7,8 @@ use crate::{
     client_api::ffi::Props, glue::ws_warn_bad_release, object_layout::ObjectLayout,
     region::RegionProps, service::Service, world::World,
 };
+// `core`'s atomics, not `kernel::sync::atomic`: every exported call loads
+// `SERVICE` (see "Atomics" in Documentation/world-storage.rst).
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
     bindings,

@@ -12,14 +12,12 @@ use crate::{
     threads::ThreadList,
     world::{DeferredRecords, World, WorldRecord, WorldTable},
 };
-use core::{
-    ptr::NonNull,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+use core::ptr::NonNull;
 use kernel::{
     bindings, fmt, pr_warn_once,
     prelude::*,
     sync::{
+        atomic::{Atomic, Relaxed},
         barrier::{smp_mb, Full},
         rcu,
     },
@@ -38,12 +36,12 @@ pub(crate) struct Service {
     #[pin]
     worlds: WorldTable,
     /// Task creations in which a constructor (or an allocation) failed.
-    pub(crate) task_constructor_failures: AtomicUsize,
+    task_constructor_failures: Atomic<usize>,
     /// User tasks killed because of such a failure.
-    pub(crate) tasks_killed: AtomicUsize,
+    tasks_killed: Atomic<usize>,
     /// Threads of global init left without an object after such a failure:
     /// init ignores SIGKILL.
-    pub(crate) init_tasks_not_killed: AtomicUsize,
+    init_tasks_not_killed: Atomic<usize>,
 }
 
 /// What becomes of a new task whose constructor (or allocation) failed.
@@ -77,9 +75,9 @@ impl Service {
         Ok(try_pin_init!(Self {
             regions <- RegionTable::new()?,
             worlds <- WorldTable::new(),
-            task_constructor_failures: AtomicUsize::new(0),
-            tasks_killed: AtomicUsize::new(0),
-            init_tasks_not_killed: AtomicUsize::new(0),
+            task_constructor_failures: Atomic::new(0),
+            tasks_killed: Atomic::new(0),
+            init_tasks_not_killed: Atomic::new(0),
         }))
     }
 
@@ -243,19 +241,18 @@ impl Service {
         if !failed {
             return;
         }
-        self.task_constructor_failures
-            .fetch_add(1, Ordering::Relaxed);
+        self.task_constructor_failures.add(1, Relaxed);
         match FailedTask::of(task) {
             FailedTask::Kill => {
                 // SAFETY: `task` is valid for the hook's duration. SIGKILL to
                 // a task that has not run yet is delivered before it returns
                 // to user space.
                 unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
-                self.tasks_killed.fetch_add(1, Ordering::Relaxed);
+                self.tasks_killed.add(1, Relaxed);
             }
             FailedTask::KeepInitTask => {
                 pr_warn_once!("a new thread of init has no object: a constructor failed\n");
-                self.init_tasks_not_killed.fetch_add(1, Ordering::Relaxed);
+                self.init_tasks_not_killed.add(1, Relaxed);
             }
             FailedTask::KeepKernelTask => {}
         }
@@ -315,17 +312,13 @@ impl Service {
         writeln!(
             f,
             "task_constructor_failures {}",
-            self.task_constructor_failures.load(Ordering::Relaxed)
+            self.task_constructor_failures.load(Relaxed)
         )?;
-        writeln!(
-            f,
-            "tasks_killed {}",
-            self.tasks_killed.load(Ordering::Relaxed)
-        )?;
+        writeln!(f, "tasks_killed {}", self.tasks_killed.load(Relaxed))?;
         writeln!(
             f,
             "init_tasks_not_killed {}",
-            self.init_tasks_not_killed.load(Ordering::Relaxed)
+            self.init_tasks_not_killed.load(Relaxed)
         )
     }
 

@@ -84,12 +84,12 @@ impl Drop for ObjectMemory {
 mod tests {
     use super::*;
     use crate::{handle::RegionHandle, region::RegionProps};
-    use core::{
-        ptr,
-        sync::atomic::{AtomicBool, Ordering},
-    };
+    use core::ptr;
     use kernel::{
-        sync::Arc,
+        sync::{
+            atomic::{Acquire, Atomic, Release},
+            Arc,
+        },
         time::{delay::fsleep, Delta},
         workqueue,
     };
@@ -123,22 +123,22 @@ mod tests {
         let props = RegionProps::without_callbacks(8, 8)?;
         let region = Region::new(RegionHandle::new(4, 1).ok_or(EINVAL)?, props)?;
         let memory = ObjectMemory::alloc(&region, AllocContext::Sleepable)?;
-        let dropped = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
+        let dropped = Arc::new(Atomic::new(false), GFP_KERNEL)?;
         let flag = dropped.clone();
         workqueue::system().try_spawn(GFP_KERNEL, move || {
             drop(region);
-            flag.store(true, Ordering::Release);
+            flag.store(true, Release);
         })?;
         fsleep(Delta::from_millis(100));
-        assert!(!dropped.load(Ordering::Acquire));
+        assert!(!dropped.load(Acquire));
         drop(memory);
         for _ in 0..500 {
-            if dropped.load(Ordering::Acquire) {
+            if dropped.load(Acquire) {
                 break;
             }
             fsleep(Delta::from_millis(10));
         }
-        assert!(dropped.load(Ordering::Acquire));
+        assert!(dropped.load(Acquire));
         Ok(())
     }
 }

@@ -7,6 +7,9 @@
 
 use super::Region;
 use crate::handle::{RegionHandle, HANDLE_INVALID, MAX_REGIONS};
+// `core`'s atomics, not `kernel::sync::atomic`: every lookup loads a published
+// slot; C's fast path reads the handles (see "Atomics" in
+// Documentation/world-storage.rst).
 use core::{
     ops::Deref,
     pin::Pin,

@@ -9,8 +9,14 @@ use super::{
     Region, RegionProps, Unpublished,
 };
 use crate::handle::{RegionHandle, MAX_REGIONS};
-use core::sync::atomic::{AtomicUsize, Ordering};
-use kernel::{bindings, prelude::*, sync::rcu};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        rcu,
+    },
+};
 
 /// The regions that exist, by slot.
 ///
@@ -23,10 +29,10 @@ pub(crate) struct RegionTable {
     slots: RegionSlots,
     /// Number of published regions; lets the task-creation hook skip work.
     /// Changed under the slots' lock.
-    live: AtomicUsize,
+    live: Atomic<usize>,
     /// One past the highest slot ever published: walks over live regions
     /// stop there. Only grows, under the slots' lock.
-    high_water: AtomicUsize,
+    high_water: Atomic<usize>,
 }
 
 impl RegionTable {
@@ -34,8 +40,8 @@ impl RegionTable {
     pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
         Ok(try_pin_init!(Self {
             slots <- RegionSlots::new()?,
-            live: AtomicUsize::new(0),
-            high_water: AtomicUsize::new(0),
+            live: Atomic::new(0),
+            high_water: Atomic::new(0),
         }))
     }
 
@@ -50,7 +56,7 @@ impl RegionTable {
     /// Whether any region is published (a hint: a racing Create is caught
     /// by its own scan).
     pub(crate) fn any_live(&self) -> bool {
-        self.live.load(Ordering::Relaxed) != 0
+        self.live.load(Relaxed) != 0
     }
 
     /// One past the highest slot with a published region: a new world
@@ -59,7 +65,7 @@ impl RegionTable {
     /// (at 1024 slots a 32 KiB kmalloc: order 3, atomic). A region published
     /// meanwhile makes the record's array longer when it gets its object.
     pub(crate) fn slots_in_use(&self) -> usize {
-        let end = self.high_water.load(Ordering::Relaxed);
+        let end = self.high_water.load(Relaxed);
         (0..end)
             .rposition(|slot| self.slots.is_published(slot))
             .map_or(0, |slot| slot + 1)
@@ -76,7 +82,7 @@ impl RegionTable {
 
     /// Calls `f` on every live region, valid while `guard` is held.
     pub(crate) fn for_each<'a>(&self, guard: &'a rcu::Guard, f: impl FnMut(&'a Region)) {
-        let end = self.high_water.load(Ordering::Acquire);
+        let end = self.high_water.load(Acquire);
         (0..end)
             .filter_map(|slot| self.slots.get(slot, guard))
             .for_each(f);
@@ -101,10 +107,13 @@ impl LockedTable<'_> {
         let generation = RegionHandle::next_generation(self.slots.generation(slot));
         let handle = RegionHandle::new(slot, generation).ok_or(EINVAL)?;
         let region = Region::new(handle, props)?;
-        // Before the region: a walk that finds it covers its slot.
-        self.table.high_water.fetch_max(slot + 1, Ordering::Release);
+        // Before the region: a walk that finds it covers its slot. Only
+        // stored under the lock, which this holds.
+        if self.table.high_water.load(Relaxed) <= slot {
+            self.table.high_water.store(slot + 1, Release);
+        }
         self.slots.publish(region)?;
-        self.table.live.fetch_add(1, Ordering::Relaxed);
+        self.table.live.add(1, Relaxed);
         Ok(handle)
     }
 
@@ -123,7 +132,7 @@ impl LockedTable<'_> {
     pub(crate) fn unpublish(&mut self, raw: u64) -> Result<Unpublished> {
         let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
         let region = self.slots.take(handle).ok_or(EINVAL)?;
-        self.table.live.fetch_sub(1, Ordering::Relaxed);
+        self.table.live.fetch_sub(1, Relaxed);
         Ok(region)
     }
 
@@ -134,7 +143,7 @@ impl LockedTable<'_> {
 
     /// The first live region owned by `module` (`None`: any region).
     pub(crate) fn find_owned_by(&self, module: Option<*mut bindings::module>) -> Option<&Region> {
-        let end = self.table.high_water.load(Ordering::Relaxed);
+        let end = self.table.high_water.load(Relaxed);
         (0..end)
             .filter_map(|slot| self.slots.get(slot))
             .find(|region| match module {

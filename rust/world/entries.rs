@@ -17,6 +17,9 @@ use crate::{
     object_cache::AllocContext,
     rcu_box::RcuBox,
 };
+// `core`'s atomics, not `kernel::sync::atomic`: the local lookup's paths, C's
+// fast path included, read the entries (see "Atomics" in
+// Documentation/world-storage.rst).
 use core::{
     marker::PhantomData,
     mem::ManuallyDrop,

@@ -8,6 +8,8 @@ use crate::{
     rcu_box::RcuFreed,
     region::{ObjectMemory, Region},
 };
+// `core`'s atomics, not `kernel::sync::atomic`: every remote lookup and Release
+// counts here (see "Atomics" in Documentation/world-storage.rst).
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},

@@ -14,6 +14,8 @@ use crate::{
     rcu_box::{RcuBox, RcuFreed},
     tasks,
 };
+// `core`'s atomics, not `kernel::sync::atomic`: lookups and Release read these
+// fields (see "Atomics" in Documentation/world-storage.rst).
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering},

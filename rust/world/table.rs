@@ -19,11 +19,15 @@ use crate::{
     tasks,
     xarray_rcu::{RcuXArray, XaGuard, XaKind},
 };
-use core::{
-    ptr::{self, NonNull},
-    sync::atomic::{AtomicUsize, Ordering},
+use core::ptr::{self, NonNull};
+use kernel::{
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        rcu,
+    },
+    task::Task,
 };
-use kernel::{prelude::*, sync::rcu, task::Task};
 
 /// The key of an object in the object index: its offset in the direct map
 /// (where the slab allocates) over 8 (every slab object is at least 8-byte
@@ -53,7 +57,7 @@ pub(crate) struct WorldTable {
     #[pin]
     index: RcuXArray<ObjectRecord>,
     /// Records attached and not yet torn down.
-    records: AtomicUsize,
+    records: Atomic<usize>,
 }
 
 impl WorldTable {
@@ -62,14 +66,14 @@ impl WorldTable {
         pin_init!(Self {
             worlds <- RcuXArray::new(XaKind::Worlds),
             index <- RcuXArray::new(XaKind::Index),
-            records: AtomicUsize::new(0),
+            records: Atomic::new(0),
         })
     }
 
     /// Worlds with a record that is not yet torn down (live, or exited with
     /// references outstanding).
     pub(crate) fn records(&self) -> usize {
-        self.records.load(Ordering::Relaxed)
+        self.records.load(Relaxed)
     }
 
     /// The record of live task `task`, valid while `guard` is held.
@@ -114,7 +118,7 @@ impl WorldTable {
             return RecordRef::try_new(existing, self);
         }
         worlds.store(key, fresh.as_ptr())?;
-        self.records.fetch_add(1, Ordering::Relaxed);
+        self.records.add(1, Relaxed);
         let record = RecordRef::try_new(&fresh, self);
         // The table's count owns the record now (`take_out` takes it back).
         let _ = RcuBox::into_raw(fresh);
@@ -255,7 +259,7 @@ impl WorldTable {
             };
             self.destroy_object(obj);
         }
-        self.records.fetch_sub(1, Ordering::Relaxed);
+        self.records.fetch_sub(1, Relaxed);
         // Dead (no entry, no reference, not in the table); freed after a
         // grace period, for RCU readers.
         RcuBox::retire(record);
