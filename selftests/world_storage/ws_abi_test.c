@@ -610,13 +610,13 @@ static void local_lookup_forgets_what_left_the_table(struct kunit *test)
 /*
  * Lookups fail from the moment Destroy starts, the local lookup's fast paths
  * included: once a remote lookup of the handle has failed, a local one
- * must fail too, through the header's inlined fast path as through the
- * exported call. Pinned to one CPU, this task has its object found by the
- * fast path, then a kernel thread on the other CPU destroys the region
- * while this task looks it up remotely until that fails; the local lookups
- * come right after, the inlined one first, while this CPU's cache still
- * names this task. (Were a fast path to trust the world's entry until
- * Destroy reaches it, about half of the rounds would find the object.)
+ * must fail too, through the header's fast path inlined into this module
+ * as through the exported call. Pinned to one CPU, this task has its
+ * object found by the fast path, then a kernel thread on the other CPU
+ * destroys the region while this task looks it up remotely until that
+ * fails; the local lookups come right after. (Were a fast path to trust
+ * the world's entry until Destroy reaches it, nearly every round would
+ * find the object: Destroy reaches it only after a grace period.)
  */
 static int destroy_on_other_cpu(void *data)
 {
