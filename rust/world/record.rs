@@ -71,8 +71,8 @@ pub(crate) struct WorldRecord {
     /// `exited`.
     #[pin]
     lock: SpinLockIrq<()>,
-    /// Set once under `lock` at exit: no object is added after. Read under
-    /// that lock, or (Release lacks it) with acquire ordering.
+    /// Set once under `lock` at exit: no object is added after. Read and
+    /// written only under that lock.
     exited: AtomicBool,
     /// Link in the list of deferred teardowns: used once, after the last
     /// reference is dropped where the teardown may not run.
@@ -157,13 +157,15 @@ impl WorldRecord {
         self.wid.store(tasks::world_id(task), Ordering::Relaxed);
     }
 
-    /// Whether `wid` is an ID this world had when a lookup could name it:
-    /// when the record was made, or as last seen. Any ID, once the world
-    /// has exited: then its IDs may have been swapped (`de_thread()` gives
-    /// an exited leader the exec'ing thread's TID, after the leader's exit
-    /// hook) or reused.
+    /// Whether `wid` is an ID this world had while a lookup could name it:
+    /// when the record was made, or as last noted by its exec and exit
+    /// hooks (a thread that calls `execve()` takes its leader's TID). Only
+    /// those, also once the world has exited: a live task changes ID at most
+    /// once (a thread that calls `execve()` becomes its group's leader), and
+    /// the TID `de_thread()` gives an exited leader after its exit hook never
+    /// named it for a lookup.
     pub(super) fn had_wid(&self, wid: i32) -> bool {
-        wid == self.first_wid || wid == self.wid() || self.exited.load(Ordering::Acquire)
+        wid == self.first_wid || wid == self.wid()
     }
 
     /// The entry of the region named `handle`, if this world has its
@@ -304,8 +306,7 @@ impl RecordGuard<'_> {
 
     /// The world exits: no object is added after this.
     pub(super) fn mark_exited(&self) {
-        // Release: pairs with `had_wid`, which reads it without the lock.
-        self.record.exited.store(true, Ordering::Release);
+        self.record.exited.store(true, Ordering::Relaxed);
     }
 
     /// Replaces the entries by `longer`, a copy, unless they were replaced

@@ -345,9 +345,10 @@ impl WorldTable {
     }
 
     /// The object whose memory is `data`, if it has a reference outstanding
-    /// and belongs to world `wid`: a world is named by any ID a lookup could
-    /// have used (a thread that calls `execve()` changes ID). Never touches
-    /// `data`.
+    /// and belongs to world `wid`: a world is named by an ID a lookup could
+    /// have used (a thread that calls `execve()` changes ID), its first or
+    /// last noted one, or while it lives the one the pid hash gives now.
+    /// Never touches `data`.
     fn handed_out<'a>(
         &self,
         wid: i32,
