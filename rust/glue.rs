@@ -15,7 +15,7 @@
 use crate::world::{EntryArray, WorldRecord};
 use kernel::{
     bindings,
-    ffi::{c_int, c_ulong, c_void},
+    ffi::{c_int, c_uint, c_ulong, c_void},
 };
 
 // Only pointers to these structures cross the boundary (bindgen's
@@ -30,6 +30,9 @@ extern "C" {
 
     /// Sleeps until `*counter` is 0.
     pub(crate) fn ws_wait_var_zero(counter: *mut c_ulong);
+    /// Sleeps until `*counter` is 0, for at most `timeout_ms`; whether it
+    /// is 0.
+    pub(crate) fn ws_wait_var_zero_timeout(counter: *mut c_ulong, timeout_ms: c_uint) -> bool;
     /// Wakes every `ws_wait_var_zero()` waiter; any context.
     pub(crate) fn ws_drained();
 

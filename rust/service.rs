@@ -7,7 +7,7 @@
 use crate::{
     deferred,
     object_cache::AllocContext,
-    region::{Region, RegionProps, RegionTable, Unpublished},
+    region::{DestroyingRegions, Region, RegionProps, RegionTable, Unpublished},
     stats, tasks,
     threads::ThreadList,
     world::{DeferredRecords, World, WorldRecord, WorldTable},
@@ -24,6 +24,10 @@ use kernel::{
     task::Task,
 };
 
+/// How long a Destroy waits for remote references before it logs which
+/// region it waits for and how many references are left (once).
+const DESTROY_WAIT_REPORT_MS: u32 = 5000;
+
 /// The whole service: one per loaded module.
 #[pin_data]
 pub(crate) struct Service {
@@ -31,6 +35,10 @@ pub(crate) struct Service {
     /// under its lock (see `RegionTable`).
     #[pin]
     regions: RegionTable,
+    /// Regions taken out of `regions` whose Destroy waits for references or
+    /// sweeps objects: debugfs lists them too.
+    #[pin]
+    destroying: DestroyingRegions,
     /// World records and objects: their locks and RCU rules are with their
     /// fields in rust/world/.
     #[pin]
@@ -74,6 +82,7 @@ impl Service {
     pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
         Ok(try_pin_init!(Self {
             regions <- RegionTable::new()?,
+            destroying <- DestroyingRegions::new()?,
             worlds <- WorldTable::new(),
             task_constructor_failures: Atomic::new(0),
             tasks_killed: Atomic::new(0),
@@ -138,8 +147,18 @@ impl Service {
         // checks the published handle with preemption off); hooks that saw
         // it have finished constructing.
         rcu::synchronize_rcu();
-        region.wait_for_remote_refs();
-        self.worlds.sweep(&region);
+        self.destroying.listed(&region, || {
+            region.wait_for_remote_refs(DESTROY_WAIT_REPORT_MS, |left| {
+                pr_warn!(
+                    "destroy of region {:#x} (owner {}) still waits for {} remote references after {} s\n",
+                    region.handle().encode(),
+                    region.owner_name().to_str().unwrap_or("?"),
+                    left,
+                    DESTROY_WAIT_REPORT_MS / 1000
+                )
+            });
+            self.worlds.sweep(&region);
+        });
         let slot = region.slot();
         // Waits for the swept objects' RCU-deferred frees.
         drop(region);
@@ -258,35 +277,25 @@ impl Service {
         }
     }
 
-    /// debugfs `regions`: a header, then one line per live region.
+    /// debugfs `regions`: a header, then one line per live region, then one
+    /// per region being destroyed.
     pub(crate) fn write_regions(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "handle owner size align ctor dtor objects bytes remote_refs ctor_failures"
+            "handle owner size align ctor dtor objects bytes remote_refs ctor_failures state"
         )?;
-        let guard = rcu::read_lock();
-        let mut result = Ok(());
-        self.regions.for_each(&guard, |r| {
-            let (ctor, dtor) = r.has_callbacks();
-            let objects = r.live_objects();
-            let yes_no = |b: bool| if b { "yes" } else { "no" };
-            result = result.and_then(|()| {
-                writeln!(
-                    f,
-                    "{:#x} {} {} {} {} {} {} {} {} {}",
-                    r.handle().encode(),
-                    r.owner_name().to_str().unwrap_or("?"),
-                    r.props_layout().size(),
-                    r.props_layout().align(),
-                    yes_no(ctor),
-                    yes_no(dtor),
-                    objects,
-                    objects * r.bytes_per_object(),
-                    r.remote_refs(),
-                    r.constructor_failures(),
-                )
+        {
+            let guard = rcu::read_lock();
+            let mut result = Ok(());
+            self.regions.for_each(&guard, |r| {
+                result = result.and_then(|()| write_region(f, r, "live"));
             });
-        });
+            result?;
+        }
+        let destroying = self.destroying.lock();
+        let result = destroying
+            .iter()
+            .try_for_each(|r| write_region(f, r, "destroying"));
         result
     }
 
@@ -331,6 +340,28 @@ impl Service {
     pub(crate) fn task_exited(&self, task: &Task) {
         self.worlds.detach(task);
     }
+}
+
+/// One line of debugfs `regions`: `region`'s fields, then `state`.
+fn write_region(f: &mut fmt::Formatter<'_>, r: &Region, state: &str) -> fmt::Result {
+    let (ctor, dtor) = r.has_callbacks();
+    let objects = r.live_objects();
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    writeln!(
+        f,
+        "{:#x} {} {} {} {} {} {} {} {} {} {}",
+        r.handle().encode(),
+        r.owner_name().to_str().unwrap_or("?"),
+        r.props_layout().size(),
+        r.props_layout().align(),
+        yes_no(ctor),
+        yes_no(dtor),
+        objects,
+        objects * r.bytes_per_object(),
+        r.remote_refs(),
+        r.constructor_failures(),
+        state,
+    )
 }
 
 #[cfg(world_storage_kunit)]

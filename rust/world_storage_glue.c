@@ -91,6 +91,13 @@ void ws_wait_var_zero(unsigned long *counter)
 	wait_var_event(&ws_drain_event, !smp_load_acquire(counter));
 }
 
+bool ws_wait_var_zero_timeout(unsigned long *counter, unsigned int timeout_ms)
+{
+	/* Acquire, as above; positive once the count is 0. */
+	return wait_var_event_timeout(&ws_drain_event, !smp_load_acquire(counter),
+				      msecs_to_jiffies(timeout_ms)) > 0;
+}
+
 static void ws_drain_irq_work_fn(struct irq_work *work)
 {
 	wake_up_var(&ws_drain_event);

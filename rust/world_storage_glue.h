@@ -37,6 +37,8 @@ int ws_refcount_get_below(refcount_t *r, unsigned int max);
  * (any context).
  */
 void ws_wait_var_zero(unsigned long *counter);
+/* The same for at most @timeout_ms; whether *counter is 0. */
+bool ws_wait_var_zero_timeout(unsigned long *counter, unsigned int timeout_ms);
 void ws_drained(void);
 
 void ws_tracepoint_synchronize_unregister(void);

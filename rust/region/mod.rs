@@ -13,12 +13,17 @@
 //! - `slots.rs`: the region published at each slot, read by lookups under
 //!   RCU and changed under the table's lock, with the handles the local
 //!   lookup's fast path checks; [`Unpublished`], a region taken out.
+//! - `destroying.rs`: [`DestroyingRegions`], the regions whose Destroy is
+//!   under way, for debugfs.
 
+mod destroying;
 mod memory;
 mod slots;
 mod table;
 
-pub(crate) use {memory::ObjectMemory, slots::Unpublished, table::RegionTable};
+pub(crate) use {
+    destroying::DestroyingRegions, memory::ObjectMemory, slots::Unpublished, table::RegionTable,
+};
 
 use crate::{
     drain::DrainCount, handle::RegionHandle, object_cache::ObjectCache, object_layout::ObjectLayout,
@@ -222,8 +227,18 @@ impl Region {
     }
 
     /// Sleeps until every reference taken by a lookup is released (after
-    /// the region was unpublished and a grace period passed).
-    pub(crate) fn wait_for_remote_refs(&self) {
+    /// the region was unpublished and a grace period passed). If that takes
+    /// longer than `report_after_ms`, calls `report` once, with the number
+    /// of references left, and goes on waiting.
+    pub(crate) fn wait_for_remote_refs(&self, report_after_ms: u32, report: impl FnOnce(usize)) {
+        if self.remote_refs.wait_for_zero_timeout(report_after_ms) {
+            return;
+        }
+        let left = self.remote_refs.get();
+        // Not if the last one went since the time ran out.
+        if left != 0 {
+            report(left);
+        }
         self.remote_refs.wait_for_zero();
     }
 

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`DestroyingRegions`]: the regions whose Destroy is under way, so that
+//! debugfs shows what a waiting Destroy waits for.
+
+use super::Region;
+use crate::handle::MAX_REGIONS;
+use core::ptr::{self, NonNull};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Mutex, MutexGuard},
+};
+
+/// A region in the list.
+///
+/// # Invariants
+///
+/// Points at a region that lives as long as it is in the list:
+/// [`DestroyingRegions::listed`] takes it out, under the list's lock, before
+/// it returns, and its caller's borrow of the region outlives that call.
+struct Listed(NonNull<Region>);
+
+// SAFETY: a `Region` is `Sync`; the list only gives out shared references to
+// it, under its lock.
+unsafe impl Send for Listed {}
+
+/// The regions being destroyed: each from the start of its Destroy's wait
+/// for references until its objects are swept (also when a failing Create or
+/// an owner's unload destroys it).
+#[pin_data]
+pub(crate) struct DestroyingRegions {
+    /// The regions, in no order. Changed and read only under the lock (a
+    /// Destroy, and debugfs readers); room for [`MAX_REGIONS`] from the
+    /// start, since a region being destroyed keeps its slot.
+    #[pin]
+    regions: Mutex<KVec<Listed>>,
+}
+
+impl DestroyingRegions {
+    /// An empty list, with room for every slot.
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        let regions = KVec::with_capacity(MAX_REGIONS, GFP_KERNEL)?;
+        Ok(try_pin_init!(Self {
+            regions <- new_mutex!(regions),
+        }))
+    }
+
+    /// Runs `f` with `region` in the list. (Were there no room, `f` would
+    /// run with the region left out.)
+    pub(crate) fn listed<R>(&self, region: &Region, f: impl FnOnce() -> R) -> R {
+        // INVARIANT: taken out below, before `region`'s borrow ends.
+        let listed = self
+            .regions
+            .lock()
+            .push_within_capacity(Listed(NonNull::from(region)))
+            .is_ok();
+        let result = f();
+        if listed {
+            self.regions
+                .lock()
+                .retain(|r| !ptr::eq(r.0.as_ptr(), region));
+        }
+        result
+    }
+
+    /// The regions in the list, while the returned guard is held.
+    pub(crate) fn lock(&self) -> DestroyingGuard<'_> {
+        DestroyingGuard(self.regions.lock())
+    }
+}
+
+/// The list of regions being destroyed, locked: none leaves it meanwhile.
+pub(crate) struct DestroyingGuard<'a>(MutexGuard<'a, KVec<Listed>>);
+
+impl DestroyingGuard<'_> {
+    /// Every region in the list.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Region> {
+        self.0.iter().map(|r| {
+            // SAFETY: a listed region lives while it is in the list (type
+            // invariant of `Listed`), which it does not leave while the
+            // lock, held by `self`, is.
+            unsafe { r.0.as_ref() }
+        })
+    }
+}
