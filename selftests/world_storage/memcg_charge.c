@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The objects that task creation allocates are charged to the memory cgroup,
- * as the kernel's own per-task allocations are (to the forking task's cgroup,
- * which the new task starts in). TASKS new tasks with a region of BIG_SIZE
+ * as the kernel's own per-task allocations are (to the forking task's cgroup:
+ * with a plain fork, as here, the new task starts in it; with
+ * clone3(CLONE_INTO_CGROUP) it would not). TASKS new tasks with a region of BIG_SIZE
  * objects must grow their cgroup's memory.current by at least 3/4 of
  * TASKS x BIG_SIZE more than TASKS new tasks without the region grow
  * another cgroup; a sibling cgroup holding the test (which created the

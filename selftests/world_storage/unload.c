@@ -14,21 +14,6 @@
 
 #define CLIENT "/modules/ws_test_client.ko"
 
-/* Whether the kernel log holds a line containing `needle`. */
-static int kernel_log_has(const char *needle)
-{
-	char line[1024];
-	int found = 0;
-	FILE *f = popen("dmesg", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		found |= strstr(line, needle) != NULL;
-	pclose(f);
-	return found;
-}
-
 /*
  * rmmod of the client in a child, given at most timeout_s seconds: its exit
  * status, or -1 if it is still running (it is then left behind: a task
@@ -96,7 +81,7 @@ int main(void)
 			 ws_find_region(0, "ws_test_client", &leaked) && leaked.objects > 0,
 			 "create_and_leak\n");
 	ksft_test_result(system("rmmod ws_test_client") == 0, "client_unloads\n");
-	ksft_test_result(kernel_log_has("ws_test_client unloaded without destroying region"),
+	ksft_test_result(ws_kernel_log_lines("ws_test_client unloaded without destroying region"),
 			 "warning_logged\n");
 	objects = ws_file_value(WS_STATS, "objects");
 	ksft_print_msg("objects: %ld before, %ld of the leaked region, %ld after the unload\n",

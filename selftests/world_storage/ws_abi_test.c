@@ -848,6 +848,136 @@ static void release_under_raw_spinlock_wakes_destroy(struct kunit *test)
 	release_wakes_waiting_destroy(test, release_under_raw_spinlock);
 }
 
+/*
+ * Release's contract with more than one holder, and after the world's exit.
+ * A kernel thread made after Create (its object from the creation hook) is
+ * the world; this test holds its task_struct, not a reference on its world.
+ */
+struct held_world {
+	struct task_struct *task;
+	pid_t wid;
+	u64 handle;
+	u64 tag;
+};
+
+/*
+ * Starts a kthread world of a new region of owned objects, or fails the
+ * test; the kthread runs until held_world_exit().
+ */
+static void held_world_start(struct kunit *test, struct held_world *w)
+{
+	struct world_storage_props p = owned_props();
+	DECLARE_COMPLETION_ONSTACK(started);
+
+	atomic_set(&owned_ctors, 0);
+	atomic_set(&owned_dtors, 0);
+	atomic_set(&watched_dtors, 0);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &w->handle), 0);
+	w->task = kthread_run(exit_when_stopped, &started, "ws_abi_held");
+	if (IS_ERR(w->task)) {
+		world_storage_destroy(w->handle);
+		KUNIT_FAIL_AND_ABORT(test, "kthread_run: %ld", PTR_ERR(w->task));
+	}
+	get_task_struct(w->task);
+	wait_for_completion(&started);
+	w->wid = task_pid_nr(w->task);
+}
+
+/* Tags the world's object, whose destructor calls are then counted. */
+static void held_world_watch(struct held_world *w, struct owned *o)
+{
+	w->tag = ++next_tag;
+	WRITE_ONCE(o->tag, w->tag);
+	WRITE_ONCE(watched_tag, w->tag);
+}
+
+/* Stops the kthread; returns once lookups of its world answer -ESRCH. */
+static int held_world_exit(struct held_world *w)
+{
+	void *probe;
+	int i, ret = 0;
+
+	kthread_stop(w->task);
+	for (i = 0; i < 250; i++) {
+		ret = world_storage_lookup(w->wid, w->handle, &probe);
+		if (ret)
+			break;
+		world_storage_release(w->wid, probe);
+		msleep(20);
+	}
+	return ret;
+}
+
+static void held_world_end(struct kunit *test, struct held_world *w)
+{
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(w->handle), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&owned_ctors), atomic_read(&owned_dtors));
+	WRITE_ONCE(watched_tag, 0);
+	put_task_struct(w->task);
+}
+
+/*
+ * Two holders of one object get the same pointer and one count: holder 1's
+ * second release is not told apart from holder 2's release. It returns 0 and
+ * takes holder 2's reference, so the world's exit destructs the object while
+ * holder 2 holds it, and holder 2's release is refused (-EINVAL). Exactly
+ * what include/world_storage.h says; holder 2 never touches the object after
+ * the exit (it would be a use-after-free).
+ */
+static void double_release_takes_another_holders_reference(struct kunit *test)
+{
+	struct held_world w = {};
+	void *holder1 = NULL, *holder2 = NULL;
+
+	held_world_start(test, &w);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup(w.wid, w.handle, &holder1), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup(w.wid, w.handle, &holder2), 0);
+	KUNIT_EXPECT_PTR_EQ(test, holder1, holder2);
+	if (!holder1 || holder1 != holder2) {
+		kthread_stop(w.task);
+		held_world_end(test, &w);
+		return;
+	}
+	held_world_watch(&w, holder2);
+	KUNIT_EXPECT_EQ(test, world_storage_release(w.wid, holder1), 0);
+	/* Holder 1 again: not detected, holder 2's reference goes. */
+	KUNIT_EXPECT_EQ(test, world_storage_release(w.wid, holder1), 0);
+	KUNIT_EXPECT_EQ(test, held_world_exit(&w), -ESRCH);
+	/* Destructed at the exit, though holder 2 still "holds" it. */
+	KUNIT_EXPECT_EQ(test, watched_dtors_settled(), 1);
+	KUNIT_EXPECT_EQ(test, world_storage_release(w.wid, holder2), -EINVAL);
+	held_world_end(test, &w);
+}
+
+/*
+ * After the world's exit, Release takes only an ID the world had (its first
+ * TID or the one an execve() gave it): neither a live task's TID nor an
+ * unused one, and the reference stays; the world's own TID then releases it
+ * and runs the destructor.
+ */
+static void release_after_exit_takes_only_its_tids(struct kunit *test)
+{
+	struct held_world w = {};
+	void *obj = NULL;
+
+	held_world_start(test, &w);
+	KUNIT_EXPECT_EQ(test, world_storage_lookup(w.wid, w.handle, &obj), 0);
+	if (!obj) {
+		kthread_stop(w.task);
+		held_world_end(test, &w);
+		return;
+	}
+	held_world_watch(&w, obj);
+	KUNIT_EXPECT_EQ(test, held_world_exit(&w), -ESRCH);
+	KUNIT_EXPECT_EQ(test, atomic_read(&watched_dtors), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_release(w.wid + 12345, obj), -EINVAL);
+	KUNIT_EXPECT_EQ(test, world_storage_release(task_pid_nr(current), obj), -EINVAL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&watched_dtors), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_release(w.wid, obj), 0);
+	KUNIT_EXPECT_EQ(test, watched_dtors_settled(), 1);
+	held_world_end(test, &w);
+}
+
 static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(create_rejects_bad_props),
 	KUNIT_CASE(constructor_gets_its_arguments),
@@ -867,6 +997,8 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(last_release_under_raw_spinlock),
 	KUNIT_CASE(release_from_hardirq_timer_wakes_destroy),
 	KUNIT_CASE(release_under_raw_spinlock_wakes_destroy),
+	KUNIT_CASE(double_release_takes_another_holders_reference),
+	KUNIT_CASE(release_after_exit_takes_only_its_tids),
 	{}
 };
 

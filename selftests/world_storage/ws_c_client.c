@@ -24,6 +24,25 @@
  *   getpinned I         world_storage_lookup_task() of the pinned task;
  *                       result "value=V"
  *   unpin               drops the task reference
+ *   hold I TID          remote lookup by TID, kept until `unhold` (up to
+ *                       MAX_HELD at a time)
+ *   unhold              releases every held reference (it does not wait
+ *                       for a command that blocks, such as a destroy
+ *                       waiting for these references)
+ *   exitwatch create    creates the exitwatch region (below)
+ *   exitwatch destroy   destroys it
+ *   exitwatch result    result: the last report of the exitwatch file's
+ *                       release, "tid=T exiting=E destructed=D value=V
+ *                       lookup=L"
+ *
+ * /sys/kernel/debug/ws_c_client/exitwatch shows how long a pointer from
+ * world_storage_lookup_local() stays valid. The exitwatch region's
+ * constructor writes WATCH_LIVE in each object, its destructor WATCH_DEAD.
+ * open() keeps the opener's object; release() reports the releasing task's
+ * TID, whether it is exiting, whether the kept object was destructed by
+ * then (its destructor tells the open file, so release() never reads a
+ * destructed object), the object's value if not, and what a local lookup
+ * answers there.
  */
 
 #include <linux/debugfs.h>
@@ -39,6 +58,9 @@
 
 /* More than the region table holds, so that filling it ends in -ENOSPC. */
 #define MAX_HANDLES 1100
+#define MAX_HELD 8
+#define WATCH_LIVE 0x600dULL
+#define WATCH_DEAD 0xdeadULL
 
 /* Everything below is guarded by `lock`. */
 static DEFINE_MUTEX(lock);
@@ -46,7 +68,35 @@ static DEFINE_MUTEX(lock);
 static u64 *handles;
 static unsigned int nr_handles;
 static struct task_struct *pinned;
-static char result[64];
+static char result[96];
+static u64 watch_handle = WORLD_STORAGE_HANDLE_INVALID;
+
+/* References taken by `hold`, guarded by `held_lock`, never by `lock`. */
+static DEFINE_MUTEX(held_lock);
+static struct {
+	pid_t wid;
+	void *object;
+} held[MAX_HELD];
+static unsigned int nr_held;
+
+/* The objects of the exitwatch region; their fields are under `watch_lock`. */
+struct watched {
+	u64 value;
+	/* The open exitwatch file that keeps this object, or NULL. */
+	struct watch_open *opener;
+};
+
+/* An open exitwatch file. */
+struct watch_open {
+	struct watched *object;
+	/* Set by the object's destructor. */
+	bool destructed;
+};
+
+/* Taken in the destructor (any context but hard IRQ: never in one here). */
+static DEFINE_SPINLOCK(watch_lock);
+/* The last report of the exitwatch file's release, under `watch_lock`. */
+static char watch_report[96];
 
 static int region(unsigned int i, u64 *handle)
 {
@@ -92,6 +142,101 @@ static int destroy(unsigned int i)
 	return world_storage_destroy(handle);
 }
 
+static int hold(unsigned int i, pid_t tid)
+{
+	void *object;
+	u64 handle;
+	int err = region(i, &handle);
+
+	if (err)
+		return err;
+	mutex_lock(&held_lock);
+	if (nr_held == MAX_HELD) {
+		err = -ENOSPC;
+	} else {
+		err = world_storage_lookup(tid, handle, &object);
+		if (!err) {
+			held[nr_held].wid = tid;
+			held[nr_held].object = object;
+			nr_held++;
+		}
+	}
+	mutex_unlock(&held_lock);
+	return err;
+}
+
+/* Releases every held reference; 0, or the first release's error. */
+static int unhold(void)
+{
+	int err = 0;
+
+	mutex_lock(&held_lock);
+	while (nr_held) {
+		nr_held--;
+		err = world_storage_release(held[nr_held].wid, held[nr_held].object) ?: err;
+	}
+	mutex_unlock(&held_lock);
+	return err;
+}
+
+static int watch_ctor(pid_t wid, void *object, u32 size, void *arg)
+{
+	struct watched *w = object;
+
+	w->value = WATCH_LIVE;
+	w->opener = NULL;
+	return 0;
+}
+
+static void watch_dtor(pid_t wid, void *object, u32 size, void *arg)
+{
+	struct watched *w = object;
+	unsigned long flags;
+
+	spin_lock_irqsave(&watch_lock, flags);
+	if (w->opener)
+		w->opener->destructed = true;
+	w->opener = NULL;
+	w->value = WATCH_DEAD;
+	spin_unlock_irqrestore(&watch_lock, flags);
+}
+
+static int exitwatch(const char *verb)
+{
+	struct world_storage_props props = {
+		.type = WORLD_STORAGE_TYPE_SIMPLE,
+		.owner = THIS_MODULE,
+		.size = sizeof(struct watched),
+		.align = __alignof__(struct watched),
+		.constructor = watch_ctor,
+		.destructor = watch_dtor,
+	};
+	unsigned long flags;
+	u64 handle;
+	int err;
+
+	if (!strcmp(verb, "create")) {
+		if (watch_handle != WORLD_STORAGE_HANDLE_INVALID)
+			return -EBUSY;
+		err = world_storage_create(&props, &handle);
+		if (!err)
+			watch_handle = handle;
+		return err;
+	}
+	if (!strcmp(verb, "destroy")) {
+		err = world_storage_destroy(watch_handle);
+		watch_handle = WORLD_STORAGE_HANDLE_INVALID;
+		return err;
+	}
+	if (!strcmp(verb, "result")) {
+		spin_lock_irqsave(&watch_lock, flags);
+		strscpy(result, watch_report);
+		spin_unlock_irqrestore(&watch_lock, flags);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 /* The value in a remote lookup's object, released at once. */
 static int show_remote(pid_t tid, void *object)
 {
@@ -103,6 +248,7 @@ static int run(char *cmd)
 {
 	unsigned int i, size, align;
 	unsigned long long value;
+	char verb[16];
 	struct pid *pid;
 	void *object;
 	u64 handle;
@@ -147,9 +293,15 @@ static int run(char *cmd)
 	if (sscanf(cmd, "getpinned %u", &i) == 1) {
 		if (!pinned)
 			return -ENOENT;
+		/* Read no later than the lookup (world_storage_lookup_task()). */
+		tid = task_pid_nr(pinned);
 		err = region(i, &handle) ?: world_storage_lookup_task(pinned, handle, &object);
-		return err ?: show_remote(task_pid_nr(pinned), object);
+		return err ?: show_remote(tid, object);
 	}
+	if (sscanf(cmd, "hold %u %d", &i, &tid) == 2)
+		return hold(i, tid);
+	if (sscanf(cmd, "exitwatch %15s", verb) == 1)
+		return exitwatch(verb);
 	if (!strcmp(cmd, "unpin")) {
 		if (!pinned)
 			return -ENOENT;
@@ -172,6 +324,9 @@ static ssize_t control_write(struct file *file, const char __user *ubuf, size_t 
 		return -EFAULT;
 	cmd[len] = '\0';
 	strim(cmd);
+	/* Not under `lock`: a destroy holds it while it waits for these. */
+	if (!strcmp(cmd, "unhold"))
+		return unhold() ?: len;
 	mutex_lock(&lock);
 	result[0] = '\0';
 	err = run(cmd);
@@ -196,6 +351,66 @@ static const struct file_operations control_fops = {
 	.write = control_write,
 };
 
+/* Under `lock`, so that the region is not destroyed meanwhile. */
+static int watch_open(struct inode *inode, struct file *file)
+{
+	struct watch_open *open;
+	struct watched *object;
+	unsigned long flags;
+	int err;
+
+	open = kzalloc(sizeof(*open), GFP_KERNEL);
+	if (!open)
+		return -ENOMEM;
+	mutex_lock(&lock);
+	err = world_storage_lookup_local(watch_handle, (void **)&object);
+	if (!err) {
+		spin_lock_irqsave(&watch_lock, flags);
+		open->object = object;
+		object->opener = open;
+		spin_unlock_irqrestore(&watch_lock, flags);
+	}
+	mutex_unlock(&lock);
+	if (err) {
+		kfree(open);
+		return err;
+	}
+	file->private_data = open;
+	return 0;
+}
+
+/*
+ * The kept object is read only if its destructor has not run: under
+ * `watch_lock`, which the destructor takes before its object can be freed.
+ */
+static int watch_release(struct inode *inode, struct file *file)
+{
+	struct watch_open *open = file->private_data;
+	u64 value = 0, handle = READ_ONCE(watch_handle);
+	unsigned long flags;
+	void *object;
+	int lookup;
+
+	lookup = world_storage_lookup_local(handle, &object);
+	spin_lock_irqsave(&watch_lock, flags);
+	if (!open->destructed) {
+		value = open->object->value;
+		open->object->opener = NULL;
+	}
+	snprintf(watch_report, sizeof(watch_report),
+		 "tid=%d exiting=%d destructed=%d value=%#llx lookup=%d", task_pid_nr(current),
+		 !!(current->flags & PF_EXITING), open->destructed, value, lookup);
+	spin_unlock_irqrestore(&watch_lock, flags);
+	kfree(open);
+	return 0;
+}
+
+static const struct file_operations exitwatch_fops = {
+	.owner = THIS_MODULE,
+	.open = watch_open,
+	.release = watch_release,
+};
+
 static struct dentry *dir;
 
 static int __init ws_c_client_init(void)
@@ -205,6 +420,7 @@ static int __init ws_c_client_init(void)
 		return -ENOMEM;
 	dir = debugfs_create_dir("ws_c_client", NULL);
 	debugfs_create_file("control", 0600, dir, NULL, &control_fops);
+	debugfs_create_file("exitwatch", 0400, dir, NULL, &exitwatch_fops);
 	return 0;
 }
 module_init(ws_c_client_init);
@@ -212,6 +428,9 @@ module_init(ws_c_client_init);
 static void __exit ws_c_client_exit(void)
 {
 	debugfs_remove_recursive(dir);
+	unhold();
+	if (watch_handle != WORLD_STORAGE_HANDLE_INVALID)
+		world_storage_destroy(watch_handle);
 	run("destroyall");
 	if (pinned)
 		put_task_struct(pinned);

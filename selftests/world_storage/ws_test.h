@@ -150,12 +150,29 @@ static inline long ws_file_value(const char *path, const char *name)
 	return found;
 }
 
+/* The number of lines of the kernel log that contain `needle`. */
+static inline int ws_kernel_log_lines(const char *needle)
+{
+	char line[1024];
+	int found = 0;
+	FILE *f = popen("dmesg", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		found += strstr(line, needle) != NULL;
+	pclose(f);
+	return found;
+}
+
 /* One line of debugfs `regions`. */
 struct ws_region {
 	unsigned long long handle;
 	char owner[64];
 	unsigned int size, align;
 	long objects, bytes, remote_refs, ctor_failures;
+	/* "live", or "destroying" while a Destroy waits or sweeps. */
+	char state[16];
 };
 
 /*
@@ -173,9 +190,9 @@ static inline int ws_find_region(unsigned long long handle, const char *owner,
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %63s %u %u %3s %3s %ld %ld %ld %ld", &r.handle, r.owner,
+		if (sscanf(line, "%llx %63s %u %u %3s %3s %ld %ld %ld %ld %15s", &r.handle, r.owner,
 			   &r.size, &r.align, ctor, dtor, &r.objects, &r.bytes, &r.remote_refs,
-			   &r.ctor_failures) != 10)
+			   &r.ctor_failures, r.state) != 11)
 			continue;
 		if (!strcmp(r.owner, owner) && (!handle || r.handle == handle)) {
 			*found = r;
