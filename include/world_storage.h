@@ -119,9 +119,16 @@ int world_storage_destroy(u64 handle);
  * @object: receives the object
  *
  * Any context, including hard IRQ (where it answers for the interrupted
- * task); takes no lock. No release. The object stays valid while the current
- * task lives and the region exists. A task keeps its objects across
- * execve(), even when the exec'ing thread takes its leader's TID.
+ * task); takes no lock. No release. The object stays valid while the region
+ * exists, until the current task's exit hook runs (the sched_process_exit
+ * tracepoint, early in do_exit(), before exit_mm() and exit_files()): there
+ * its destructor runs, unless a remote reference is held, and its memory is
+ * freed a grace period later. So do not keep the pointer for code that runs
+ * later in the task's exit: a file's ->release called when the exiting task
+ * closes its files, or task_work, would use a destructed, then freed object
+ * (and world_storage_lookup_local() there returns -ENOENT). A task keeps its
+ * objects across execve(), even when the exec'ing thread takes its leader's
+ * TID.
  *
  * Return: 0; -EINVAL for a bad @handle or a NULL @object; -ENOENT if the
  * world has no object (an idle task, a task that exited, a kernel thread
@@ -234,9 +241,11 @@ int world_storage_lookup(pid_t wid, u64 handle, void **object);
  *
  * As world_storage_lookup(), but names the world by task, which cannot be
  * confused with a later task of the same ID. Release with
- * world_storage_release(task_pid_nr(@task), *@object): any ID the task had
- * since the lookup is accepted (a thread that calls execve() takes its
- * leader's TID).
+ * world_storage_release(tid, *@object), where tid is task_pid_nr(@task) read
+ * no later than the lookup: the world's ID then, or the one it takes by an
+ * execve() from a thread, is accepted, even after the task has exited;
+ * read later, task_pid_nr() of an exited group leader may give the TID
+ * de_thread() swapped in after its exit, which is refused.
  *
  * Return: as world_storage_lookup(); -ESRCH if @task has exited.
  */
@@ -244,10 +253,12 @@ int world_storage_lookup_task(struct task_struct *task, u64 handle, void **objec
 
 /**
  * world_storage_release() - drop a reference taken by a lookup
- * @wid: the world's ID the object was looked up with, or the world's ID now
- * (they differ after a thread's execve(), which gives it its leader's TID);
- * once the world has exited, any ID (its TIDs may have been swapped with
- * another thread's by an execve(), or reused)
+ * @wid: an ID the world had: the one the object was looked up with, or the
+ * world's ID now (they differ after a thread's execve(), which gives it its
+ * leader's TID). Once the world has exited, only the ID it had when world
+ * storage first saw it or the one it took by an execve(); any other ID,
+ * even one the task had after its exit or one now reused by another task,
+ * is refused.
  * @object: the object
  *
  * Works after the world has exited; the last release of an exited world's
@@ -255,9 +266,20 @@ int world_storage_lookup_task(struct task_struct *task, u64 handle, void **objec
  * else soon after in process context. Any context, hard IRQ and under a
  * raw_spinlock_t included. Never blocks.
  *
+ * References are counted per object, not per holder: every holder of a
+ * world's object gets the same pointer, and a release is refused only when
+ * the object has no reference outstanding. So a double release (or a
+ * release of a world_storage_lookup_local() pointer) while another holder
+ * has a reference to the same object is not detected: it returns 0 and
+ * consumes that holder's reference. The object may then be destructed and
+ * freed (at its world's exit, or by Destroy) while the other holder still
+ * uses it, and that holder's own release returns -EINVAL. Release exactly
+ * what you looked up, once; the safe Rust API's Ref does.
+ *
  * Return: 0, or -EINVAL (with a one-time warning) if @object is not an object
- * of @wid with a reference outstanding: a foreign pointer, or a double
- * release.
+ * of @wid with a reference outstanding: a foreign pointer, a world ID the
+ * world did not have, or a double release while no other reference to that
+ * object is outstanding.
  */
 int world_storage_release(pid_t wid, void *object);
 

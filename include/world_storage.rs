@@ -387,8 +387,10 @@ impl<T: WorldObject> WorldStorage<T> {
             }
         };
         let object = NonNull::new(object.cast::<T>()).ok_or(EINVAL)?;
-        // INVARIANT: the current task's object lives while the task runs and
-        // `self` exists; the guard is `!Send` and borrows `self`.
+        // INVARIANT: the current task's object lives until the task's exit
+        // hook and while `self` exists; the guard is `!Send` and borrows
+        // `self`, so it cannot be kept for code that runs after the exit hook
+        // (a file's release or task_work of the exiting task).
         Ok(LocalRef {
             object,
             _region: PhantomData,
@@ -441,7 +443,8 @@ impl<T: WorldObject> Drop for WorldStorage<T> {
 /// # Invariants
 ///
 /// `object` is the current task's initialised `T`, valid while the region
-/// (borrowed for `'a`) exists and the task runs.
+/// (borrowed for `'a`) exists, until the task's exit hook (which drops it
+/// when no remote reference is held, before the task closes its files).
 pub(crate) struct LocalRef<'a, T: WorldObject> {
     object: NonNull<T>,
     _region: PhantomData<&'a WorldStorage<T>>,
