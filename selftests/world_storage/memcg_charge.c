@@ -14,6 +14,12 @@
  * (a record whose entries covered every slot ever used would cost each
  * task 32 KiB more, twice the object).
  *
+ * With clone3(CLONE_INTO_CGROUP) the new tasks start in another cgroup,
+ * but their objects are charged to the forking task's, as the kernel's own
+ * task_struct is: TASKS tasks cloned into INTO grow their parent's cgroup by
+ * at least 3/4 of their objects more than without the region, and INTO by
+ * less than 1/4 of them more.
+ *
  * The bounds leave room for memory.current's per-CPU charge batches
  * (64 pages per CPU) and for the other per-fork charges (stack, task_struct,
  * page tables, copy-on-write pages), which both batches of tasks have.
@@ -36,7 +42,31 @@
 /* Regions of the C client created and destroyed before the new tasks. */
 #define PAST_REGIONS 520
 
-static const char *const groups[] = { "ws_memcg_plain", "ws_memcg_region", "ws_memcg_sibling" };
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+static const char *const groups[] = { "ws_memcg_plain", "ws_memcg_region", "ws_memcg_sibling",
+				      "ws_memcg_into" };
+#define INTO (groups[3])
+
+/* struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2). */
+struct ws_clone_args {
+	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal;
+	unsigned long long stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/* fork(), or with `into_fd` >= 0 clone3() into the cgroup of that fd. */
+static pid_t fork_into(int into_fd)
+{
+	struct ws_clone_args args = { .exit_signal = SIGCHLD };
+
+	if (into_fd < 0)
+		return fork();
+	args.flags = CLONE_INTO_CGROUP;
+	args.cgroup = into_fd;
+	return syscall(__NR_clone3, &args, sizeof(args));
+}
 
 /* Writes `value` to file `name` of cgroup `group` ("" for the root). */
 static int cg_write(const char *group, const char *name, const char *value)
@@ -113,22 +143,33 @@ static void kill_new_tasks(void)
 {
 	cg_write(groups[0], "cgroup.kill", "1");
 	cg_write(groups[1], "cgroup.kill", "1");
+	cg_write(INTO, "cgroup.kill", "1");
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 }
 
 /*
- * A child moves itself into `group`, then forks TASKS tasks that sleep.
- * Returns how much memory.current of `group` grew over those forks, and in
- * *sibling_growth how much that of the sibling cgroup grew meanwhile.
+ * A child moves itself into `group`, then forks TASKS tasks that sleep
+ * (with `other` set, cloned into the cgroup `other`). Returns how much
+ * memory.current of `group` grew over those forks, and in *other_growth
+ * how much that of `other` (or else of the sibling cgroup) grew meanwhile.
  */
-static long long growth_of_new_tasks(const char *group, long long *sibling_growth)
+static long long growth_of_new_tasks(const char *group, const char *other,
+				     long long *other_growth)
 {
-	int ready[2], go[2], done[2], i;
-	long long before, sibling_before;
-	char c = 0;
+	int ready[2], go[2], done[2], i, into_fd = -1;
+	long long before, other_before;
+	char c = 0, path[256];
 	pid_t pid;
 
+	if (other) {
+		snprintf(path, sizeof(path), CGROUP_ROOT "/%s", other);
+		into_fd = open(path, O_RDONLY | O_DIRECTORY);
+		if (into_fd < 0)
+			return -1;
+	} else {
+		other = groups[2];
+	}
 	if (pipe(ready) || pipe(go) || pipe(done))
 		return -1;
 	pid = fork();
@@ -139,7 +180,7 @@ static long long growth_of_new_tasks(const char *group, long long *sibling_growt
 		    read(go[0], &c, 1) != 1)
 			_exit(1);
 		for (i = 0; i < TASKS; i++) {
-			pid = fork();
+			pid = fork_into(into_fd);
 			if (pid < 0)
 				_exit(1);
 			if (pid == 0) {
@@ -152,19 +193,22 @@ static long long growth_of_new_tasks(const char *group, long long *sibling_growt
 		pause();
 		_exit(0);
 	}
+	if (into_fd >= 0)
+		close(into_fd);
 	if (read(ready[0], &c, 1) != 1)
 		return -1;
 	before = cg_memory(group);
-	sibling_before = cg_memory(groups[2]);
+	other_before = cg_memory(other);
 	if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
 		return -1;
-	*sibling_growth = cg_memory(groups[2]) - sibling_before;
+	*other_growth = cg_memory(other) - other_before;
 	return cg_memory(group) - before;
 }
 
 int main(void)
 {
 	long long plain, region, sibling = 0, unused, expected = TASKS * BIG_SIZE;
+	long long plain_parent, region_parent, plain_into = 0, region_into = 0;
 	const char *why;
 	unsigned int g;
 
@@ -173,7 +217,7 @@ int main(void)
 	why = cgroup2_ready();
 	if (why)
 		ksft_exit_skip("%s\n", why);
-	ksft_set_plan(5);
+	ksft_set_plan(7);
 
 	/* Orphaned tasks of a killed cgroup come back to be reaped here. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -187,11 +231,13 @@ int main(void)
 	if (cg_write(groups[2], "cgroup.procs", "0"))
 		ksft_exit_fail_msg("cannot join %s\n", groups[2]);
 
-	plain = growth_of_new_tasks(groups[0], &unused);
+	plain = growth_of_new_tasks(groups[0], NULL, &unused);
+	plain_parent = growth_of_new_tasks(groups[0], INTO, &plain_into);
 	ksft_test_result(ws_cmd("createbig") == 0, "create_region_of_%lld_byte_objects\n",
 			 BIG_SIZE);
 	ksft_test_result(past_regions() == 0, "create_and_destroy_%d_regions\n", PAST_REGIONS);
-	region = growth_of_new_tasks(groups[1], &sibling);
+	region = growth_of_new_tasks(groups[1], NULL, &sibling);
+	region_parent = growth_of_new_tasks(groups[1], INTO, &region_into);
 	ksft_print_msg("%d new tasks: %s grew %lld bytes without the region, %s %lld with it (difference %lld, objects %lld); %s grew %lld\n",
 		       TASKS, groups[0], plain, groups[1], region, region - plain, expected,
 		       groups[2], sibling);
@@ -200,6 +246,12 @@ int main(void)
 	ksft_test_result(sibling < expected / 4, "sibling_cgroup_is_not_charged\n");
 	ksft_test_result(plain >= 0 && region - plain < expected * 3 / 2,
 			 "new_tasks_are_not_charged_for_past_regions\n");
+	ksft_print_msg("%d tasks cloned into %s: their parent's cgroup grew %lld bytes without the region, %lld with it; %s grew %lld, then %lld\n",
+		       TASKS, INTO, plain_parent, region_parent, INTO, plain_into, region_into);
+	ksft_test_result(plain_parent >= 0 && region_parent - plain_parent >= expected * 3 / 4,
+			 "clone_into_cgroup_charges_the_parents_cgroup\n");
+	ksft_test_result(region_into - plain_into < expected / 4,
+			 "clone_into_cgroup_does_not_charge_the_new_tasks_cgroup\n");
 
 	kill_new_tasks();
 	ws_cmd("destroybig");
