@@ -12,8 +12,9 @@
  *   create SIZE ALIGN   a region of SIZE-byte objects (SIZE >= 8) starting
  *                       with a u64, no callbacks (zero-filled); result
  *                       "region=I handle=H"
- *   destroy I           destroys region I
- *   destroyall          destroys every region still live
+ *   destroy I           destroys region I; it waits, with the lock dropped,
+ *                       for a reference `hold` keeps
+ *   destroyall          destroys every region still live (`unhold` first)
  *   leak I              forgets region I: only this module's unload
  *                       destroys it (with no callbacks, nothing crashes
  *                       if it did not)
@@ -24,6 +25,9 @@
  *   getpinned I         world_storage_lookup_task() of the pinned task;
  *                       result "value=V"
  *   unpin               drops the task reference
+ *   hold I TID          remote lookup by TID, kept until `unhold` (one at a
+ *                       time)
+ *   unhold              releases it; fails with the release's error
  */
 
 #include <linux/debugfs.h>
@@ -46,6 +50,9 @@ static DEFINE_MUTEX(lock);
 static u64 *handles;
 static unsigned int nr_handles;
 static struct task_struct *pinned;
+/* The reference `hold` keeps: an object of world held_tid, or NULL. */
+static void *held;
+static pid_t held_tid;
 static char result[64];
 
 static int region(unsigned int i, u64 *handle)
@@ -99,6 +106,7 @@ static int show_remote(pid_t tid, void *object)
 	return world_storage_release(tid, object);
 }
 
+/* Called with `lock` held; `destroy I` drops it while Destroy waits. */
 static int run(char *cmd)
 {
 	unsigned int i, size, align;
@@ -111,8 +119,17 @@ static int run(char *cmd)
 
 	if (sscanf(cmd, "create %u %u", &size, &align) == 2)
 		return create(size, align);
-	if (sscanf(cmd, "destroy %u", &i) == 1)
-		return destroy(i);
+	if (sscanf(cmd, "destroy %u", &i) == 1) {
+		err = region(i, &handle);
+		if (err)
+			return err;
+		handles[i] = WORLD_STORAGE_HANDLE_INVALID;
+		/* Unlocked: `unhold` releases what Destroy waits for. */
+		mutex_unlock(&lock);
+		err = world_storage_destroy(handle);
+		mutex_lock(&lock);
+		return err;
+	}
 	if (sscanf(cmd, "leak %u", &i) == 1) {
 		err = region(i, &handle);
 		if (!err)
@@ -149,6 +166,23 @@ static int run(char *cmd)
 			return -ENOENT;
 		err = region(i, &handle) ?: world_storage_lookup_task(pinned, handle, &object);
 		return err ?: show_remote(task_pid_nr(pinned), object);
+	}
+	if (sscanf(cmd, "hold %u %d", &i, &tid) == 2) {
+		if (held)
+			return -EBUSY;
+		err = region(i, &handle) ?: world_storage_lookup(tid, handle, &object);
+		if (!err) {
+			held = object;
+			held_tid = tid;
+		}
+		return err;
+	}
+	if (!strcmp(cmd, "unhold")) {
+		if (!held)
+			return -ENOENT;
+		err = world_storage_release(held_tid, held);
+		held = NULL;
+		return err;
 	}
 	if (!strcmp(cmd, "unpin")) {
 		if (!pinned)
@@ -212,6 +246,8 @@ module_init(ws_c_client_init);
 static void __exit ws_c_client_exit(void)
 {
 	debugfs_remove_recursive(dir);
+	if (held)
+		world_storage_release(held_tid, held);
 	run("destroyall");
 	if (pinned)
 		put_task_struct(pinned);
