@@ -13,6 +13,11 @@
 # --check (make check): warnings are errors (broken intra-doc links
 # included), and every item of the file must have a doc comment (rustdoc's
 # documentation coverage).
+#
+# Inputs (a cached result stays valid while these are unchanged):
+# scripts/rustdoc.sh, scripts/lib.sh, include/world_storage.rs and the
+# kernel it is documented against ($(scripts/paths.sh kdir): its rust/
+# metadata, include/generated/rustc_cfg and build flags).
 
 . "$(dirname "$0")/lib.sh"
 cd "$WS_TOP"
