@@ -68,7 +68,7 @@ PREFIX ?= /usr
 INSTALL_MOD_DIR ?= updates
 
 .PHONY: all modules setup kernel selftests run check check-debug bench vm vm-run \
-	install rust-analyzer fmt clean help
+	install rust-analyzer rustdoc fmt clean help
 
 all: modules
 
@@ -90,6 +90,8 @@ help:
 	@echo '                 header, Rust API and Module.symvers into'
 	@echo '                 $$DESTDIR$(PREFIX)/src/world-storage-<release>'
 	@echo '  rust-analyzer  write rust-project.json (git ignores it) for the project'"'"'s crates'
+	@echo '  rustdoc        the safe Rust API'"'"'s reference (include/world_storage.rs), HTML in'
+	@echo '                 $$(scripts/paths.sh out)/rustdoc/world_storage/index.html'
 	@echo '  fmt            check the Rust formatting (scripts/rustfmt.sh formats)'
 	@echo '  clean          remove this checkout'"'"'s build output ($$(scripts/paths.sh out))'
 	@echo '  help           this list'
@@ -157,6 +159,11 @@ rust-analyzer: kernel
 	@mkdir -p $(MODOUT)
 	@+$(KMAKE) -s --no-print-directory rust-analyzer
 	@scripts/rust-analyzer.py $(MODOUT)/rust-project.json $(CURDIR)
+
+# The safe Rust API's reference, as the kernel's `make rustdoc` builds its
+# crates' (scripts/rustdoc.sh).
+rustdoc: kernel
+	@$(if $(OWN_KERNEL),KDIR='$(KDIR)' KMAKE_ARGS='$(KMAKE_ARGS)') scripts/rustdoc.sh
 
 fmt:
 	@scripts/rustfmt.sh --check

@@ -87,7 +87,8 @@ struct world_storage_props {
 /**
  * world_storage_create() - create a region
  * @props: the region's properties
- * @handle: receives the region's handle
+ * @handle: receives the region's handle; on failure,
+ *	%WORLD_STORAGE_HANDLE_INVALID (unless @handle is NULL)
  *
  * Every existing world has its object constructed before this returns; every
  * world created later gets one before it first runs. If a constructor fails,

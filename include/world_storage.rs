@@ -35,6 +35,7 @@
 //! storage.local()?.0.fetch_add(1, Ordering::Relaxed);
 //! let other = storage.get(1)?; // init's object, until `other` is dropped
 //! pr_info!("init switched {} times\n", other.0.load(Ordering::Relaxed));
+//! drop(other); // before `storage`: a `Ref` borrows its region
 //! ```
 #![allow(dead_code, reason = "a client uses only the part of the API it needs")]
 
@@ -44,7 +45,7 @@ use core::{
     ops::Deref,
     ptr::NonNull,
 };
-use kernel::{bindings, prelude::*, task::Task, ThisModule};
+use kernel::{bindings, prelude::*, sync::Arc, task::Task, ThisModule};
 use pin_init::PinInit;
 
 /// A world's ID: the global TID of its task.
@@ -76,21 +77,29 @@ pub(crate) mod ffi {
         pub(crate) arg: *mut c_void,
     }
 
+    // The exported functions; each is described in `include/world_storage.h`.
     extern "C" {
+        /// Creates a region.
         pub(super) fn world_storage_create(props: *const Props, handle: *mut u64) -> c_int;
+        /// Destroys a region.
         pub(super) fn world_storage_destroy(handle: u64) -> c_int;
+        /// The current world's object.
         pub(super) fn world_storage_lookup_local(handle: u64, object: *mut *mut c_void) -> c_int;
+        /// World `wid`'s object, with a reference.
         pub(super) fn world_storage_lookup(
             wid: Pid,
             handle: u64,
             object: *mut *mut c_void,
         ) -> c_int;
-        /// `task` is a `struct task_struct *`.
+        /// As `world_storage_lookup`, by task; `task` is a
+        /// `struct task_struct *` (`c_void`: rustc finds the binding of the
+        /// structure not FFI-safe, for its fields of empty structures).
         pub(super) fn world_storage_lookup_task(
             task: *mut c_void,
             handle: u64,
             object: *mut *mut c_void,
         ) -> c_int;
+        /// Releases a reference a lookup took.
         pub(super) fn world_storage_release(wid: Pid, object: *mut c_void) -> c_int;
     }
 }
@@ -116,16 +125,22 @@ mod fast {
     /// `struct world_storage_entry_v1`.
     #[repr(C)]
     struct Entry {
+        /// The region whose object this is, all ones when empty.
         handle: AtomicU64,
+        /// The object.
         object: *mut c_void,
+        /// World storage's own, not read here.
         internal: *mut c_void,
     }
 
     /// `struct world_storage_entries_v1`.
     #[repr(C)]
     struct Entries {
+        /// Frees the array a grace period after it is replaced.
         rcu: bindings::callback_head,
+        /// How many entries follow.
         nr: u32,
+        /// One entry per region slot below `nr`.
         entry: [Entry; 0],
     }
 
@@ -134,6 +149,7 @@ mod fast {
     struct Record {
         /// `struct task_struct *`.
         task: *const c_void,
+        /// The world's entry array.
         entries: *const Entries,
     }
 
@@ -143,6 +159,7 @@ mod fast {
         static world_storage_handles_v1: [AtomicU64; 1024];
         /// `struct world_storage_record_v1 *`.
         static world_storage_current_v1: *const c_void;
+        /// Local lookups the fast paths answered on this CPU.
         static world_storage_local_lookups_v1: u64;
         /// `struct task_struct *`.
         static current_task: *const c_void;
@@ -154,12 +171,14 @@ mod fast {
 
     #[cfg(CONFIG_PREEMPT_DYNAMIC)]
     extern "C" {
+        /// `preempt_schedule_notrace()`, through its static call.
         #[link_name = "__SCT__preempt_schedule_notrace"]
         fn preempt_schedule_notrace();
     }
 
     #[cfg(not(CONFIG_PREEMPT_DYNAMIC))]
     extern "C" {
+        /// Reschedules, as preemption's re-enabling does.
         fn preempt_schedule_notrace();
     }
 
@@ -203,19 +222,21 @@ mod fast {
                 // Acquire: pairs with the store of the handle after the
                 // object. Then the slot's published handle, which Destroy
                 // clears first.
-                (entry.handle.load(Ordering::Acquire) == handle
+                if entry.handle.load(Ordering::Acquire) == handle
                     && world_storage_handles_v1
                         .get_unchecked(slot)
                         .load(Ordering::Relaxed)
-                        == handle)
-                    .then(|| {
-                        asm!(
-                            "incq %gs:{n}(%rip)",
-                            n = sym world_storage_local_lookups_v1,
-                            options(att_syntax, nostack),
-                        );
-                        core::ptr::read_volatile(&raw const entry.object)
-                    })
+                        == handle
+                {
+                    asm!(
+                        "incq %gs:{n}(%rip)",
+                        n = sym world_storage_local_lookups_v1,
+                        options(att_syntax, nostack),
+                    );
+                    Some(core::ptr::read_volatile(&raw const entry.object))
+                } else {
+                    None
+                }
             } else {
                 None
             }
@@ -257,17 +278,53 @@ mod fast {
 
 /// A type whose values live in world storage: one per world.
 ///
-/// Its constructor is [`WorldObject::init`]; its destructor is its `Drop`
-/// (or `PinnedDrop`). Both run on the task-creation and exit paths, under
-/// `rcu_read_lock()` or world storage's region-table mutex, so they must not
-/// sleep nor create or drop a [`WorldStorage`]. Objects are shared with other tasks through [`Ref`], hence
-/// `Send + Sync`.
+/// Its constructor is [`WorldObject::init`]; its destructor is its `Drop`,
+/// or, for a `#[pin_data]` type (one with a pinned field, such as a lock),
+/// its `PinnedDrop`: `#[pin_data]` refuses a plain `Drop`, so such a type
+/// says `#[pin_data(PinnedDrop)]` and implements `PinnedDrop` with
+/// `#[pinned_drop]`. The destructor runs once per object whose constructor
+/// succeeded. Both run on the task-creation and exit paths, under
+/// `rcu_read_lock()` or world storage's region-table mutex, so they must
+/// not sleep nor create or drop a [`WorldStorage`]. Objects are shared with
+/// other tasks through [`Ref`], hence `Send + Sync`.
+///
+/// # Examples
+///
+/// A pinned type whose constructor can fail (its allocation must not
+/// sleep):
+///
+/// ```ignore
+/// #[pin_data(PinnedDrop)]
+/// struct Events {
+///     #[pin]
+///     log: SpinLock<KVec<u32>>,
+/// }
+///
+/// impl WorldObject for Events {
+///     fn init(_wid: Pid) -> impl PinInit<Self, Error> {
+///         try_pin_init!(Events {
+///             log <- new_spinlock!(KVec::with_capacity(16, GFP_NOWAIT)?),
+///         }? Error)
+///     }
+/// }
+///
+/// #[pinned_drop]
+/// impl PinnedDrop for Events {
+///     fn drop(self: Pin<&mut Self>) {
+///         pr_info!("{} events\n", self.log.lock().len());
+///     }
+/// }
+/// ```
 pub(crate) trait WorldObject: Send + Sync + Sized {
     /// Initialises the object of world `wid` in place. An error fails the
-    /// region's creation, or kills a new user task (see the documentation).
+    /// region's creation ([`WorldStorage::new`] returns it), or kills a new
+    /// user task (see "Where Linux differs from vmkapi" in
+    /// `Documentation/world-storage.rst`); nothing is dropped for an object
+    /// whose constructor failed.
     fn init(wid: Pid) -> impl PinInit<Self, Error>;
 }
 
+/// An exported function's answer (0 or a negative errno) as a `Result`.
 fn to_result(ret: c_int) -> Result {
     if ret == 0 {
         Ok(())
@@ -317,13 +374,20 @@ unsafe extern "C" fn destruct<T: WorldObject>(
 ///
 /// Creating it constructs a `T` for every existing world; every new world
 /// gets one before it first runs. Dropping it destroys the region: it waits
-/// until every [`Ref`] is dropped, then drops every `T`.
+/// until every reference taken on its objects is released, then drops
+/// every `T`. A [`Ref`] borrows the region, so it cannot be dropped while
+/// one lives; an [`ArcRef`] shares it (through an [`Arc`]), so the last
+/// of them drops it. Only a leaked reference (`core::mem::forget` of a
+/// `Ref`) or one taken by C code through [`WorldStorage::handle`] can make
+/// the drop wait for long.
 ///
 /// # Invariants
 ///
 /// `handle` names a live region whose objects are initialised `T`s.
 pub(crate) struct WorldStorage<T: WorldObject> {
+    /// The region's handle.
     handle: u64,
+    /// The objects' type.
     _object: PhantomData<T>,
 }
 
@@ -346,6 +410,10 @@ impl<T: WorldObject> WorldStorage<T> {
     };
 
     /// Creates the region, owned by `module` (pass `THIS_MODULE`). May sleep.
+    ///
+    /// Fails with `EINVAL`, `ENOMEM`, `ENOSPC` (1024 regions exist) or the
+    /// first error [`WorldObject::init`] returns (every object constructed
+    /// so far is dropped).
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
         let (size, align) = Self::SIZE_ALIGN;
         let props = ffi::Props {
@@ -386,7 +454,7 @@ impl<T: WorldObject> WorldStorage<T> {
                 object
             }
         };
-        let object = NonNull::new(object.cast::<T>()).ok_or(EINVAL)?;
+        let object = NonNull::new(object).ok_or(EINVAL)?.cast::<T>();
         // INVARIANT: the current task's object lives until the task's exit
         // hook and while `self` exists; the guard is `!Send` and borrows
         // `self`, so it cannot be kept for code that runs after the exit hook
@@ -399,18 +467,22 @@ impl<T: WorldObject> WorldStorage<T> {
     }
 
     /// World `wid`'s object, kept alive (even past the world's exit) until
-    /// the returned guard is dropped. `ESRCH`: no such live world;
-    /// `ENOENT`: it has no object.
-    pub(crate) fn get(&self, wid: Pid) -> Result<Ref<T>> {
+    /// the returned guard is dropped or [released](Ref::release). The guard
+    /// borrows `self`, so the region cannot be dropped while it lives.
+    /// `ESRCH`: no such live world; `ENOENT`: it has no object.
+    pub(crate) fn get(&self, wid: Pid) -> Result<Ref<'_, T>> {
         let mut object = core::ptr::null_mut();
         // SAFETY: `object` is valid for writes.
         to_result(unsafe { ffi::world_storage_lookup(wid, self.handle, &mut object) })?;
-        Ref::new(wid, object)
+        Ok(Ref {
+            reference: Reference::new(wid, object)?,
+            _region: PhantomData,
+        })
     }
 
     /// As [`WorldStorage::get`], for `task` (which cannot be confused with a
     /// later task of the same TID).
-    pub(crate) fn get_task(&self, task: &Task) -> Result<Ref<T>> {
+    pub(crate) fn get_task(&self, task: &Task) -> Result<Ref<'_, T>> {
         // Read before the lookup: Release accepts any ID the world had since
         // (a thread that calls execve() takes its leader's TID).
         let wid = task.pid();
@@ -419,7 +491,10 @@ impl<T: WorldObject> WorldStorage<T> {
         to_result(unsafe {
             ffi::world_storage_lookup_task(task.as_ptr().cast(), self.handle, &mut object)
         })?;
-        Ref::new(wid, object)
+        Ok(Ref {
+            reference: Reference::new(wid, object)?,
+            _region: PhantomData,
+        })
     }
 }
 
@@ -446,8 +521,11 @@ impl<T: WorldObject> Drop for WorldStorage<T> {
 /// (borrowed for `'a`) exists, until the task's exit hook (which drops it
 /// when no remote reference is held, before the task closes its files).
 pub(crate) struct LocalRef<'a, T: WorldObject> {
+    /// The object.
     object: NonNull<T>,
+    /// The region, borrowed.
     _region: PhantomData<&'a WorldStorage<T>>,
+    /// Makes the guard `!Send`: the object is the current task's.
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -460,60 +538,137 @@ impl<T: WorldObject> Deref for LocalRef<'_, T> {
     }
 }
 
-/// Another world's object, with a reference that dropping this releases.
-///
-/// The object is neither dropped nor freed while this exists, even if its
-/// world exits; dropping the [`WorldStorage`] waits for it. (So dropping
-/// the region in the task that holds a `Ref` to it never returns.)
+/// One reference on an object, taken by a lookup; dropping it releases it.
 ///
 /// # Invariants
 ///
 /// `object` is an initialised `T` of world `wid`, and this value owns one
 /// reference on it taken by a lookup.
-pub(crate) struct Ref<T: WorldObject> {
+struct Reference<T: WorldObject> {
+    /// The world the lookup was for: what Release takes.
     wid: Pid,
+    /// The object.
     object: NonNull<T>,
 }
 
 // SAFETY: releasing may happen from any task; `T: Sync` makes `&T` shareable.
-unsafe impl<T: WorldObject> Send for Ref<T> {}
-// SAFETY: `&Ref<T>` only gives `&T`, and `T: Sync`.
-unsafe impl<T: WorldObject> Sync for Ref<T> {}
+unsafe impl<T: WorldObject> Send for Reference<T> {}
+// SAFETY: `&Reference<T>` only gives `&T`, and `T: Sync`.
+unsafe impl<T: WorldObject> Sync for Reference<T> {}
 
-impl<T: WorldObject> Ref<T> {
+impl<T: WorldObject> Reference<T> {
+    /// The reference a lookup of world `wid` just took on `object`.
     fn new(wid: Pid, object: *mut c_void) -> Result<Self> {
-        let object = NonNull::new(object.cast::<T>()).ok_or(EINVAL)?;
+        let object = NonNull::new(object).ok_or(EINVAL)?.cast::<T>();
         // INVARIANT: the lookup that produced `object` took the reference.
         Ok(Self { wid, object })
     }
 
+    /// The object.
+    fn object(&self) -> &T {
+        // SAFETY: valid while the reference is held (type invariant).
+        unsafe { self.object.as_ref() }
+    }
+
+    /// Releases the reference, returning world storage's answer.
+    fn release(self) -> Result {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: releases the reference this value owns, once: `this` is
+        // never dropped.
+        to_result(unsafe { ffi::world_storage_release(this.wid, this.object.cast().as_ptr()) })
+    }
+}
+
+impl<T: WorldObject> Drop for Reference<T> {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference this value owns, once.
+        unsafe { ffi::world_storage_release(self.wid, self.object.cast().as_ptr()) };
+    }
+}
+
+/// Another world's object, with a reference that dropping this (or
+/// [`Ref::release`]) releases, exactly once.
+///
+/// The object is neither dropped nor freed while this exists, even if its
+/// world exits. A `Ref` borrows its [`WorldStorage`], whose drop (Destroy)
+/// would wait for it: dropping or moving the region while a `Ref` to one
+/// of its objects lives is a compile-time error (E0505, E0597), not a
+/// Destroy that never returns. To keep a reference beyond a borrow (in a
+/// structure, across calls), share the region in an [`Arc`] and take an
+/// [`ArcRef`].
+///
+/// A `Ref` is neither `Clone` nor `Copy`, and [`Ref::release`] consumes
+/// it, so it cannot be released twice (E0382).
+pub(crate) struct Ref<'a, T: WorldObject> {
+    /// The reference, released when this is dropped.
+    reference: Reference<T>,
+    /// The region, borrowed: it cannot be dropped while this lives.
+    _region: PhantomData<&'a WorldStorage<T>>,
+}
+
+impl<T: WorldObject> Ref<'_, T> {
     /// The world this object belongs to.
     pub(crate) fn wid(&self) -> Pid {
-        self.wid
+        self.reference.wid
     }
 
     /// Releases the reference now, like dropping it, but returns what
     /// world storage answered (`EINVAL` for a reference it did not know).
     pub(crate) fn release(self) -> Result {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: releases the reference this value owns, once: `this` is
-        // never dropped.
-        to_result(unsafe { ffi::world_storage_release(this.wid, this.object.as_ptr().cast()) })
+        self.reference.release()
     }
 }
 
-impl<T: WorldObject> Deref for Ref<T> {
+impl<T: WorldObject> Deref for Ref<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: valid while the reference is held (type invariant).
-        unsafe { self.object.as_ref() }
+        self.reference.object()
     }
 }
 
-impl<T: WorldObject> Drop for Ref<T> {
-    fn drop(&mut self) {
-        // SAFETY: releases the reference this value owns, once.
-        unsafe { ffi::world_storage_release(self.wid, self.object.as_ptr().cast()) };
+/// As [`Ref`], but keeping its region alive (a clone of the [`Arc`] it
+/// lives in) instead of borrowing it: the reference is released before the
+/// clone is dropped, so the last of them to go destroys the region without
+/// waiting.
+pub(crate) struct ArcRef<T: WorldObject> {
+    /// The reference; declared (so dropped) before `region`.
+    reference: Reference<T>,
+    /// A share of the region, which the last share's drop destroys.
+    region: Arc<WorldStorage<T>>,
+}
+
+impl<T: WorldObject> ArcRef<T> {
+    /// As [`WorldStorage::get`], on the region `region` holds.
+    pub(crate) fn get(region: Arc<WorldStorage<T>>, wid: Pid) -> Result<Self> {
+        let reference = region.get(wid)?.reference;
+        Ok(Self { reference, region })
+    }
+
+    /// As [`WorldStorage::get_task`], on the region `region` holds.
+    pub(crate) fn get_task(region: Arc<WorldStorage<T>>, task: &Task) -> Result<Self> {
+        let reference = region.get_task(task)?.reference;
+        Ok(Self { reference, region })
+    }
+
+    /// The world this object belongs to.
+    pub(crate) fn wid(&self) -> Pid {
+        self.reference.wid
+    }
+
+    /// As [`Ref::release`]; then drops the clone of the region.
+    pub(crate) fn release(self) -> Result {
+        let Self { reference, region } = self;
+        let released = reference.release();
+        drop(region);
+        released
+    }
+}
+
+impl<T: WorldObject> Deref for ArcRef<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.reference.object()
     }
 }

@@ -4,8 +4,8 @@
 //! out. The `EXPORT_SYMBOL_GPL()` lines are in the C glue.
 
 use crate::{
-    client_api::ffi::Props, glue::ws_warn_bad_release, object_layout::ObjectLayout,
-    region::RegionProps, service::Service, world::World,
+    client_api::ffi::Props, glue::ws_warn_bad_release, handle::HANDLE_INVALID,
+    object_layout::ObjectLayout, region::RegionProps, service::Service, world::World,
 };
 // `core`'s atomics, not `kernel::sync::atomic`: every exported call loads
 // `SERVICE` (see "Atomics" in Documentation/world-storage.rst).
@@ -95,7 +95,8 @@ unsafe fn put<T>(out: *mut T, value: T) -> Result {
     Ok(())
 }
 
-/// See `world_storage_create()` in `include/world_storage.h`.
+/// See `world_storage_create()` in `include/world_storage.h`: on any
+/// failure but a NULL `handle`, `*handle` is `WORLD_STORAGE_HANDLE_INVALID`.
 ///
 /// # Safety
 ///
@@ -103,14 +104,12 @@ unsafe fn put<T>(out: *mut T, value: T) -> Result {
 /// or valid for writes.
 #[no_mangle]
 unsafe extern "C" fn world_storage_create(props: *const Props, handle: *mut u64) -> c_int {
-    // SAFETY: NULL or valid by the contract.
-    let Some(props) = (unsafe { props.as_ref() }) else {
-        return errno(Err(EINVAL));
-    };
     if handle.is_null() {
         return errno(Err(EINVAL));
     }
-    errno((|| {
+    let created = (|| {
+        // SAFETY: NULL or valid by the contract.
+        let props = unsafe { props.as_ref() }.ok_or(EINVAL)?;
         let layout = ObjectLayout::new(props.kind, props.size, props.align)?;
         let owner = props.owner.cast::<bindings::module>();
         let owner_name = if owner.is_null() {
@@ -120,7 +119,7 @@ unsafe extern "C" fn world_storage_create(props: *const Props, handle: *mut u64)
             // calls; its name is a NUL-terminated array.
             unsafe { CStr::from_char_ptr((*owner).name.as_ptr()) }
         };
-        let h = with_service(|s| {
+        with_service(|s| {
             s.create(RegionProps {
                 layout,
                 constructor: props.constructor,
@@ -129,10 +128,11 @@ unsafe extern "C" fn world_storage_create(props: *const Props, handle: *mut u64)
                 owner,
                 owner_name: CString::try_from(owner_name)?,
             })
-        })?;
-        // SAFETY: checked non-null above; valid by the contract.
-        unsafe { put(handle, h) }
-    })())
+        })
+    })();
+    // SAFETY: checked non-null above; valid for writes by the contract.
+    unsafe { handle.write(*created.as_ref().unwrap_or(&HANDLE_INVALID)) };
+    errno(created.map(|_| ()))
 }
 
 /// See `world_storage_destroy()` in `include/world_storage.h`.

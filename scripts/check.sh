@@ -38,6 +38,7 @@ step "rustfmt" scripts/rustfmt.sh --check
 step "documentation (docutils)" scripts/check-docs.py
 step "selftests" make -s --no-print-directory selftests
 step "the documentation's example clients, as its recipes build them" scripts/doc-clients.sh
+step "the safe Rust API: compile-fail tests, rustdoc" bash -c 'scripts/compile-fail.sh && scripts/rustdoc.sh --check'
 
 # make help names every target of the Makefile.
 help_lists_targets() {

@@ -62,28 +62,40 @@ static struct world_storage_props props(u32 size, u32 align)
 	};
 }
 
+/* Create fails with `err` and leaves WORLD_STORAGE_HANDLE_INVALID in *handle. */
+static void expect_create_fails(struct kunit *test, const struct world_storage_props *p, int err)
+{
+	u64 h = 0x1234;
+
+	KUNIT_EXPECT_EQ(test, world_storage_create(p, &h), err);
+	KUNIT_EXPECT_EQ(test, h, WORLD_STORAGE_HANDLE_INVALID);
+}
+
 static void create_rejects_bad_props(struct kunit *test)
 {
 	struct world_storage_props p;
-	u64 h = WORLD_STORAGE_HANDLE_INVALID;
 
-	KUNIT_EXPECT_EQ(test, world_storage_create(NULL, &h), -EINVAL);
+	expect_create_fails(test, NULL, -EINVAL);
 	p = props(8, 8);
 	KUNIT_EXPECT_EQ(test, world_storage_create(&p, NULL), -EINVAL);
 	p = props(0, 8);
-	KUNIT_EXPECT_EQ(test, world_storage_create(&p, &h), -EINVAL);
+	expect_create_fails(test, &p, -EINVAL);
 	p = props((1 << 20) + 1, 8);
-	KUNIT_EXPECT_EQ(test, world_storage_create(&p, &h), -EINVAL);
+	expect_create_fails(test, &p, -EINVAL);
 	p = props(8, 0);
-	KUNIT_EXPECT_EQ(test, world_storage_create(&p, &h), -EINVAL);
+	expect_create_fails(test, &p, -EINVAL);
 	p = props(8, 24);
-	KUNIT_EXPECT_EQ(test, world_storage_create(&p, &h), -EINVAL);
+	expect_create_fails(test, &p, -EINVAL);
 	p = props(8, 2 * PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, world_storage_create(&p, &h), -EINVAL);
+	expect_create_fails(test, &p, -EINVAL);
 	p = props(8, 8);
 	p.type = 1;
-	KUNIT_EXPECT_EQ(test, world_storage_create(&p, &h), -EINVAL);
-	KUNIT_EXPECT_EQ(test, h, WORLD_STORAGE_HANDLE_INVALID);
+	expect_create_fails(test, &p, -EINVAL);
+	/* A constructor's error: every world has one, the current task too. */
+	p = props(8, 8);
+	WRITE_ONCE(fail_constructor, true);
+	expect_create_fails(test, &p, -EDOM);
+	WRITE_ONCE(fail_constructor, false);
 }
 
 static void constructor_gets_its_arguments(struct kunit *test)

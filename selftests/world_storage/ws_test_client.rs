@@ -10,13 +10,13 @@
 //! | command | does | result |
 //! |---|---|---|
 //! | `create R` | creates a region of `Counted` | |
-//! | `destroy R` | drops it (blocks while references are held) | |
-//! | `leak R` | forgets it: only module unload destroys it | |
+//! | `destroy R` | drops it: destroys it, or the last held reference does at `unhold` | |
+//! | `leak R` | forgets it: only module unload destroys it (`EBUSY` once `hold` shared it) | |
 //! | `set R V` | stores `V` in the caller's object (`local()`) | |
 //! | `getlocal R` | reads the caller's object | `wid=W value=V` |
 //! | `get R TID` | remote lookup by TID, released at once | `wid=W value=V` |
 //! | `getleader R` | remote lookup of the caller's group leader by `&Task` | `wid=W value=V` |
-//! | `hold R TID` | remote lookup kept until `unhold` | |
+//! | `hold R TID` | remote lookup kept until `unhold` (an [`ArcRef`]: it shares the region) | |
 //! | `unhold` | releases every held reference; fails with the first release's error | |
 //! | `counts R` | constructor and destructor calls so far | `ctor=C dtor=D` |
 //! | `fail none`, `fail all`, `fail after N` | constructor failure policy (error `EDOM`) | |
@@ -30,14 +30,14 @@ use kernel::{
     fmt, new_mutex,
     prelude::*,
     str::CString,
-    sync::Mutex,
+    sync::{Arc, Mutex, UniqueArc},
     uaccess::UserSliceReader,
 };
 
 #[path = "../../include/world_storage.rs"]
 mod world_storage;
 
-use world_storage::{Pid, Ref, WorldObject, WorldStorage};
+use world_storage::{ArcRef, Pid, WorldObject, WorldStorage};
 
 module! {
     type: TestClient,
@@ -114,9 +114,9 @@ trait Held: Send {
     fn release(&mut self) -> Result;
 }
 
-impl<const R: usize> Held for Option<Ref<Counted<R>>> {
+impl<const R: usize> Held for Option<ArcRef<Counted<R>>> {
     fn release(&mut self) -> Result {
-        self.take().map_or(Ok(()), Ref::release)
+        self.take().map_or(Ok(()), ArcRef::release)
     }
 }
 
@@ -124,30 +124,46 @@ impl<const R: usize> Held for Option<Ref<Counted<R>>> {
 trait TestRegion: Send + Sync {
     /// Gives the region up without destroying it: only its owner's unload
     /// will. (Nothing else leaks: the kernel memory of `self` is freed.)
-    fn leak(&mut self);
+    /// `EBUSY` once the region is shared with held references.
+    fn leak(&mut self) -> Result;
     fn set(&self, value: u64) -> Result;
     fn get_local(&self) -> Result<(Pid, u64)>;
     fn get(&self, tid: Pid) -> Result<(Pid, u64)>;
     fn get_leader(&self) -> Result<(Pid, u64)>;
-    fn hold(&self, tid: Pid) -> Result<KBox<dyn Held>>;
+    fn hold(&mut self, tid: Pid) -> Result<KBox<dyn Held>>;
 }
 
 fn show<const R: usize>(object: &Counted<R>) -> (Pid, u64) {
     (object.wid, object.value.load(Ordering::Relaxed))
 }
 
-/// The region of slot `R`, until it is leaked.
-struct Slot<const R: usize>(Option<WorldStorage<Counted<R>>>);
+/// The region of slot `R`: owned, until `hold` shares it with the held
+/// references ([`ArcRef`]s keep it until they are released), or leaked.
+enum Slot<const R: usize> {
+    Owned(WorldStorage<Counted<R>>),
+    Shared(Arc<WorldStorage<Counted<R>>>),
+    Leaked,
+}
 
 impl<const R: usize> Slot<R> {
     fn storage(&self) -> Result<&WorldStorage<Counted<R>>> {
-        self.0.as_ref().ok_or(ENOENT)
+        match self {
+            Slot::Owned(storage) => Ok(storage),
+            Slot::Shared(storage) => Ok(storage),
+            Slot::Leaked => Err(ENOENT),
+        }
     }
 }
 
 impl<const R: usize> TestRegion for Slot<R> {
-    fn leak(&mut self) {
-        core::mem::forget(self.0.take());
+    fn leak(&mut self) -> Result {
+        // Only an owned region: an `Arc`'s memory cannot be freed without
+        // dropping (destroying) what it holds.
+        if matches!(self, Slot::Shared(_)) {
+            return Err(EBUSY);
+        }
+        core::mem::forget(core::mem::replace(self, Slot::Leaked));
+        Ok(())
     }
 
     fn set(&self, value: u64) -> Result {
@@ -170,17 +186,30 @@ impl<const R: usize> TestRegion for Slot<R> {
         Ok(show(&*self.storage()?.get_task(current!().group_leader())?))
     }
 
-    fn hold(&self, tid: Pid) -> Result<KBox<dyn Held>> {
-        Ok(KBox::new(Some(self.storage()?.get(tid)?), GFP_KERNEL)?)
+    fn hold(&mut self, tid: Pid) -> Result<KBox<dyn Held>> {
+        if matches!(self, Slot::Owned(_)) {
+            // Allocated first: nothing fails once the region is taken out.
+            let shared = UniqueArc::new_uninit(GFP_KERNEL)?;
+            if let Slot::Owned(storage) = core::mem::replace(self, Slot::Leaked) {
+                *self = Slot::Shared(shared.write(storage).into());
+            }
+        }
+        let Slot::Shared(storage) = self else {
+            return Err(ENOENT);
+        };
+        Ok(KBox::new(
+            Some(ArcRef::get(storage.clone(), tid)?),
+            GFP_KERNEL,
+        )?)
     }
 }
 
 fn new_region(slot: usize, module: &'static ThisModule) -> Result<KBox<dyn TestRegion>> {
     Ok(match slot {
-        0 => KBox::new(Slot::<0>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
-        1 => KBox::new(Slot::<1>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
-        2 => KBox::new(Slot::<2>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
-        3 => KBox::new(Slot::<3>(Some(WorldStorage::new(module)?)), GFP_KERNEL)?,
+        0 => KBox::new(Slot::<0>::Owned(WorldStorage::new(module)?), GFP_KERNEL)?,
+        1 => KBox::new(Slot::<1>::Owned(WorldStorage::new(module)?), GFP_KERNEL)?,
+        2 => KBox::new(Slot::<2>::Owned(WorldStorage::new(module)?), GFP_KERNEL)?,
+        3 => KBox::new(Slot::<3>::Owned(WorldStorage::new(module)?), GFP_KERNEL)?,
         _ => return Err(EINVAL),
     })
 }
@@ -189,9 +218,8 @@ fn new_region(slot: usize, module: &'static ThisModule) -> Result<KBox<dyn TestR
 #[pin_data]
 struct Client {
     module: &'static ThisModule,
-    /// Declared (so dropped) before `regions`: dropping a region destroys
-    /// it, which waits until every reference to its objects is released,
-    /// so references still held at unload must be released first.
+    /// Held references: each shares its region ([`ArcRef`]), so the last
+    /// of a destroyed region's references to be released destroys it.
     #[pin]
     held: Mutex<KVec<KBox<dyn Held>>>,
     #[pin]
@@ -205,9 +233,17 @@ struct Client {
 }
 
 impl Client {
-    fn region<T>(&self, slot: usize, f: impl FnOnce(&dyn TestRegion) -> Result<T>) -> Result<T> {
-        let regions = self.regions.lock();
-        f(regions.get(slot).ok_or(EINVAL)?.as_deref().ok_or(ENOENT)?)
+    fn region<T>(
+        &self,
+        slot: usize,
+        f: impl FnOnce(&mut dyn TestRegion) -> Result<T>,
+    ) -> Result<T> {
+        let mut regions = self.regions.lock();
+        f(regions
+            .get_mut(slot)
+            .ok_or(EINVAL)?
+            .as_deref_mut()
+            .ok_or(ENOENT)?)
     }
 
     fn reply(&self, line: fmt::Arguments<'_>) -> Result {
@@ -236,14 +272,17 @@ impl Client {
                 self.regions.lock()[s] = Some(region);
                 Ok(())
             }
-            "destroy" | "leak" => {
-                let s = slot(arg()?)?;
-                let mut region = self.regions.lock()[s].take().ok_or(ENOENT)?;
-                if verb == "leak" {
-                    region.leak();
-                }
+            "destroy" => {
+                let region = self.regions.lock()[slot(arg()?)?].take().ok_or(ENOENT)?;
                 // Dropped here, outside the lock: Destroy may block.
                 drop(region);
+                Ok(())
+            }
+            "leak" => {
+                let s = slot(arg()?)?;
+                let mut regions = self.regions.lock();
+                regions[s].as_deref_mut().ok_or(ENOENT)?.leak()?;
+                regions[s] = None;
                 Ok(())
             }
             "set" => {
