@@ -3,6 +3,7 @@
  * bench_tasks: the user-space half of `make bench`.
  *
  *   bench_tasks fork N      fork + exit + wait, N times: "<ns per op>"
+ *   bench_tasks thread N    pthread_create + exit + join, N times: "<ns per op>"
  *   bench_tasks create N    with N extra sleeping threads, reads
  *                           /sys/kernel/debug/ws_bench/create (Create and
  *                           Destroy over every thread) and prints it
@@ -32,6 +33,11 @@ static long long now_ns(void)
 static pthread_barrier_t started, stop;
 
 static int barriers;
+
+static void *thread_fn(void *arg)
+{
+	return arg;
+}
 
 static void *sleeper(void *arg)
 {
@@ -63,6 +69,24 @@ int main(int argc, char **argv)
 				if (pid == 0)
 					_exit(0);
 				waitpid(pid, NULL, 0);
+			}
+			t0 = (now_ns() - t0) / n;
+			if (best < 0 || t0 < best)
+				best = t0;
+		}
+		printf("%lld\n", best);
+		return 0;
+	}
+	if (!strcmp(argv[1], "thread")) {
+		/* Best of three rounds, as for fork. */
+		for (round = 0; round < 3; round++) {
+			t0 = now_ns();
+			for (i = 0; i < n; i++) {
+				pthread_t t;
+
+				if (pthread_create(&t, NULL, thread_fn, NULL))
+					return 1;
+				pthread_join(t, NULL);
 			}
 			t0 = (now_ns() - t0) / n;
 			if (best < 0 || t0 < best)

@@ -321,7 +321,7 @@ static void lookup_local_inlined(struct seq_file *m)
 
 static int run_show(struct seq_file *m, void *v)
 {
-	static const int counts[] = { 1, 16, 64, 256, 1024 };
+	static const int counts[] = { 1, 16, 17, 64, 1024 };
 	pid_t me = task_pid_nr(current), max_tid;
 	struct task_struct *hammer;
 	volatile pid_t sink;

@@ -7,6 +7,7 @@
 
 emit() { echo "BENCH $*" >/dev/results; }
 fork_case() { emit "$1" "$(/bench/bench_tasks fork 300)"; }
+thread_case() { emit "$1" "$(/bench/bench_tasks thread 300)"; }
 control() { echo "$*" >/sys/kernel/debug/ws_bench/control; }
 debugfs_cases() {
 	while read -r name value; do
@@ -50,11 +51,15 @@ rmmod ws_bench
 rmmod world_storage
 
 fork_case fork_exit_no_module
+thread_case thread_exit_no_module
 insmod /modules/world_storage.ko || exit 1
 fork_case fork_exit_0_regions
 insmod /modules/ws_bench.ko || exit 1
+control regions 1 8
+fork_case fork_exit_1_region_8
 control regions 16 64
 fork_case fork_exit_16_regions
+thread_case thread_exit_16_regions
 control regions 0 8
 
 for tid in 64 4096; do
