@@ -18,6 +18,8 @@ mod memory;
 mod slots;
 mod table;
 
+#[cfg(world_storage_kunit)]
+pub(crate) use slots::destroy_window;
 pub(crate) use {memory::ObjectMemory, slots::Unpublished, table::RegionTable};
 
 use crate::{
