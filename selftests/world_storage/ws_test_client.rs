@@ -38,7 +38,7 @@ use kernel::{
     sync::{Arc, Mutex},
     time::{delay::fsleep, Delta},
     uaccess::UserSliceReader,
-    workqueue,
+    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
 
 #[path = "../../include/world_storage.rs"]
@@ -134,6 +134,34 @@ extern "C" {
 /// the Destroy to start.
 const WINDOW_LOOKUPS: usize = 1 << 22;
 
+/// The Destroy of a `destroywindow` round, by handle, from a work item.
+/// (A work item of this module's own: `Queue::try_spawn`'s lock class is
+/// shared by every module that uses it, under one name per module, which
+/// lockdep reports.)
+#[pin_data]
+struct DestroyByHandle {
+    handle: u64,
+    /// Destroy's result once it returned; 1 until then.
+    result: AtomicI32,
+    #[pin]
+    work: Work<DestroyByHandle>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for DestroyByHandle { self.work }
+}
+
+impl WorkItem for DestroyByHandle {
+    type Pointer = Arc<DestroyByHandle>;
+
+    fn run(this: Arc<DestroyByHandle>) {
+        // SAFETY: no requirement; `handle` names a region destroyed only
+        // here (its `WorldStorage` is never dropped).
+        let ret = unsafe { world_storage_destroy(this.handle) };
+        this.result.store(ret, Ordering::Release);
+    }
+}
+
 /// `rounds` rounds of the Destroy window through the safe API's
 /// `local()` (its inlined `asm!` fast path first), as ws_abi_test's
 /// `local_lookup_fails_once_destroy_started` does through the C ones: the
@@ -147,22 +175,26 @@ fn destroy_window(module: &'static ThisModule, rounds: u32) -> Result<(u32, u32)
     let me = current!().pid();
     let (mut raced, mut found_after) = (0, 0);
     for _ in 0..rounds {
-        // Destroyed by the work item, by handle: never dropped.
-        let storage = ManuallyDrop::new(WorldStorage::<Window>::new(module)?);
+        let storage = WorldStorage::<Window>::new(module)?;
         // This CPU now points at the caller's record.
         storage.local()?;
         let handle = storage.handle();
-        let result = Arc::new(AtomicI32::new(1), GFP_KERNEL)?;
-        let destroyed = result.clone();
-        let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-            // SAFETY: no requirement; `handle` names a region destroyed
-            // only here (its `WorldStorage` is never dropped).
-            let ret = unsafe { world_storage_destroy(handle) };
-            destroyed.store(ret, Ordering::Release);
-        });
-        if let Err(e) = spawned {
+        let destroy = Arc::pin_init(
+            pin_init!(DestroyByHandle {
+                handle,
+                result: AtomicI32::new(1),
+                work <- new_work!("ws_test_client::DestroyByHandle"),
+            }),
+            GFP_KERNEL,
+        )?;
+        // Destroyed by the work item, by handle: never dropped.
+        let storage = ManuallyDrop::new(storage);
+        if workqueue::system_unbound()
+            .enqueue(destroy.clone())
+            .is_err()
+        {
             drop(ManuallyDrop::into_inner(storage));
-            return Err(e.into());
+            return Err(EBUSY);
         }
         let remote_failed = (0..WINDOW_LOOKUPS).any(|_| storage.get(me).is_err());
         let local_found = storage.local().is_ok();
@@ -171,14 +203,14 @@ fn destroy_window(module: &'static ThisModule, rounds: u32) -> Result<(u32, u32)
             found_after += u32::from(local_found);
         }
         let mut waited = 0;
-        while result.load(Ordering::Acquire) == 1 {
+        while destroy.result.load(Ordering::Acquire) == 1 {
             if waited == 10_000 {
                 return Err(ETIMEDOUT);
             }
             fsleep(Delta::from_millis(1));
             waited += 1;
         }
-        kernel::error::to_result(result.load(Ordering::Acquire))?;
+        kernel::error::to_result(destroy.result.load(Ordering::Acquire))?;
     }
     Ok((raced, found_after))
 }
