@@ -153,6 +153,32 @@ mod fast {
         entries: *const Entries,
     }
 
+    /// These mirrors' offsets, for world storage's own layout test (which
+    /// compares them with C's): built only into its KUnit module.
+    #[cfg(world_storage_kunit)]
+    pub(crate) const LAYOUT: &[(&core::ffi::CStr, usize)] = {
+        use core::mem::{offset_of, size_of};
+        &[
+            (c"world_storage_record_v1.task", offset_of!(Record, task)),
+            (
+                c"world_storage_record_v1.entries",
+                offset_of!(Record, entries),
+            ),
+            (c"world_storage_entries_v1.nr", offset_of!(Entries, nr)),
+            (
+                c"world_storage_entries_v1.entry",
+                offset_of!(Entries, entry),
+            ),
+            (c"world_storage_entry_v1.handle", offset_of!(Entry, handle)),
+            (c"world_storage_entry_v1.object", offset_of!(Entry, object)),
+            (
+                c"world_storage_entry_v1.internal",
+                offset_of!(Entry, internal),
+            ),
+            (c"world_storage_entry_v1.sizeof", size_of::<Entry>()),
+        ]
+    };
+
     // Per-CPU variables: only their addresses are used, in `asm!`.
     extern "C" {
         /// The handle published at each of the 1024 region slots.
@@ -274,7 +300,16 @@ mod fast {
     pub(super) fn lookup_local(_handle: u64) -> Option<*mut core::ffi::c_void> {
         None
     }
+
+    /// No mirror to check.
+    #[cfg(world_storage_kunit)]
+    pub(crate) const LAYOUT: &[(&core::ffi::CStr, usize)] = &[];
 }
+
+/// The fast path's mirrors of the C structures, with their offsets, for
+/// world storage's layout test.
+#[cfg(world_storage_kunit)]
+pub(crate) use fast::LAYOUT as FAST_PATH_MIRROR_LAYOUT;
 
 /// A type whose values live in world storage: one per world.
 ///

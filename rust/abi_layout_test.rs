@@ -6,7 +6,9 @@
 //! libclang 19 drops the alignment of the empty `struct sched_statistics` and
 //! every later `task_struct` field moves). Every field this module reads
 //! through `bindings` is listed here and compared with `offsetof()` from the
-//! C half of the module, and so is our own `struct world_storage_props`.
+//! C half of the module, and so are our own `struct world_storage_props` and
+//! the structures the local lookup's fast path reads, both as the crate
+//! lays them out and as the Rust client API's `asm!` fast path mirrors them.
 
 use crate::{client_api::ffi::Props, glue::ws_layout_c_offset};
 use core::mem::offset_of;
@@ -62,7 +64,11 @@ mod tests {
 
     #[test]
     fn rust_offsets_match_c() {
-        for (name, rust) in Iterator::chain(RUST_LAYOUT.iter(), crate::world::FAST_PATH_LAYOUT) {
+        let fast_paths = Iterator::chain(
+            crate::world::FAST_PATH_LAYOUT.iter(),
+            crate::client_api::FAST_PATH_MIRROR_LAYOUT,
+        );
+        for (name, rust) in Iterator::chain(RUST_LAYOUT.iter(), fast_paths) {
             let c = c_offset(name);
             if c != *rust {
                 pr_err!("{name:?}: C offset {c}, Rust offset {rust}\n");

@@ -84,6 +84,11 @@ extern "C" {
     /// Frees `entries` now.
     pub(crate) fn ws_entries_free(entries: *mut EntryArray);
 
+    /// The exported local lookup (`include/world_storage.h`): the fast
+    /// path, then `ws_lookup_local_slow`. For tests.
+    #[cfg(world_storage_kunit)]
+    pub(crate) fn world_storage_lookup_local(handle: u64, object: *mut *mut c_void) -> c_int;
+
     /// `offsetof()` of `name` ("struct.field"), or `SIZE_MAX`.
     #[cfg(world_storage_kunit)]
     pub(crate) fn ws_layout_c_offset(name: *const kernel::ffi::c_char) -> usize;

@@ -140,3 +140,93 @@ unsafe extern "C" fn free_rcu<T: RcuFreed>(head: *mut bindings::callback_head) {
     let value = unsafe { RcuBox::from_raw(NonNull::new_unchecked(value)) };
     drop(value);
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_rcu_box)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use kernel::{sync::rcu, types::Opaque};
+
+    /// A value that counts its drops.
+    struct Counted {
+        drops: &'static AtomicUsize,
+        rcu: Opaque<bindings::callback_head>,
+    }
+
+    impl Counted {
+        fn new(drops: &'static AtomicUsize) -> Self {
+            Self {
+                drops,
+                rcu: Opaque::uninit(),
+            }
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    // SAFETY: `drops` is a shared atomic; `rcu` is used only by
+    // `RcuBox::retire`, by whoever owns the value.
+    unsafe impl Send for Counted {}
+
+    // SAFETY: `rcu` is an `Opaque<bindings::callback_head>` field that
+    // nothing but `RcuBox::retire` uses.
+    unsafe impl RcuFreed for Counted {
+        const RCU_HEAD: usize = core::mem::offset_of!(Counted, rcu);
+    }
+
+    /// Waits until every RCU callback queued so far has run.
+    fn rcu_barrier() {
+        // SAFETY: no requirement; may sleep, which a test may.
+        unsafe { bindings::rcu_barrier() };
+    }
+
+    /// A box that was never shared is dropped at once.
+    #[test]
+    fn drop_frees_at_once() -> Result {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let boxed = RcuBox::new(Counted::new(&DROPS), GFP_KERNEL)?;
+        assert_eq!(DROPS.load(Ordering::Relaxed), 0);
+        drop(boxed);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+        Ok(())
+    }
+
+    /// Ownership given up and taken back is the same value, not dropped
+    /// in between.
+    #[test]
+    fn into_raw_and_back_is_the_same_value() -> Result {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let boxed = RcuBox::new(Counted::new(&DROPS), GFP_KERNEL)?;
+        let address = boxed.as_ptr();
+        let raw = RcuBox::into_raw(boxed);
+        assert_eq!(raw.as_ptr(), address);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 0);
+        // SAFETY: from `into_raw` just above, taken back once.
+        let boxed = unsafe { RcuBox::from_raw(raw) };
+        assert_eq!(boxed.as_ptr(), address);
+        drop(boxed);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+        Ok(())
+    }
+
+    /// A retired value is dropped only after a grace period: not while a
+    /// reader that was there before the retirement is still reading, and
+    /// once after that.
+    #[test]
+    fn retire_frees_after_a_grace_period() -> Result {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let boxed = RcuBox::new(Counted::new(&DROPS), GFP_KERNEL)?;
+        let reader = rcu::read_lock();
+        RcuBox::retire(boxed);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 0);
+        drop(reader);
+        rcu_barrier();
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+        Ok(())
+    }
+}

@@ -395,3 +395,51 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_destroy_window)]
+mod destroy_window_tests {
+    use super::Service;
+    use crate::{
+        glue::world_storage_lookup_local,
+        region::{destroy_window, RegionProps},
+    };
+    use kernel::prelude::*;
+
+    /// The local lookup's fast path (no service is exported in the KUnit
+    /// module, so a miss is `ENODEV`).
+    fn fast_path(handle: u64) -> i32 {
+        let mut object = core::ptr::null_mut();
+        // SAFETY: `object` is valid for writes.
+        unsafe { world_storage_lookup_local(handle, &mut object) }
+    }
+
+    /// Lookups fail from the moment Destroy starts, the local lookup's fast
+    /// path included: inside Destroy's unpublication (a point only this
+    /// module has, `destroy_window`), the fast path no longer finds the
+    /// object that this task's CPU found just before. Rounds in which the
+    /// task migrated in between prove nothing, and are counted apart.
+    #[test]
+    fn fast_path_fails_inside_destroy() -> Result {
+        let service = KBox::pin_init(Service::new()?, GFP_KERNEL)?;
+        let (mut warm, mut found_inside) = (0, 0);
+        for _ in 0..20 {
+            let handle = service.create(RegionProps::without_callbacks(8, 8)?)?;
+            service.lookup_local(handle)?;
+            let warmed = fast_path(handle) == 0;
+            destroy_window::watch(handle);
+            service.destroy(handle)?;
+            let inside = destroy_window::answer();
+            assert_ne!(inside, destroy_window::NOT_REACHED);
+            if warmed {
+                warm += 1;
+                found_inside += i32::from(inside == 0);
+            }
+        }
+        service.shutdown();
+        pr_info!("{found_inside} of {warm} warm rounds found the object inside Destroy\n");
+        assert!(warm > 0);
+        assert_eq!(found_inside, 0);
+        Ok(())
+    }
+}

@@ -21,6 +21,8 @@ mod memory;
 mod slots;
 mod table;
 
+#[cfg(world_storage_kunit)]
+pub(crate) use slots::destroy_window;
 pub(crate) use {
     destroying::DestroyingRegions, memory::ObjectMemory, slots::Unpublished, table::RegionTable,
 };

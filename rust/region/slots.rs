@@ -111,6 +111,53 @@ impl RegionSlots {
     }
 }
 
+/// Test-only (the KUnit module; the product carries none of it): a point
+/// inside Destroy's unpublication, between its two stores, where a test
+/// has the local lookup's fast path look up the region being taken out,
+/// to check that it fails from the moment Destroy starts.
+#[cfg(world_storage_kunit)]
+pub(crate) mod destroy_window {
+    use crate::{glue::world_storage_lookup_local, handle::HANDLE_INVALID};
+    use core::{
+        ptr,
+        sync::atomic::{AtomicI32, AtomicU64, Ordering},
+    };
+
+    /// What [`answer`] returns when the window was not reached.
+    pub(crate) const NOT_REACHED: i32 = 1;
+
+    /// The handle whose Destroy is watched, or `HANDLE_INVALID`.
+    static WATCHED: AtomicU64 = AtomicU64::new(HANDLE_INVALID);
+    /// The local lookup's answer inside the window: 0 (found), an errno,
+    /// or `NOT_REACHED`.
+    static ANSWER: AtomicI32 = AtomicI32::new(NOT_REACHED);
+
+    /// Watches the next Destroy of `handle`, made by the caller's task.
+    pub(crate) fn watch(handle: u64) {
+        ANSWER.store(NOT_REACHED, Ordering::Relaxed);
+        WATCHED.store(handle, Ordering::Relaxed);
+    }
+
+    /// What the local lookup answered inside the watched Destroy's window;
+    /// stops watching.
+    pub(crate) fn answer() -> i32 {
+        WATCHED.store(HANDLE_INVALID, Ordering::Relaxed);
+        ANSWER.load(Ordering::Relaxed)
+    }
+
+    /// Destroy of `handle` is inside its window.
+    pub(super) fn reached(handle: u64) {
+        if WATCHED.load(Ordering::Relaxed) != handle {
+            return;
+        }
+        let mut object = ptr::null_mut();
+        // SAFETY: `object` is valid for writes. (In the KUnit module no
+        // service is exported: a miss of the fast path is `ENODEV`.)
+        let ret = unsafe { world_storage_lookup_local(handle, &mut object) };
+        ANSWER.store(ret, Ordering::Relaxed);
+    }
+}
+
 /// The C glue's `world_storage_handles_v1`.
 fn exported_handles() -> &'static [AtomicU64; MAX_REGIONS] {
     // SAFETY: a static of the C glue, alive as long as the module, of
@@ -183,6 +230,8 @@ impl LockedSlots<'_> {
         // First the fast path's handle: it never finds an object of a region
         // the slow path no longer knows.
         self.slots.handles[slot].store(HANDLE_INVALID, Ordering::Relaxed);
+        #[cfg(world_storage_kunit)]
+        destroy_window::reached(handle.encode());
         let p = self.slots.published[slot].swap(ptr::null_mut(), Ordering::Release);
         self.history.retiring[slot] = true;
         // SAFETY: `p` came from `KBox::into_raw` (type invariant of

@@ -370,3 +370,130 @@ impl Drop for RecordEntries {
         unsafe { ws_entries_free(*self.array.get_mut()) };
     }
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_entries)]
+mod tests {
+    use super::*;
+    use crate::world::{
+        fixture::{handle_of_slot, TestRegion},
+        record::WorldRecord,
+    };
+    use kernel::task::Task;
+
+    /// An entry is empty, reserved or full. A reservation blocks another
+    /// one and holds no object (`take` gives nothing and leaves it);
+    /// `fill` makes the object and its handle visible; `take` empties it
+    /// and hands the object back.
+    #[test]
+    fn entry_reserve_fill_take() -> Result {
+        let region = TestRegion::new()?;
+        let me: &Task = kernel::current!();
+        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let obj = region.object(&record)?;
+        let data = obj.data();
+        let handle = handle_of_slot(0)?;
+        let taken = {
+            let lock = record.lock();
+            let entry = lock.entries().get(0).ok_or(EINVAL)?;
+            assert_eq!(entry.handle(), ENTRY_EMPTY);
+            assert!(entry.object().is_none());
+            assert!(entry.reserve(&lock));
+            assert!(!entry.reserve(&lock));
+            assert!(entry.take(&lock).is_none());
+            assert!(!entry.reserve(&lock));
+            assert_eq!(entry.handle(), ENTRY_EMPTY);
+            entry.unreserve(&lock);
+            assert!(entry.reserve(&lock));
+
+            entry.fill(&lock, obj, handle);
+            assert_eq!(entry.handle(), handle);
+            assert_eq!(entry.object_memory(), Some(data));
+            assert!(entry.object().is_some_and(|o| o.data() == data));
+            assert!(!entry.reserve(&lock));
+
+            let taken = entry.take(&lock).ok_or(ENOENT)?;
+            assert_eq!(entry.handle(), ENTRY_EMPTY);
+            assert!(entry.object().is_none());
+            assert!(entry.take(&lock).is_none());
+            assert!(entry.reserve(&lock));
+            entry.unreserve(&lock);
+            taken
+        };
+        assert_eq!(taken.data(), data);
+        drop(taken);
+        Ok(())
+    }
+
+    /// Growing the entry array copies every entry: each slot of the longer
+    /// array holds what the shorter one held (handle and object), the
+    /// slots beyond are empty, and a reader that found the shorter array
+    /// before still reads it whole until its grace period ends. A replace
+    /// that lost the race (the length changed) leaves the array alone.
+    #[test]
+    fn entry_array_growth_copies_every_entry() -> Result {
+        let region = TestRegion::new()?;
+        let me: &Task = kernel::current!();
+        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let entries = RecordEntries::new(NewEntries::alloc(MIN_ENTRIES, AllocContext::Sleepable)?);
+        let mut filled = KVec::with_capacity(MIN_ENTRIES, GFP_KERNEL)?;
+        for slot in 0..MIN_ENTRIES {
+            let obj = region.object(&record)?;
+            let handle = handle_of_slot(slot)?;
+            filled.push((handle, obj.data()), GFP_KERNEL)?;
+            let lock = record.lock();
+            let entry = entries.locked(&lock).get(slot).ok_or(EINVAL)?;
+            assert!(entry.reserve(&lock));
+            entry.fill(&lock, obj, handle);
+        }
+        let longer = NewEntries::alloc(MIN_ENTRIES + 1, AllocContext::Sleepable)?;
+        let stale = NewEntries::alloc(MIN_ENTRIES + 1, AllocContext::Sleepable)?;
+
+        let guard = rcu::read_lock();
+        let before = entries.get(&guard);
+        let mut wrong = 0;
+        {
+            let lock = record.lock();
+            entries.replace(&lock, longer, MIN_ENTRIES);
+            let after = entries.locked(&lock);
+            assert_eq!(after.len(), 2 * MIN_ENTRIES);
+            for (slot, &(handle, data)) in filled.iter().enumerate() {
+                let entry = after.get(slot).ok_or(EINVAL)?;
+                if entry.handle() != handle || entry.object_memory() != Some(data) {
+                    wrong += 1;
+                }
+            }
+            assert!(after
+                .iter()
+                .skip(MIN_ENTRIES)
+                .all(|entry| entry.handle() == ENTRY_EMPTY && entry.object().is_none()));
+            entries.replace(&lock, stale, MIN_ENTRIES);
+            assert_eq!(entries.locked(&lock).len(), 2 * MIN_ENTRIES);
+        }
+        if wrong != 0 {
+            pr_err!("{wrong} of {MIN_ENTRIES} entries not copied when the array grew\n");
+        }
+        assert_eq!(wrong, 0);
+        assert_eq!(before.len(), MIN_ENTRIES);
+        for (slot, &(handle, data)) in filled.iter().enumerate() {
+            let entry = before.get(slot).ok_or(EINVAL)?;
+            assert_eq!(entry.handle(), handle);
+            assert_eq!(entry.object_memory(), Some(data));
+        }
+        drop(guard);
+
+        loop {
+            let lock = record.lock();
+            let obj = entries
+                .locked(&lock)
+                .iter()
+                .find_map(|entry| entry.take(&lock));
+            drop(lock);
+            let Some(obj) = obj else {
+                break;
+            };
+            drop(obj);
+        }
+        Ok(())
+    }
+}

@@ -26,6 +26,8 @@
 //! - `refcount.rs`: `RecordRefcount`, a record's count with its cap.
 //! - `record_ref.rs`: `RecordRef`, a counted reference on a record.
 //! - `current_cache.rs`: the per-CPU pointer to current's record (private).
+//! - `fixture.rs`: objects of a real region for the suites (KUnit module
+//!   only).
 //!
 //! Records and objects are `crate::rcu_box::RcuBox`es: freed a grace period
 //! after they are retired.
@@ -53,6 +55,8 @@
 
 mod current_cache;
 mod entries;
+#[cfg(world_storage_kunit)]
+mod fixture;
 mod object;
 mod record;
 mod record_ref;

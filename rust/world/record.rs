@@ -343,3 +343,105 @@ impl RecordGuard<'_> {
         self.entries().iter().find_map(|entry| entry.take(self))
     }
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_world_record)]
+mod tests {
+    use super::*;
+    use crate::world::fixture::{handle_of_slot, TestRegion};
+    use core::ptr;
+
+    /// Empties `record`, dropping its objects (never seen by a reader).
+    fn empty(record: &WorldRecord) {
+        loop {
+            let obj = record.lock().take_any();
+            let Some(obj) = obj else {
+                break;
+            };
+            drop(obj);
+        }
+    }
+
+    /// Reserving a slot beyond the entry array grows it (more than once if
+    /// need be) and keeps every object where lookups find it; a reserved
+    /// slot is not reserved twice until the constructor gives it up; an
+    /// exited world reserves nothing.
+    #[test]
+    fn reserve_grows_the_array_and_keeps_every_object() -> Result {
+        let region = TestRegion::new()?;
+        let me: &Task = kernel::current!();
+        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let mut filled = KVec::new();
+        for slot in Iterator::chain(0..8, [20, 100]) {
+            assert!(record.reserve(slot, AllocContext::Sleepable)?);
+            assert!(!record.reserve(slot, AllocContext::Sleepable)?);
+            let obj = region.object(&record)?;
+            let handle = handle_of_slot(slot)?;
+            filled.push((handle, obj.data()), GFP_KERNEL)?;
+            record.lock().fill(slot, handle, Some(obj));
+        }
+        let mut lost = 0;
+        {
+            let guard = rcu::read_lock();
+            assert!(record.entries(&guard).len() > 100);
+            for &(handle, data) in filled.iter() {
+                let found = record.object_memory(handle, &guard) == Some(data)
+                    && record
+                        .object(handle, &guard)
+                        .is_some_and(|obj| obj.data() == data && ptr::eq(obj.record(), &*record));
+                lost += usize::from(!found);
+            }
+        }
+        if lost != 0 {
+            pr_err!("{lost} objects not found after the entry array grew\n");
+        }
+        assert_eq!(lost, 0);
+
+        assert!(record.reserve(300, AllocContext::Sleepable)?);
+        record.lock().fill(300, handle_of_slot(300)?, None);
+        assert!(record.reserve(300, AllocContext::Sleepable)?);
+        record.lock().fill(300, handle_of_slot(300)?, None);
+
+        record.lock().mark_exited();
+        assert!(!record.reserve(9, AllocContext::Sleepable)?);
+        assert!(!record.reserve(1000, AllocContext::Sleepable)?);
+        empty(&record);
+        let guard = rcu::read_lock();
+        assert!(filled
+            .iter()
+            .all(|&(handle, _)| record.object_memory(handle, &guard).is_none()));
+        Ok(())
+    }
+
+    /// `DeferredRecords` yields each record of a chain of deferral links
+    /// once, from the head (the last queued, as `llist_add()` links them).
+    #[test]
+    fn deferred_records_yields_each_record_once() -> Result {
+        let me: &Task = kernel::current!();
+        let mut queued = KVec::new();
+        let mut head: *mut bindings::llist_node = ptr::null_mut();
+        for _ in 0..3 {
+            let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+            let link = record.deferred.get();
+            // SAFETY: `link` is the deferral link of a record no one else
+            // sees; it is linked once, before the chain is handed over.
+            unsafe { (*link).next = head };
+            head = link;
+            queued.push(RcuBox::into_raw(record), GFP_KERNEL)?;
+        }
+        // SAFETY: a chain of the deferral links of records given up by
+        // `RcuBox::into_raw`, owned here and given up.
+        let records = unsafe { DeferredRecords::new(head) };
+        let mut taken = 0;
+        for (record, expected) in records.zip(queued.iter().rev()) {
+            assert_eq!(record.as_ptr(), expected.as_ptr());
+            taken += 1;
+        }
+        assert_eq!(taken, 3);
+        // SAFETY: an empty chain.
+        assert!(unsafe { DeferredRecords::new(ptr::null_mut()) }
+            .next()
+            .is_none());
+        Ok(())
+    }
+}

@@ -6,7 +6,8 @@
  * no longer under the old one, its local lookup works on any CPU, a
  * reference taken before the exec is released after it, its destructor
  * runs once at exit, and a new task that gets the old TID (clone3 set_tid)
- * gets a fresh object without disturbing the exec'd task.
+ * gets a fresh object without disturbing the exec'd task. A region created
+ * after the exec constructs the world's object with its new TID.
  *
  * Roles: this program forks a child whose second thread (TID X) sets its
  * object to a cookie, holds a reference to it and re-executes this program
@@ -33,6 +34,8 @@
 #endif
 
 #define SLOT 1
+/* A region created after the exec. */
+#define CTOR_SLOT 2
 #define AFTER_EXEC "--after-exec"
 #define STATS "/sys/kernel/debug/world_storage/stats"
 #define NEW_TASKS 50
@@ -534,7 +537,7 @@ int main(int argc, char **argv)
 	ws_require_client();
 	if (access(STATS, R_OK))
 		ksft_exit_skip("no %s\n", STATS);
-	ksft_set_plan(19);
+	ksft_set_plan(20);
 
 	ksft_test_result(ws_cmd("create %d", SLOT) == 0, "create\n");
 
@@ -567,6 +570,19 @@ int main(int argc, char **argv)
 	ksft_print_msg("get %d (old TID): rc %d wid=%d value=%llu (want rc %d)\n", round.x, rc,
 		       rc ? -1 : wid, rc ? 0 : value, -ESRCH);
 	ksft_test_result(rc == -ESRCH, "lookup_by_old_tid_is_esrch\n");
+
+	/*
+	 * The world's ID is its new TID from the exec on, for its callbacks
+	 * too: a region created now constructs its object with that ID (the
+	 * Rust client's object keeps the ID its constructor got).
+	 */
+	rc = ws_cmd("create %d", CTOR_SLOT);
+	if (!rc)
+		rc = ws_query(&wid, &value, "get %d %d", CTOR_SLOT, round.tid);
+	ksft_print_msg("region created after the exec: rc %d, constructor's wid=%d (want %d)\n",
+		       rc, rc ? -1 : wid, round.tid);
+	ksft_test_result(rc == 0 && wid == round.tid, "constructor_after_exec_gets_the_new_tid\n");
+	ws_cmd("destroy %d", CTOR_SLOT);
 
 	/* (v) A new task with the old TID: a fresh object; the exec'd one keeps its own. */
 	r = reuse_tid(round.x, &why);

@@ -620,6 +620,94 @@ static void local_lookup_forgets_what_left_the_table(struct kunit *test)
 }
 
 /*
+ * How many CPUs' record pointers (world_storage_current_v1, what the fast
+ * path reads) point at @record. Only compares addresses: @record may be
+ * freed.
+ */
+static int cpus_pointing_at(const struct world_storage_record_v1 *record)
+{
+	int cpu, n = 0;
+
+	for_each_possible_cpu(cpu)
+		n += READ_ONCE(per_cpu(world_storage_current_v1, cpu)) == record;
+	return n;
+}
+
+/* This CPU's record pointer, right after a local lookup filled it. */
+static const struct world_storage_record_v1 *cached_record(u64 h)
+{
+	const struct world_storage_record_v1 *record;
+	void *obj;
+
+	preempt_disable();
+	record = world_storage_lookup_local(h, &obj) ? NULL :
+		 this_cpu_read(world_storage_current_v1);
+	preempt_enable();
+	return record;
+}
+
+struct cached_by_exiting {
+	u64 handle;
+	const struct world_storage_record_v1 *record;
+	struct completion done;
+};
+
+static int cache_then_exit(void *data)
+{
+	struct cached_by_exiting *c = data;
+
+	c->record = cached_record(c->handle);
+	complete(&c->done);
+	idle_until_stopped();
+	return 0;
+}
+
+/*
+ * A record that has left the table (its world exited, or the last region
+ * went) is pointed at by no CPU: the per-CPU pointers are what the fast
+ * path dereferences, and the record is freed a grace period later. First a
+ * kernel thread bound to one CPU fills that CPU's pointer and exits (while
+ * a region keeps its record in the table until then); then this task fills
+ * its CPU's pointer and destroys the last region, which takes every record
+ * out of the table. No one else looks up on those CPUs meanwhile (the suite
+ * runs at insmod, before any other client has a region), so a pointer left
+ * behind stays to be seen. (A record whose task is cleared but which CPUs
+ * still point at fails the fast path's task check, but is freed memory.)
+ */
+static void no_cpu_points_at_a_record_that_left_the_table(struct kunit *test)
+{
+	struct world_storage_props p = owned_props();
+	struct cached_by_exiting c = { .record = NULL };
+	const struct world_storage_record_v1 *mine;
+	struct task_struct *t;
+	int i, left = -1;
+
+	init_completion(&c.done);
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &c.handle), 0);
+	t = kthread_create(cache_then_exit, &c, "ws_abi_cache_exit");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	kthread_bind(t, cpumask_last(cpu_online_mask));
+	wake_up_process(t);
+	wait_for_completion(&c.done);
+	KUNIT_ASSERT_NOT_NULL(test, c.record);
+	KUNIT_EXPECT_EQ(test, cpus_pointing_at(c.record), 1);
+	kthread_stop(t);
+	/* Its exit hook runs after kthread_stop() returns: wait for it. */
+	for (i = 0; i < 250 && (left = cpus_pointing_at(c.record)); i++)
+		msleep(20);
+	KUNIT_EXPECT_EQ_MSG(test, left, 0, "CPUs still point at an exited world's record");
+
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current,
+						   cpumask_of(raw_smp_processor_id())), 0);
+	mine = cached_record(c.handle);
+	KUNIT_EXPECT_NOT_NULL(test, mine);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(c.handle), 0);
+	KUNIT_EXPECT_EQ_MSG(test, cpus_pointing_at(mine), 0,
+			    "CPUs still point at a record the last Destroy took out");
+	set_cpus_allowed_ptr(current, cpu_possible_mask);
+}
+
+/*
  * Lookups fail from the moment Destroy starts, the local lookup's fast paths
  * included: once a remote lookup of the handle has failed, a local one
  * must fail too, through the header's fast path inlined into this module
@@ -1002,6 +1090,7 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(kthread_created_after_create_has_its_object),
 	KUNIT_CASE(remote_lookup_of_world_without_object),
 	KUNIT_CASE(local_lookup_forgets_what_left_the_table),
+	KUNIT_CASE(no_cpu_points_at_a_record_that_left_the_table),
 	KUNIT_CASE(destroy_invalidates_at_once_and_waits),
 	KUNIT_CASE_SLOW(local_lookup_fails_once_destroy_started),
 	KUNIT_CASE_SLOW(local_lookup_owner_under_preemption),

@@ -16,6 +16,13 @@
  *
  * Every region checks at Destroy that each constructor call had its
  * destructor call. /sys/kernel/debug/ws_stress/results has the totals.
+ *
+ * At load it first fills every region slot below PINNED_BELOW with regions
+ * kept until unload, so the churned regions land at slot 8 or above: past
+ * the 8 entries of a new world's smallest entry array. A world made while
+ * no churned region is live gets that array, and the next Create grows it
+ * (a longer copy replaces it) while the hrtimer, the looker and the task
+ * storm look up, create and reap worlds.
  */
 
 #include <linux/debugfs.h>
@@ -36,6 +43,7 @@ module_param(seconds, uint, 0444);
 MODULE_PARM_DESC(seconds, "how long to run");
 
 #define LIVE 4
+#define PINNED_BELOW 8
 #define HELD 16
 #define IRQ_PERIOD_US 1000
 
@@ -54,8 +62,14 @@ static struct {
 	atomic_long_t ctor_calls, dtor_calls, ctor_failures_injected;
 	atomic_long_t remote_lookups, remote_hits, held_released, release_errors;
 	atomic_long_t irq_lookups, irq_hits, irq_wrong_task;
+	/* Churned regions created below PINNED_BELOW (none is expected). */
+	atomic_long_t churned_low_slots;
 	atomic_t max_tid;
 } totals;
+
+/* The regions pinned at load, below PINNED_BELOW. */
+static u64 pinned[PINNED_BELOW];
+static int nr_pinned;
 
 static bool is_victim(pid_t wid)
 {
@@ -126,6 +140,9 @@ static struct stress_region *region_create(void)
 		return NULL;
 	}
 	atomic_long_inc(&totals.regions_created);
+	/* The slot is the handle's low 32 bits (layout version 1). */
+	if ((u32)r->handle < PINNED_BELOW)
+		atomic_long_inc(&totals.churned_low_slots);
 	return r;
 }
 
@@ -160,6 +177,35 @@ static int task_region_create(void)
 	};
 
 	return world_storage_create(&props, &task_region);
+}
+
+static void unpin_low_slots(void)
+{
+	while (nr_pinned)
+		world_storage_destroy(pinned[--nr_pinned]);
+}
+
+/* Fills every free slot below PINNED_BELOW (slots are taken lowest first). */
+static int pin_low_slots(void)
+{
+	struct world_storage_props props = {
+		.type = WORLD_STORAGE_TYPE_SIMPLE,
+		.owner = THIS_MODULE,
+		.size = 8,
+		.align = 8,
+	};
+	int err;
+
+	while (nr_pinned < PINNED_BELOW) {
+		err = world_storage_create(&props, &pinned[nr_pinned]);
+		if (err) {
+			unpin_low_slots();
+			return err;
+		}
+		if ((u32)pinned[nr_pinned++] >= PINNED_BELOW - 1)
+			break;
+	}
+	return 0;
 }
 
 static int churn(void *unused)
@@ -280,6 +326,7 @@ static int results_show(struct seq_file *m, void *v)
 	SHOW(irq_lookups);
 	SHOW(irq_hits);
 	SHOW(irq_wrong_task);
+	SHOW(churned_low_slots);
 #undef SHOW
 	return 0;
 }
@@ -294,6 +341,11 @@ static int __init ws_stress_init(void)
 
 	if (err)
 		return err;
+	err = pin_low_slots();
+	if (err) {
+		world_storage_destroy(task_region);
+		return err;
+	}
 	for (i = 0; i < LIVE; i++)
 		atomic64_set(&live_handles[i], WORLD_STORAGE_HANDLE_INVALID);
 	atomic_set(&totals.max_tid, 1);
@@ -320,6 +372,7 @@ static void __exit ws_stress_exit(void)
 	hrtimer_cancel(&irq_timer);
 	world_storage_destroy(task_region);
 	kthread_stop(churner);
+	unpin_low_slots();
 	kthread_stop(lookers);
 	put_task_struct(churner);
 	put_task_struct(lookers);

@@ -22,8 +22,13 @@
 //! | `fail none`, `fail all`, `fail after N` | constructor failure policy (error `EDOM`) | |
 //! | `createbig` | creates the region of `Big` (`BIG_SIZE` bytes, zero-filled) | |
 //! | `destroybig` | drops it | |
+//! | `destroywindow N` | `N` rounds of Destroy racing the caller's lookups (see [`destroy_window`]) | `raced=K found_after=F` |
 
-use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use core::{
+    ffi::c_int,
+    mem::ManuallyDrop,
+    sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering},
+};
 use kernel::{
     c_str,
     debugfs::{Dir, File},
@@ -31,7 +36,9 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::{Arc, Mutex, UniqueArc},
+    time::{delay::fsleep, Delta},
     uaccess::UserSliceReader,
+    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
 };
 
 #[path = "../../include/world_storage.rs"]
@@ -106,6 +113,106 @@ impl WorldObject for Big {
             bytes <- pin_init::init_zeroed(),
         })
     }
+}
+
+/// The object of `destroywindow`'s regions: its world's ID.
+struct Window(#[allow(dead_code, reason = "only its place is looked up")] Pid);
+
+impl WorldObject for Window {
+    fn init(wid: Pid) -> impl PinInit<Self, Error> {
+        Ok::<_, Error>(Window(wid))
+    }
+}
+
+extern "C" {
+    /// The C API's Destroy: `destroywindow` destroys a region by its handle
+    /// while its `WorldStorage` stays in place to look up through.
+    fn world_storage_destroy(handle: u64) -> c_int;
+}
+
+/// Remote lookups a `destroywindow` round makes at most while it waits for
+/// the Destroy to start.
+const WINDOW_LOOKUPS: usize = 1 << 22;
+
+/// The Destroy of a `destroywindow` round, by handle, from a work item.
+/// (A work item of this module's own: `Queue::try_spawn`'s lock class is
+/// shared by every module that uses it, under one name per module, which
+/// lockdep reports.)
+#[pin_data]
+struct DestroyByHandle {
+    handle: u64,
+    /// Destroy's result once it returned; 1 until then.
+    result: AtomicI32,
+    #[pin]
+    work: Work<DestroyByHandle>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for DestroyByHandle { self.work }
+}
+
+impl WorkItem for DestroyByHandle {
+    type Pointer = Arc<DestroyByHandle>;
+
+    fn run(this: Arc<DestroyByHandle>) {
+        // SAFETY: no requirement; `handle` names a region destroyed only
+        // here (its `WorldStorage` is never dropped).
+        let ret = unsafe { world_storage_destroy(this.handle) };
+        this.result.store(ret, Ordering::Release);
+    }
+}
+
+/// `rounds` rounds of the Destroy window through the safe API's
+/// `local()` (its inlined `asm!` fast path first), as ws_abi_test's
+/// `local_lookup_fails_once_destroy_started` does through the C ones: the
+/// caller (pinned to one CPU by the kselftest) has its object found, a
+/// work item destroys the region, and the caller looks its object up
+/// remotely until that fails, then locally. Lookups fail from the moment
+/// Destroy starts: the local one must fail too. Returns the rounds whose
+/// remote lookup failed before the bound and, of those, the rounds whose
+/// local lookup still found the object.
+fn destroy_window(module: &'static ThisModule, rounds: u32) -> Result<(u32, u32)> {
+    let me = current!().pid();
+    let (mut raced, mut found_after) = (0, 0);
+    for _ in 0..rounds {
+        let storage = WorldStorage::<Window>::new(module)?;
+        // This CPU now points at the caller's record.
+        storage.local()?;
+        let handle = storage.handle();
+        let destroy = Arc::pin_init(
+            pin_init!(DestroyByHandle {
+                handle,
+                result: AtomicI32::new(1),
+                work <- new_work!("ws_test_client::DestroyByHandle"),
+            }),
+            GFP_KERNEL,
+        )?;
+        // Destroyed by the work item, by handle: never dropped.
+        let storage = ManuallyDrop::new(storage);
+        if workqueue::system_unbound()
+            .enqueue(destroy.clone())
+            .is_err()
+        {
+            drop(ManuallyDrop::into_inner(storage));
+            return Err(EBUSY);
+        }
+        let remote_failed = (0..WINDOW_LOOKUPS).any(|_| storage.get(me).is_err());
+        let local_found = storage.local().is_ok();
+        if remote_failed {
+            raced += 1;
+            found_after += u32::from(local_found);
+        }
+        let mut waited = 0;
+        while destroy.result.load(Ordering::Acquire) == 1 {
+            if waited == 10_000 {
+                return Err(ETIMEDOUT);
+            }
+            fsleep(Delta::from_millis(1));
+            waited += 1;
+        }
+        kernel::error::to_result(destroy.result.load(Ordering::Acquire))?;
+    }
+    Ok((raced, found_after))
 }
 
 /// A reference kept by `hold`, of any slot's type.
@@ -344,6 +451,11 @@ impl Client {
                 // Dropped here, outside the lock: Destroy may block.
                 drop(region);
                 Ok(())
+            }
+            "destroywindow" => {
+                let rounds = u32::try_from(arg()?).map_err(|_| EINVAL)?;
+                let (raced, found_after) = destroy_window(self.module, rounds)?;
+                self.reply(fmt!("raced={raced} found_after={found_after}"))
             }
             _ => Err(EINVAL),
         }
