@@ -36,12 +36,16 @@ static void pause_ms(long ms)
 	nanosleep(&t, NULL);
 }
 
-/* The region's line while it is being destroyed; 1 if found. */
+/*
+ * The region's line while it is being destroyed; 1 if found. Polled for as
+ * long as the log line is (the Destroy cannot end before the release): a
+ * starved VM may start the destroyer late.
+ */
 static int find_destroying(unsigned long long handle, struct ws_region *r)
 {
 	int i;
 
-	for (i = 0; i < 50; i++) {
+	for (i = 0; i < LOG_POLLS * 5; i++) {
 		if (ws_find_region(handle, "ws_c_client", r) && !strcmp(r->state, "destroying"))
 			return 1;
 		pause_ms(20);
