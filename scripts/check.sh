@@ -150,8 +150,9 @@ kunit_modules=$(sed -n 's/^KUNIT_MODULES="\(.*\)"$/\1/p' scripts/guest/run-tests
 
 # suites_of FILE...: the KUnit suites declared in these files.
 suites_of() {
-	grep -hoE 'kunit_tests\([a-z0-9_]+\)' "$@" 2>/dev/null | sed -E 's/.*\((.*)\)/\1/' || true
-	grep -lE '^#include <kunit/test.h>' "$@" 2>/dev/null |
+	{ grep -hoE 'kunit_tests\([a-z0-9_]+\)' "$@" 2>/dev/null || true; } |
+		sed -E 's/.*\((.*)\)/\1/'
+	{ grep -lE '^#include <kunit/test.h>' "$@" 2>/dev/null || true; } |
 		xargs -r sed -nE 's/^\t\.name = "([a-z0-9_]+)",$/\1/p'
 }
 
@@ -376,10 +377,13 @@ one_suite() {
 	done
 	if [ -z "$unit" ]; then
 		# A KUnit suite: its module's unit, only that suite (KUnit's filter).
+		# (grep without -q: it reads all, no SIGPIPE under pipefail.)
 		for m in $kunit_modules; do
-			unit_suites "kunit/$m" | grep -qxF "kunit/$only" && unit=kunit/$m
+			if unit_suites "kunit/$m" | grep -xF "kunit/$only" >/dev/null; then
+				unit=kunit/$m
+			fi
 		done
-		base_suites | grep -qxF "kunit/$only" || [ -n "$unit" ] ||
+		base_suites | grep -xF "kunit/$only" >/dev/null || [ -n "$unit" ] ||
 			die "T=$only: no such suite; the kselftests and KUnit modules:"$'\n'"$(all_units | sed 's/^/  /')"
 		filter="kunit.filter_glob=$only"
 		expect=("kunit/$only" kselftest/harness/cpus)
