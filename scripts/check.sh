@@ -64,7 +64,10 @@ KBUILD=$(kernel_build_dir)
 
 # What each cached step reads, for its key (scripts/steps.sh: a path of the
 # tree, an /absolute path, tool:CMD, var:NAME). A new step is its list of
-# inputs here and one `cached_step NAME "$its_inputs" CMD...` line below.
+# inputs here and one `cached_step NAME "$its_inputs" CMD...` line below
+# (cached_step_bg: alongside what follows); if it runs tests, it writes
+# "PASSED FAILED SKIPPED" to $WS_STEP_COUNTS and they count in the last
+# line.
 module_sources="Kbuild Makefile rust include samples selftests bench"
 rustfmt_inputs="rust samples selftests include scripts/rustfmt.sh tool:rustfmt
 	$(kernel_src_dir)/.rustfmt.toml"
@@ -458,29 +461,23 @@ harness_tests() {
 
 # The VM steps, at once: they share the VM slots. Each one's output is
 # shown when it is done.
-vm_steps=()
 if [ -n "$only" ]; then
-	vm_steps=("tests in the VM: $only")
-	WS_CHECK_CACHE=0 cached_step "${vm_steps[0]}" "" one_suite
+	WS_CHECK_CACHE=0 cached_step "tests in the VM: $only" "" one_suite
 else
-	vm_steps=("tests in the VM$([ "$debug" -eq 0 ] || echo " (debug kernel)")")
-	cached_step_bg "${vm_steps[0]}" "$vm_inputs" tests_in_vm
+	cached_step_bg "tests in the VM$([ "$debug" -eq 0 ] || echo " (debug kernel)")" \
+		"$vm_inputs" tests_in_vm
 	if [ "$debug" -eq 0 ]; then
-		vm_steps+=("harness self-tests")
-		cached_step_bg "${vm_steps[1]}" "$harness_inputs" harness_tests
+		cached_step_bg "harness self-tests" "$harness_inputs" harness_tests
 	fi
 fi
 steps_wait
+# (Steps are never called in an `&&` or `||` list: bash would ignore set -e
+# in them.)
 if [ "$debug" -eq 1 ]; then
-	vm_steps+=("long stress on the plain kernel ($LONG_STRESS)")
-	cached_step "${vm_steps[-1]}" "" long_stress
+	cached_step "long stress on the plain kernel ($LONG_STRESS)" "" long_stress
 fi
 
-counts="0 0 0"
-for name in "${vm_steps[@]}"; do
-	counts=$(add_counts "$counts" "$(step_counts "$name")")
-done
-read -r p f sk <<<"$counts"
+read -r p f sk < <(steps_total)
 [ "$sk" -eq 0 ] || echo "$sk skipped"
 echo "$p passed, $f failed"
 [ "$f" -eq 0 ]

@@ -22,7 +22,8 @@
 # A step that runs tests writes "PASSED FAILED SKIPPED" to the file named
 # by $WS_STEP_COUNTS; `step_counts NAME` prints them, from this run or from
 # the recorded one, so a step not run again counts what it counted when it
-# ran. A step is recorded only when CMD exits 0 and counted no failure: a
+# ran, and `steps_total` sums them over the check's steps (check.sh's last
+# line). A step is recorded only when CMD exits 0 and counted no failure: a
 # failure is never reused, the step runs again the next time. CMD exiting
 # non-zero ends the check, as with `step`.
 #
@@ -80,9 +81,11 @@ step_slug() {
 	tr -c 'a-zA-Z0-9\n' '-' <<<"$1" | tr -s '-' | sed 's/^-//; s/-$//'
 }
 
+ws_steps_counted=()
 cached_step() {
 	local name=$1 inputs=$2 steps key dir rc start failed
 	shift 2
+	ws_steps_counted+=("$name")
 	steps=$WS_STEPS_DIR/$(step_slug "$name")
 	# shellcheck disable=SC2086 # INPUTS is a list of words
 	key=$({
@@ -136,6 +139,7 @@ cached_step_bg() {
 		WS_BG_DIR=$(mktemp -d)
 		trap 'rm -rf "$WS_BG_DIR"' EXIT
 	fi
+	ws_steps_counted+=("$1")
 	cached_step "$@" >"$WS_BG_DIR/${#ws_bg_pids[@]}" 2>&1 &
 	ws_bg_pids+=($!)
 }
@@ -157,4 +161,15 @@ steps_wait() {
 step_counts() {
 	local file=$WS_STEPS_DIR/$(step_slug "$1")/current/counts
 	if [ -f "$file" ]; then cat "$file"; else echo "0 0 0"; fi
+}
+
+# steps_total: "PASSED FAILED SKIPPED" summed over every cached step of
+# this check (run or reused): what its last line counts.
+steps_total() {
+	local name p f s tp=0 tf=0 ts=0
+	for name in "${ws_steps_counted[@]}"; do
+		read -r p f s < <(step_counts "$name")
+		tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
+	done
+	echo "$tp $tf $ts"
 }

@@ -40,7 +40,8 @@ selected() {
 	esac
 }
 
-# The guest's uptime in centiseconds: a builtin read, no new task.
+# The guest's uptime in centiseconds (taken between tests, never while one
+# runs: tests count every task created meanwhile).
 uptime_cs() {
 	read -r up _ </proc/uptime
 	echo "${up%.*}${up#*.}"
