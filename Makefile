@@ -80,7 +80,11 @@ help:
 	@echo '  kernel         build the dev kernel (.config.fragment)'
 	@echo '  selftests      build the test programs'
 	@echo '  run            boot the VM, load world_storage.ko and the sample, show it'
-	@echo '  check          every check and every test, in the VM; last line "N passed, N failed"'
+	@echo '  check          every check and every test, in two VMs at once; last line'
+	@echo '                 "N passed, N failed"; a step whose inputs did not change since it'
+	@echo '                 passed is not run again (WORLD_STORAGE_CHECK_CACHE=0: run all)'
+	@echo '                 T=<suite>: the builds, then only that suite: a kselftest'
+	@echo '                 (world_storage/new_tasks), a KUnit module or a KUnit suite'
 	@echo '  check-debug    the tests on the debug kernel, then the long stress run'
 	@echo '  bench          the benchmark table'
 	@echo '  vm             an interactive shell in the VM'
@@ -123,7 +127,7 @@ run: modules selftests
 	@scripts/vm.sh --name run --script scripts/guest/run-demo.sh --append "quiet loglevel=3"
 
 check:
-	@scripts/check.sh
+	@scripts/check.sh $(if $(T),--only '$(T)')
 
 # The whole suite and a fixed-time stress test on the debug kernel (KASAN,
 # lockdep, kmemleak, failslab): any report fails it. Then a second boot, of

@@ -2,43 +2,118 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: setup, kernel, modules (clippy, warnings are errors), rustfmt,
-# then one VM boot that runs every KUnit suite and kselftest, then the
+# the documentation, the documentation's example clients, then every KUnit
+# suite and kselftest in two VMs at once (each with its own CPUs), and the
 # harness's own tests: boots with a planted failure, each of which must be
 # reported. The last line printed is "N passed, N failed" (skips, if any,
 # counted on the line before it).
 #
-# `make check-debug` (--debug): the same tests on the debug kernel, with a
-# stress run of a fixed length, then a second boot, of the plain dev kernel,
-# that runs only the long stress test (at least 100 000 tasks); its result
-# counts in the same last line.
+# A step whose inputs have not changed since it passed is not run again: it
+# prints what it printed then and counts what it counted (scripts/steps.sh).
+# `make` itself decides what to rebuild of the modules and test programs.
+# WORLD_STORAGE_CHECK_CACHE=0 runs every step.
+#
+# `make check T=<suite>` (--only SUITE): the builds, then only that suite, in
+# one VM: a kselftest (world_storage/new_tasks, or new_tasks), a KUnit module
+# (world_storage_kunit) or a KUnit suite (world_storage_drain).
+#
+# `make check-debug` (--debug): the same tests on the debug kernel, in one
+# VM, with a stress run of a fixed length, then a second boot, of the plain
+# dev kernel, that runs only the long stress test (at least 100 000 tasks);
+# its result counts in the same last line. Every step runs (no record is
+# used).
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/steps.sh"
 cd "$WS_TOP"
 
 # --debug (make check-debug): the debug kernel; no harness self-tests (make
 # check proves the harness), a longer VM timeout, and the long stress run on
 # the plain kernel.
-debug=0
-[ "${1:-}" != --debug ] || debug=1
+debug=0 only=""
+case "${1:-}" in
+--debug) debug=1 WS_CHECK_CACHE=0 ;;
+--only) only=$2 ;;
+esac
 
 # Stress lengths, <seconds>x<minimum tasks>. make check: stress.c's default
-# (5 s) unless WORLD_STORAGE_STRESS says otherwise. The debug kernel: a fixed
+# (5 s; 10 s with two VMs, below) unless WORLD_STORAGE_STRESS says
+# otherwise. The debug kernel: a fixed
 # time, no minimum but one task (it is several times slower per task and
 # its count is only reported). The plain kernel's long run: the minimum.
 STRESS=${WORLD_STORAGE_STRESS:-}
 [ "$debug" -eq 0 ] || STRESS=${STRESS:-120x1}
 LONG_STRESS=${WORLD_STORAGE_LONG_STRESS:-150x100000}
 
+# How many VMs run at once (each with its own $WS_VM_CPUS CPUs): the
+# tests in the VM are split between them, and the harness self-tests'
+# boots share them (README: the times measured on 2 cores). The debug
+# kernel's run stays one VM (its per-test limits were measured alone).
+CHECK_VMS=${WORLD_STORAGE_CHECK_VMS:-2}
+case "$CHECK_VMS" in
+'' | *[!0-9]* | 0) die "WORLD_STORAGE_CHECK_VMS=$CHECK_VMS is not a number >= 1" ;;
+esac
+[ "$debug" -eq 0 ] || CHECK_VMS=1
+# With two VMs sharing the host's cores the stress test gets twice its
+# default time for the same minimum of tasks: in 5 s it created 955 of its
+# 1000 next to the other VM, rust-analyzer and a kernel build on the host.
+[ "$CHECK_VMS" -eq 1 ] || [ -n "$only" ] || STRESS=${STRESS:-10x1000}
+
+OUT=$(out_dir)
+KBUILD=$(kernel_build_dir)
+
+# What each cached step reads, for its key (scripts/steps.sh: a path of the
+# tree, an /absolute path, tool:CMD, var:NAME). A new step is its list of
+# inputs here and one `cached_step NAME "$its_inputs" CMD...` line below
+# (cached_step_bg: alongside what follows); if it runs tests, it writes
+# "PASSED FAILED SKIPPED" to $WS_STEP_COUNTS and they count in the last
+# line.
+module_sources="Kbuild Makefile rust include samples selftests bench"
+rustfmt_inputs="rust samples selftests include scripts/rustfmt.sh tool:rustfmt
+	$(kernel_src_dir)/.rustfmt.toml"
+docutils_version=$(python3 -c 'import docutils; print(docutils.__version__)' 2>/dev/null || true)
+docs_inputs="Documentation include/world_storage.h rust/world_storage_glue.c
+	scripts/check-docs.py tool:python3 var:docutils_version"
+help_inputs="Makefile"
+# The clients of the documentation, built as it says (also against a `make
+# install` copy and as against your own kernel), and rust-analyzer on the
+# Rust client: the document, the API, what the clients link against.
+own_kernel_out=$(KDIR=$KBUILD scripts/paths.sh out)
+doc_client_inputs="Documentation/world-storage.rst include Makefile scripts/paths.sh
+	scripts/install.sh scripts/doc-clients.sh scripts/doc-clients.py
+	scripts/rust-analyzer.py scripts/ra-unresolved.sh
+	$OUT/modules/Module.symvers $own_kernel_out/modules/Module.symvers
+	tool:rustfmt tool:clippy-driver tool:rust-analyzer"
+# The safe Rust API's compile-fail clients (built as the documentation's
+# Rust recipe builds a client) and its reference (rustdoc, with a module's
+# flags and the kernel crates' metadata): the API, the recipe, the scripts,
+# what a client links against, the compilers.
+rust_api_inputs="include/world_storage.rs Documentation/world-storage.rst
+	scripts/compile-fail.sh scripts/rustdoc.sh scripts/doc-clients.py scripts/paths.sh
+	$OUT/modules/Module.symvers $KBUILD/rust:*.rmeta $KBUILD/include/generated/rustc_cfg
+	tool:rustc tool:rustdoc tool:clippy-driver"
+# rust-analyzer on the project's own crates.
+editor_inputs="$module_sources scripts/rust-analyzer.py scripts/ra-unresolved.sh
+	tool:rust-analyzer"
+# Everything a VM boot of the tests reads: the initramfs (scripts/vm.sh
+# build_initramfs: the modules, test programs, guest scripts, busybox),
+# the kernel, QEMU and its settings; the summariser. (Which accelerator
+# vm.sh's probe finds is the host's, not an input.)
+vm_common_inputs="scripts/guest scripts/vm.sh scripts/ktap_summary.py /bin/busybox
+	$KBUILD/arch/x86/boot/bzImage tool:qemu-system-x86_64
+	var:WORLD_STORAGE_ACCEL var:WS_VM_CPUS"
+vm_inputs="$vm_common_inputs $OUT/modules:*.ko $OUT/selftests $OUT/bench var:STRESS
+	var:CHECK_VMS"
+# The harness self-tests load only the harness's module and programs.
+harness_inputs="$vm_common_inputs $OUT/modules/selftests/harness/ws_harness.ko
+	$OUT/selftests/harness"
+
 check_vm_cpus
 step "setup" scripts/setup.sh
 step "kernel${WS_EXTRA_FRAGMENT:+ + $WS_EXTRA_FRAGMENT}" scripts/build-kernel.sh
-check_vm_cpus "$(kernel_build_dir)"
+check_vm_cpus "$KBUILD"
 step "modules (clippy, warnings are errors)" make -s --no-print-directory modules WERROR=1 CLIPPY=1
-step "rustfmt" scripts/rustfmt.sh --check
-step "documentation (docutils)" scripts/check-docs.py
 step "selftests" make -s --no-print-directory selftests
-step "the documentation's example clients, as its recipes build them" scripts/doc-clients.sh
-step "the safe Rust API: compile-fail tests, rustdoc" bash -c 'scripts/compile-fail.sh && scripts/rustdoc.sh --check'
 
 # make help names every target of the Makefile.
 help_lists_targets() {
@@ -49,7 +124,45 @@ help_lists_targets() {
 	done
 	[ -z "$missing" ] || die "make help does not list:$missing"
 }
-step "make help lists every target" help_lists_targets
+
+# The compile-fail clients (each case and its twin count) and the API
+# reference (one more).
+rust_api_checks() {
+	local log summary p=0 f=1
+	log=$(scripts/compile-fail.sh) || true
+	echo "$log"
+	summary=$(tail -n1 <<<"$log")
+	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+	fi
+	if scripts/rustdoc.sh --check; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+	fi
+	echo "$p $f 0" >"$WS_STEP_COUNTS"
+}
+
+doc_clients() {
+	step "this tree built as against your own kernel (make KDIR=...)" \
+		scripts/doc-clients.sh own-kernel
+	cached_step "the documentation's example clients, as its recipes build them" \
+		"$doc_client_inputs" scripts/doc-clients.sh clients
+}
+if [ -z "$only" ]; then
+	cached_step "rustfmt" "$rustfmt_inputs" scripts/rustfmt.sh --check
+	cached_step "documentation (docutils)" "$docs_inputs" scripts/check-docs.py
+	cached_step "make help lists every target" "$help_inputs" help_lists_targets
+	doc_clients
+	cached_step "the safe Rust API: compile-fail clients, rustdoc" "$rust_api_inputs" \
+		rust_api_checks
+	# Alongside the rest: it needs no build output, and it is long.
+	cached_step_bg "rust-analyzer: no unresolved name in the project" "$editor_inputs" \
+		scripts/doc-clients.sh editor
+elif [ "$only" = world_storage/doc_clients ] || [ "$only" = doc_clients ]; then
+	# That test loads the clients.
+	doc_clients
+fi
 if [ "$debug" -eq 1 ]; then
 	# The long stress runs on the plain dev kernel: build it (if missing),
 	# its modules and test programs.
@@ -61,19 +174,61 @@ if [ "$debug" -eq 1 ]; then
 	step "plain kernel, modules and selftests (for the long stress)" plain_prereqs
 fi
 
-OUT=$(out_dir)
+# The modules whose KUnit suites run when the guest loads them
+# (scripts/guest/run-tests.sh says which).
+kunit_modules=$(sed -n 's/^KUNIT_MODULES="\(.*\)"$/\1/p' scripts/guest/run-tests.sh)
+[ -n "$kunit_modules" ] || die "no KUNIT_MODULES in scripts/guest/run-tests.sh"
 
-# Every suite the tree declares: KUnit suites (Rust and C) and kselftests.
-expected_suites() {
-	local target
-	grep -rhoE 'kunit_tests\([a-z0-9_]+\)' rust samples selftests 2>/dev/null |
-		sed -E 's/kunit_tests\((.*)\)/kunit\/\1/'
-	grep -rlE '^#include <kunit/test.h>' rust samples selftests 2>/dev/null |
-		xargs -r sed -nE 's/^\t\.name = "([a-z0-9_]+)",$/kunit\/\1/p'
-	for target in "$@"; do
-		sed "s|^|kselftest/$target/|" "$OUT/selftests/$target/tests"
+# suites_of FILE...: the KUnit suites declared in these files.
+suites_of() {
+	{ grep -hoE 'kunit_tests\([a-z0-9_]+\)' "$@" 2>/dev/null || true; } |
+		sed -E 's/.*\((.*)\)/\1/'
+	{ grep -lE '^#include <kunit/test.h>' "$@" 2>/dev/null || true; } |
+		xargs -r sed -nE 's/^\t\.name = "([a-z0-9_]+)",$/\1/p'
+}
+
+# unit_suites UNIT: the suites a unit of the guest (ws.run=) reports, as
+# kind/name: a KUnit module's suites (the crate's, from rust/; a C
+# module's, from its source file), or the kselftest itself.
+unit_suites() {
+	local unit=$1 module
+	case "$unit" in
+	kunit/world_storage_kunit)
+		suites_of $(grep -rlE 'kunit_tests' rust) | sed 's|^|kunit/|'
+		;;
+	kunit/*)
+		module=${unit#kunit/}
+		suites_of $(find samples selftests bench -name "$module.c" -o -name "$module.rs") |
+			sed 's|^|kunit/|'
+		;;
+	*) echo "kselftest/$unit" ;;
+	esac
+}
+
+# The units of the guest: the KUnit modules, then every kselftest.
+all_units() {
+	local m target
+	for m in $kunit_modules; do echo "kunit/$m"; done
+	for target in world_storage harness; do
+		sed "s|^|$target/|" "$OUT/selftests/$target/tests"
 	done
-	# Reported by the guest's init: the VM has the CPUs it was given.
+}
+
+# The suites every test boot reports, whatever units it runs: those of the
+# modules the guest always loads (the harness's), and whether the VM has
+# the CPUs it was given (reported by the guest's init).
+base_suites() {
+	local all unit
+	all=$({
+		grep -rhoE 'kunit_tests\([a-z0-9_]+\)' rust samples selftests 2>/dev/null |
+			sed -E 's/kunit_tests\((.*)\)/kunit\/\1/'
+		grep -rlE '^#include <kunit/test.h>' rust samples selftests 2>/dev/null |
+			xargs -r sed -nE 's/^\t\.name = "([a-z0-9_]+)",$/kunit\/\1/p'
+	} | sort -u)
+	for unit in $kunit_modules; do
+		all=$(grep -vxF -f <(unit_suites "kunit/$unit") <<<"$all" || true)
+	done
+	[ -z "$all" ] || echo "$all"
 	echo kselftest/harness/cpus
 }
 
@@ -87,19 +242,38 @@ hang_args="sysctl.kernel.hung_task_timeout_secs=$HUNG_TASK_SECONDS \
 sysctl.kernel.hung_task_check_interval_secs=$HUNG_TASK_CHECK_SECONDS \
 sysctl.kernel.hung_task_panic=1"
 
+# with_vm_slot CMD...: run CMD while holding one of the $CHECK_VMS VM slots
+# (waiting for one), so that no more VMs than that run at once.
+with_vm_slot() {
+	local slot slot_fd rc=0
+	mkdir -p "$OUT/vm"
+	while :; do
+		for slot in $(seq 1 "$CHECK_VMS"); do
+			exec {slot_fd}>"$OUT/vm/slot-$slot.lock"
+			if flock -n "$slot_fd"; then
+				"$@" || rc=$?
+				exec {slot_fd}>&-
+				return "$rc"
+			fi
+			exec {slot_fd}>&-
+		done
+		sleep 0.5
+	done
+}
+
 # run_vm NAME APPEND TIMEOUT EXPECT...: boot, run the tests, summarise.
-# Sets $summary to the summariser's output and $vm_log to the VM's output
-# directory; returns the summariser's exit status. $vm_fragment (default:
+# Writes the summariser's output to $OUT/vm/NAME/summary and returns its
+# exit status; the VM's logs are in $OUT/vm/NAME. $vm_fragment (default:
 # this run's) chooses the kernel.
 vm_fragment=$WS_EXTRA_FRAGMENT
 run_vm() {
-	local name=$1 append=$2 timeout=$3 vmrc=0 args=() out rc=0 why
+	local name=$1 append=$2 timeout=$3 vmrc=0 args=() out rc=0 why summary vm_log
 	shift 3
 	out=$(WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/paths.sh out)
 	vm_log=$out/vm/$name
 	# No stale results if vm.sh fails before it boots.
-	rm -f "$vm_log/results.log" "$vm_log/console.log"
-	mkdir -p "$out"
+	rm -f "$vm_log/results.log" "$vm_log/console.log" "$vm_log/summary"
+	mkdir -p "$vm_log"
 	WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/vm.sh --name "$name" \
 		--script scripts/guest/run-tests.sh --quiet \
 		--append "$hang_args $append" --timeout "$timeout" 2>"$out/vm-$name.stderr" ||
@@ -110,17 +284,20 @@ run_vm() {
 	# vm.sh's own errors (e.g. a bad WORLD_STORAGE_VM_CPUS) and refusals.
 	why=$(grep -E '^error: |refused' "$out/vm-$name.stderr" | sed 's/^/  vm.sh: /' || true)
 	[ -z "$why" ] || summary="$why"$'\n'"$summary"
+	echo "$summary" >"$vm_log/summary"
 	return "$rc"
 }
 
-# The guest's CPU count and the stress test's totals, from a run's logs.
+# vm_facts NAME [STRESS]: the guest's CPU count and the stress test's
+# totals, from a run's logs.
 vm_facts() {
-	local cpus tasks
+	local vm_log cpus tasks
+	vm_log=$(WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/paths.sh out)/vm/$1
 	cpus=$(grep -aom1 'smp: Brought up .*' "$vm_log/console.log" 2>/dev/null | tr -d '\r' || true)
 	echo "  ${cpus:-no \"smp: Brought up\" line in the console}"
 	tasks=$(tr -d '\r' <"$vm_log/results.log" 2>/dev/null |
 		sed -n 's/^# \(tasks [0-9]* .*\)/\1/p' | tail -n1 || true)
-	[ -z "$tasks" ] || echo "  stress ($1): $tasks"
+	[ -z "$tasks" ] || echo "  stress (${2:-}): $tasks"
 }
 
 # passed_failed SUMMARY: "P F S" from the summariser's last line.
@@ -130,10 +307,61 @@ passed_failed() {
 	echo "${p:-0} ${f:-1} ${sk:-0}"
 }
 
+# add_counts "P F S" "P F S": their sum.
+add_counts() {
+	local a b c x y z
+	read -r a b c <<<"$1"
+	read -r x y z <<<"$2"
+	echo "$((a + x)) $((b + y)) $((c + z))"
+}
+
+# unit_seconds: "UNIT CENTISECONDS" for each unit the last full run timed.
+unit_seconds() {
+	cat "$OUT"/vm/check-*/results.log 2>/dev/null | tr -d '\r' |
+		sed -n 's/^WS-UNIT-TIME \([^ ]*\) \([0-9]*\)$/\1 \2/p' || true
+}
+
+# split_units N UNIT...: the units in N parts of about equal time, from the
+# last run's times (an untimed unit counts 5 s): the longest first, each
+# into the part with the least so far. Prints one line per part, units
+# separated by commas, in the order given.
+split_units() {
+	local n=$1 unit t i best
+	shift
+	local -A cs=() part=()
+	local -a load=()
+	while read -r unit t; do cs[$unit]=$t; done < <(unit_seconds)
+	for i in $(seq 1 "$n"); do load[i]=0; done
+	while read -r t unit; do
+		best=1
+		for i in $(seq 2 "$n"); do [ "${load[i]}" -ge "${load[best]}" ] || best=$i; done
+		load[best]=$((load[best] + t)) part[$unit]=$best
+	done < <(for unit in "$@"; do echo "${cs[$unit]:-500} $unit"; done | sort -k1,1nr -k2,2)
+	for i in $(seq 1 "$n"); do
+		local line=""
+		for unit in "$@"; do
+			[ "${part[$unit]}" != "$i" ] || line="$line${line:+,}$unit"
+		done
+		echo "$line"
+	done
+}
+
+# run_part NAME UNITS TIMEOUT APPEND: one boot of the tests that runs the
+# units (comma-separated; empty: every one), expecting their suites, and
+# the suites every boot reports with BASE=1 (the default), else only the
+# CPU check.
+run_part() {
+	local name=$1 units=$2 timeout=$3 append=$4 unit expect=()
+	if [ "${BASE:-1}" -eq 1 ]; then mapfile -t expect < <(base_suites); else expect=(kselftest/harness/cpus); fi
+	for unit in $(if [ -n "$units" ]; then echo "${units//,/ }"; else all_units; fi); do
+		mapfile -t -O "${#expect[@]}" expect < <(unit_suites "$unit")
+	done
+	with_vm_slot run_vm "$name" "$append${units:+ ws.run=$units}" "$timeout" "${expect[@]}" || true
+}
+
 tests_in_vm() {
-	mapfile -t expect < <(expected_suites world_storage harness)
-	main_rc=0
-	local start=$SECONDS
+	local start=$SECONDS units=() parts=() i name n counts="0 0 0"
+	mapfile -t units < <(all_units)
 	# The VM timeout is the last resort: hangs fail long before (hang_args).
 	# Each kselftest's limit (scripts/guest/run-tests.sh): 120 s on the dev
 	# kernel; the debug kernel (KASAN, lockdep under TCG) needs more: its
@@ -142,76 +370,142 @@ tests_in_vm() {
 	# several grace periods (its own, its objects' RCU-deferred frees,
 	# kmem_cache_destroy()'s rcu_barrier()), took 585 s and 620 s in two
 	# runs against the 600 s once given (17 s on the dev kernel).
-	local timeout=600 stress_seconds=${STRESS%%x*} suite_seconds=120
+	local timeout=600 stress_seconds=${STRESS%%x*} suite_seconds=120 append
 	[ "$debug" -eq 0 ] || timeout=2400 suite_seconds=1200
-	run_vm "check$([ "$debug" -eq 0 ] || echo -debug)" \
-		"ws.suite_seconds=$suite_seconds ${STRESS:+ws.stress=$STRESS}" \
-		"$((timeout + ${stress_seconds:-5}))" "${expect[@]}" || main_rc=$?
-	main_summary=$summary
-	echo "$main_summary"
-	vm_facts "${STRESS:-5x1000 (default)}"
+	append="ws.suite_seconds=$suite_seconds ${STRESS:+ws.stress=$STRESS}"
+	timeout=$((timeout + ${stress_seconds:-5}))
+	if [ "$CHECK_VMS" -eq 1 ]; then
+		parts=("")
+	else
+		mapfile -t parts < <(split_units "$CHECK_VMS" "${units[@]}")
+	fi
+	n=${#parts[@]}
+	# The suites every boot reports count in the first one only.
+	for i in "${!parts[@]}"; do
+		name="check$([ "$debug" -eq 0 ] || echo -debug)-$((i + 1))"
+		BASE=$([ "$i" -eq 0 ] && echo 1 || echo 0) \
+			run_part "$name" "${parts[i]}" "$timeout" "$append" &
+	done
+	wait
+	for i in "${!parts[@]}"; do
+		name="check$([ "$debug" -eq 0 ] || echo -debug)-$((i + 1))"
+		[ "$n" -eq 1 ] || echo "  VM $((i + 1)) of $n: ${parts[i]//,/ }"
+		cat "$OUT/vm/$name/summary"
+		vm_facts "$name" "${STRESS:-5x1000 (default)}"
+		counts=$(add_counts "$counts" "$(passed_failed "$(cat "$OUT/vm/$name/summary")")")
+	done
+	echo "  VMs: $((SECONDS - start)) s"
+	echo "$counts" >"$WS_STEP_COUNTS"
+}
+
+# make check T=<suite>: the unit that runs it, in one boot.
+one_suite() {
+	local start=$SECONDS unit="" filter="" m u expect=() stress_seconds=${STRESS%%x*}
+	for u in $(all_units); do
+		case "$u" in
+		"$only" | */"$only" | "kunit/$only") unit=$u ;;
+		esac
+	done
+	if [ -z "$unit" ]; then
+		# A KUnit suite: its module's unit, only that suite (KUnit's filter).
+		# (grep without -q: it reads all, no SIGPIPE under pipefail.)
+		for m in $kunit_modules; do
+			if unit_suites "kunit/$m" | grep -xF "kunit/$only" >/dev/null; then
+				unit=kunit/$m
+			fi
+		done
+		base_suites | grep -xF "kunit/$only" >/dev/null || [ -n "$unit" ] ||
+			die "T=$only: no such suite; the kselftests and KUnit modules:"$'\n'"$(all_units | sed 's/^/  /')"
+		filter="kunit.filter_glob=$only"
+		expect=("kunit/$only" kselftest/harness/cpus)
+	else
+		mapfile -t expect < <(unit_suites "$unit")
+		expect+=(kselftest/harness/cpus)
+	fi
+	with_vm_slot run_vm check-only "ws.suite_seconds=120 ${STRESS:+ws.stress=$STRESS} $filter \
+ws.run=${unit:-none}" "$((600 + ${stress_seconds:-5}))" "${expect[@]}" || true
+	cat "$OUT/vm/check-only/summary"
+	vm_facts check-only "${STRESS:-5x1000 (default)}"
 	echo "  VM: $((SECONDS - start)) s"
+	passed_failed "$(cat "$OUT/vm/check-only/summary")" >"$WS_STEP_COUNTS"
 }
 
 # make check-debug: only the stress test, on the plain dev kernel, with at
 # least the minimum number of tasks. A second boot: the debug kernel is
 # several times too slow per task for it.
 long_stress() {
-	local seconds=${LONG_STRESS%%x*} start=$SECONDS vm_fragment=""
-	long_rc=0
-	run_vm check-long-stress "ws.only=stress ws.stress=$LONG_STRESS" \
-		$((seconds + 900)) kselftest/world_storage/stress kselftest/harness/cpus || long_rc=$?
-	long_summary=$summary
-	echo "$long_summary"
-	vm_facts "$LONG_STRESS"
+	local seconds=${LONG_STRESS%%x*} start=$SECONDS vm_fragment="" summary
+	BASE=0 run_part check-long-stress world_storage/stress $((seconds + 900)) \
+		"ws.only=stress ws.stress=$LONG_STRESS"
+	summary=$(WORLD_STORAGE_EXTRA_FRAGMENT= scripts/paths.sh out)/vm/check-long-stress/summary
+	cat "$summary"
+	vm_facts check-long-stress "$LONG_STRESS"
 	echo "  VM: $((SECONDS - start)) s"
+	passed_failed "$(cat "$summary")" >"$WS_STEP_COUNTS"
 }
 
 # Each planted failure must make the summariser fail, for the right reason.
-# "cpus" tells the guest it was given one CPU more than it has.
+# "cpus" tells the guest it was given one CPU more than it has. The boots
+# share the VM slots.
+harness_plants=(
+	"kunit-fail|ws.plant=kunit-fail|suite kunit ws_harness: 1 failed"
+	"ktap-fail|ws.plant=ktap-fail|suite kselftest harness/ktap_harness: 1 failed"
+	"warn|ws.plant=warn|kernel splat"
+	"missing|ws.plant=missing|suite kunit ws_harness: expected, produced no result"
+	"hang|ws.plant=hang|VM timed out"
+	"cpus|ws.cpus=$((WS_VM_CPUS + 1))|suite kselftest harness/cpus: 2 failed"
+)
+harness_boot() {
+	local plant=$1 append=$2 timeout=300
+	[ "$plant" != hang ] || timeout=15
+	with_vm_slot run_vm "harness-$plant" "ws.only=harness $append" "$timeout" \
+		kunit/ws_harness kselftest/harness/ktap_harness kselftest/harness/cpus
+}
 harness_tests() {
-	local plants=(
-		"kunit-fail|ws.plant=kunit-fail|suite kunit ws_harness: 1 failed"
-		"ktap-fail|ws.plant=ktap-fail|suite kselftest harness/ktap_harness: 1 failed"
-		"warn|ws.plant=warn|kernel splat"
-		"missing|ws.plant=missing|suite kunit ws_harness: expected, produced no result"
-		"hang|ws.plant=hang|VM timed out"
-		"cpus|ws.cpus=$((WS_VM_CPUS + 1))|suite kselftest harness/cpus: 2 failed"
-	)
-	local entry plant append reason rc n=0 timeout
+	local entry plant append reason n=0 passed=0 failed=0
+	declare -A rcs=()
+	for entry in "${harness_plants[@]}"; do
+		IFS='|' read -r plant append _ <<<"$entry"
+		harness_boot "$plant" "$append" &
+		rcs[$plant]=$!
+	done
 	echo "KTAP version 1"
-	echo "1..${#plants[@]}"
-	for entry in "${plants[@]}"; do
-		IFS='|' read -r plant append reason <<<"$entry"
-		n=$((n + 1)) rc=0
-		timeout=300
-		[ "$plant" != hang ] || timeout=15
-		run_vm "harness-$plant" "ws.only=harness $append" "$timeout" \
-			kunit/ws_harness kselftest/harness/ktap_harness kselftest/harness/cpus || rc=$?
-		if [ "$rc" -ne 0 ] && grep -qF "$reason" <<<"$summary"; then
+	echo "1..${#harness_plants[@]}"
+	for entry in "${harness_plants[@]}"; do
+		IFS='|' read -r plant _ reason <<<"$entry"
+		n=$((n + 1))
+		if ! wait "${rcs[$plant]}" &&
+			grep -qF "$reason" "$OUT/vm/harness-$plant/summary"; then
 			echo "ok $n harness_detects_$plant"
-			harness_passed=$((harness_passed + 1))
+			passed=$((passed + 1))
 		else
 			echo "not ok $n harness_detects_$plant (wanted: $reason)"
-			echo "$summary" | sed 's/^/# /'
-			harness_failed=$((harness_failed + 1))
+			sed 's/^/# /' "$OUT/vm/harness-$plant/summary"
+			failed=$((failed + 1))
 		fi
 	done
+	echo "$passed $failed 0" >"$WS_STEP_COUNTS"
 }
 
-step "tests in the VM$([ "$debug" -eq 0 ] || echo " (debug kernel)")" tests_in_vm
-harness_passed=0 harness_failed=0
-[ "$debug" -eq 1 ] || step "harness self-tests" harness_tests
-long_rc=0 long_summary=""
-[ "$debug" -eq 0 ] || step "long stress on the plain kernel ($LONG_STRESS)" long_stress
-
-read -r p f sk < <(passed_failed "$main_summary")
-p=$((p + harness_passed)) f=$((f + harness_failed))
-if [ -n "$long_summary" ]; then
-	read -r lp lf lsk < <(passed_failed "$long_summary")
-	p=$((p + lp)) f=$((f + lf)) sk=$((sk + lsk))
+# The VM steps, at once: they share the VM slots. Each one's output is
+# shown when it is done.
+if [ -n "$only" ]; then
+	WS_CHECK_CACHE=0 cached_step "tests in the VM: $only" "" one_suite
+else
+	cached_step_bg "tests in the VM$([ "$debug" -eq 0 ] || echo " (debug kernel)")" \
+		"$vm_inputs" tests_in_vm
+	if [ "$debug" -eq 0 ]; then
+		cached_step_bg "harness self-tests" "$harness_inputs" harness_tests
+	fi
 fi
-line="$p passed, $f failed"
+steps_wait
+# (Steps are never called in an `&&` or `||` list: bash would ignore set -e
+# in them.)
+if [ "$debug" -eq 1 ]; then
+	cached_step "long stress on the plain kernel ($LONG_STRESS)" "" long_stress
+fi
+
+read -r p f sk < <(steps_total)
 [ "$sk" -eq 0 ] || echo "$sk skipped"
-echo "$line"
-[ "$main_rc" -eq 0 ] && [ "$harness_failed" -eq 0 ] && [ "$long_rc" -eq 0 ]
+echo "$p passed, $f failed"
+[ "$f" -eq 0 ]

@@ -16,17 +16,27 @@
 #    rust-project.json);
 #  - leave each client's expected output where the doc_clients kselftest
 #    finds it, and the clients' modules where the VM's initramfs takes them.
+#
+# doc-clients.sh [own-kernel | clients | editor]: only one part (make check
+# runs them as steps of their own, so that each is skipped while its own
+# inputs stay the same): `own-kernel` builds this tree with `make KDIR=...`,
+# `clients` everything about the clients (after `own-kernel`), `editor`
+# rust-analyzer on the project. Without an argument: all three, in order.
 
 . "$(dirname "$0")/lib.sh"
 cd "$WS_TOP"
+
+part=${1:-all}
+case "$part" in
+all | own-kernel | clients | editor) ;;
+*) die "usage: $0 [own-kernel | clients | editor]" ;;
+esac
+want() { [ "$part" = all ] || [ "$part" = "$1" ]; }
 
 OUT=$(out_dir)
 clients=$OUT/modules/doc-clients
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-rm -rf "$clients"
-scripts/doc-clients.py Documentation/world-storage.rst "$clients"
 
 # recipe LANG DIR: run the recipe build-LANG.sh in DIR, as a shell would
 # after the settings (which are not exported), stopping at a failure.
@@ -46,8 +56,40 @@ build() {
 	echo "  $lang client: built, no warning ($dir)"
 }
 
-# The settings of the document, as written, then every client.
+# The settings of the document, as written.
 WS=$WS_TOP
+KDIR=$(scripts/paths.sh kdir) KMAKE_ARGS=$(scripts/paths.sh kmake-args)
+
+# Your own kernel: the tree built with `make KDIR= KMAKE_ARGS=` (the dev
+# kernel's tree and toolchain stand in for yours).
+own_kdir=$KDIR own_args=$KMAKE_ARGS
+if want own-kernel; then
+	make -s --no-print-directory KDIR="$own_kdir" KMAKE_ARGS="$own_args" WERROR=1 CLIPPY=1 modules
+	echo "  this tree: built with KDIR=$own_kdir"
+fi
+
+# rust-analyzer on the project: no unresolved name.
+has_rust_analyzer() {
+	command -v rust-analyzer >/dev/null && rust-analyzer --version >/dev/null 2>&1
+}
+unresolved_none() {
+	local n
+	n=$(scripts/ra-unresolved.sh "$1")
+	[ "$n" -eq 0 ] || die "rust-analyzer: $n unresolved names in $1"
+	echo "  rust-analyzer: 0 unresolved names in $1"
+}
+if want editor; then
+	if has_rust_analyzer; then
+		make -s --no-print-directory rust-analyzer >/dev/null
+		unresolved_none "$WS_TOP"
+	else
+		echo "  rust-analyzer not installed: editor check skipped"
+	fi
+fi
+want clients || exit 0
+
+rm -rf "$clients"
+scripts/doc-clients.py Documentation/world-storage.rst "$clients"
 . "$clients/settings.sh"
 build c "$clients/c"
 build rust "$clients/rust"
@@ -56,11 +98,8 @@ rustfmt --edition 2021 --check --config-path "$(kernel_src_dir)/.rustfmt.toml" \
 	"$clients/rust/ws_example_rust.rs" "$clients/fallible/ws_example_fallible.rs" ||
 		die "a Rust client is not rustfmt-clean"
 
-# Your own kernel: the tree built with `make KDIR= KMAKE_ARGS=`, the same
-# settings and recipes with KDIR and KMAKE_ARGS exported (the dev kernel's
-# tree and toolchain stand in for yours).
-own_kdir=$KDIR own_args=$KMAKE_ARGS
-make -s --no-print-directory KDIR="$own_kdir" KMAKE_ARGS="$own_args" WERROR=1 CLIPPY=1 modules
+# Your own kernel (built above): the same settings and recipes with KDIR
+# and KMAKE_ARGS exported.
 scripts/doc-clients.py Documentation/world-storage.rst "$tmp/own-kernel"
 settings_own_kernel() {
 	local KDIR=$own_kdir KMAKE_ARGS=$own_args
@@ -91,15 +130,11 @@ build c "$tmp/installed/c"
 build rust "$tmp/installed/rust"
 build rust "$tmp/installed/fallible"
 
-if command -v rust-analyzer >/dev/null && rust-analyzer --version >/dev/null 2>&1; then
-	make -s --no-print-directory rust-analyzer >/dev/null
-	for dir in "$WS_TOP" "$clients/rust"; do
-		n=$(scripts/ra-unresolved.sh "$dir")
-		[ "$n" -eq 0 ] || die "rust-analyzer: $n unresolved names in $dir"
-		echo "  rust-analyzer: 0 unresolved names in $dir"
-	done
+# The Rust client, with the rust-project.json of its recipe.
+if has_rust_analyzer; then
+	unresolved_none "$clients/rust"
 else
-	echo "  rust-analyzer not installed: editor check skipped"
+	echo "  rust-analyzer not installed: the client's editor check skipped"
 fi
 
 mkdir -p "$OUT/selftests/world_storage/doc-clients"

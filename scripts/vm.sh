@@ -61,6 +61,8 @@ check_vm_cpus "$KBUILD"
 cpus=$WS_VM_CPUS
 smp="$cpus,sockets=$cpus,cores=1,threads=1"
 
+# What goes in here is what scripts/check.sh hashes as the VM tests'
+# inputs (vm_inputs): keep them in step.
 build_initramfs() {
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,modules,selftests,guest}

@@ -15,6 +15,13 @@
 #   ws.plant=X        plant a failure: kunit-fail, ktap-fail, warn, missing,
 #                     hang
 #   ws.stress=<seconds>x<min tasks>   the stress test's length
+#   ws.run=<unit>,...  run only these units (default: every one): a KUnit
+#                     module as kunit/<module>, a kselftest as
+#                     <target>/<test> (make check splits the units between
+#                     VMs; make check T=<suite> runs one)
+#
+# After each unit: WS-UNIT-TIME <unit> <centiseconds> (make check balances
+# its VMs with these).
 
 arg() { sed -n "s/.*$1=\([a-z-]*\).*/\1/p" /proc/cmdline; }
 plant=$(arg ws.plant)
@@ -23,6 +30,22 @@ only=$(arg ws.only)
 stress=$(sed -n 's/.*ws\.stress=\([0-9]*\)x\([0-9]*\).*/-s \1 -n \2/p' /proc/cmdline)
 
 emit() { echo "$*" >/dev/results; }
+
+run=$(sed -n 's|.*ws\.run=\([a-z0-9_/,-]*\).*|\1|p' /proc/cmdline)
+# selected UNIT: whether this run runs UNIT.
+selected() {
+	case ",${run:-$1}," in
+	*",$1,"*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# The guest's uptime in centiseconds (taken between tests, never while one
+# runs: tests count every task created meanwhile).
+uptime_cs() {
+	read -r up _ </proc/uptime
+	echo "${up%.*}${up#*.}"
+}
 
 kunit_results() {
 	for d in /sys/kernel/debug/kunit/*/; do
@@ -78,13 +101,16 @@ kselftests() {
 		[ -f "/selftests/$target/tests" ] || continue
 		for t in $(cat "/selftests/$target/tests"); do
 			[ -z "$only_test" ] || [ "$target/$t" = "$only_test" ] || continue
+			selected "$target/$t" || continue
 			emit "WS-SUITE-BEGIN kselftest $target/$t"
 			args=""
 			[ "$t" != stress ] || args=$stress
 			limit=$SUITE_SECONDS
 			[ "$t" != stress ] || limit=$((limit + ${stress_seconds:-5}))
+			start=$(uptime_cs)
 			run_limited "$limit" "/selftests/$target" "./$t" $args
 			emit "WS-SUITE-END kselftest $target/$t $?"
+			emit "WS-UNIT-TIME $target/$t $(($(uptime_cs) - start))"
 		done
 	done
 }
@@ -119,14 +145,22 @@ if [ "$only" = stress ]; then
 	exit 0
 fi
 
-# The crate's own KUnit suites (world_storage.ko itself runs none), then
-# the C API's.
-insmod /modules/world_storage_kunit.ko || exit 1
-insmod /modules/ws_abi_test.ko || exit 1
+# The modules whose KUnit suites run when loaded: the crate's own
+# (world_storage.ko itself runs none), then the C API's. scripts/check.sh
+# reads this list.
+KUNIT_MODULES="world_storage_kunit ws_abi_test"
+loaded=""
+for m in $KUNIT_MODULES; do
+	selected "kunit/$m" || continue
+	start=$(uptime_cs)
+	insmod "/modules/$m.ko" || exit 1
+	emit "WS-UNIT-TIME kunit/$m $(($(uptime_cs) - start))"
+	loaded="$loaded $m"
+done
 kunit_results
 kselftests world_storage harness
 [ "$plant" = missing ] || rmmod ws_harness
-rmmod world_storage_kunit ws_abi_test ws_test_client || exit 1
+rmmod $loaded ws_test_client || exit 1
 rmmod world_storage || exit 1
 
 if [ -w "$kmemleak" ]; then
