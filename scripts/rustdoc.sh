@@ -35,7 +35,9 @@ mkdir -p "$build"
 
 # The rustdoc command of a module build: rust_common_cmd of the kernel's
 # scripts/Makefile.build, less what only rustc takes (--emit, --out-dir),
-# and rust/Makefile's workaround for target modifiers rustdoc does not save.
+# and rust/Makefile's workarounds for target modifiers rustdoc does not save
+# (fixed-x18; and, as for its doctests, the sanitizer flags of a KASAN
+# kernel, which rustdoc does not apply: rust-lang/rust#146465).
 cat >"$build/Kbuild" <<'EOF'
 # SPDX-License-Identifier: GPL-2.0
 # Written by scripts/rustdoc.sh: runs rustdoc in a module build's context.
@@ -50,7 +52,8 @@ rustdoc_api = OBJTREE=$(abspath $(objtree)) $(RUSTDOC) \
 	--extern zerocopy --extern zerocopy_derive \
 	--crate-type rlib -L $(objtree)/rust/ \
 	--sysroot=/dev/null \
-	$(if $(call rustc-min-version,108800),-Cunsafe-allow-abi-mismatch=fixed-x18) \
+	$(if $(call rustc-min-version,108800),-Cunsafe-allow-abi-mismatch=fixed-x18$(if \
+		$(call rustc-min-version,109100),$(comma)sanitizer)) \
 	--crate-name world_storage --document-private-items \
 	@$(objtree)/include/generated/rustc_cfg $(WS_RUSTDOC_FLAGS) $(WS_API)
 
