@@ -85,7 +85,8 @@ help:
 	@echo '                 passed is not run again (WORLD_STORAGE_CHECK_CACHE=0: run all)'
 	@echo '                 T=<suite>: the builds, then only that suite: a kselftest'
 	@echo '                 (world_storage/new_tasks), a KUnit module or a KUnit suite'
-	@echo '  check-debug    the tests on the debug kernel, then the long stress run'
+	@echo '  check-debug    the tests on the debug kernel in two VMs, then the long stress run;'
+	@echo '                 T=<suite>: only that suite, on the debug kernel'
 	@echo '  bench          the benchmark table'
 	@echo '  vm             an interactive shell in the VM'
 	@echo '  vm-run         CMD='"'"'<command>'"'"' [EXTRA=<dir>]: run a command in the VM (<dir> at'
@@ -133,7 +134,8 @@ check:
 # lockdep, kmemleak, failslab): any report fails it. Then a second boot, of
 # the plain dev kernel, for the long stress test (at least 100 000 tasks).
 check-debug:
-	@WORLD_STORAGE_EXTRA_FRAGMENT=.config.debug.fragment scripts/check.sh --debug
+	@WORLD_STORAGE_EXTRA_FRAGMENT=.config.debug.fragment scripts/check.sh --debug \
+		$(if $(T),--only '$(T)')
 
 # The benchmark, on a kernel configured like a distribution's
 # (.config.bench.fragment): ns/op and instructions/op from two boots, and

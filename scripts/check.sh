@@ -13,12 +13,13 @@
 # `make` itself decides what to rebuild of the modules and test programs.
 # WORLD_STORAGE_CHECK_CACHE=0 runs every step.
 #
-# `make check T=<suite>` (--only SUITE): the builds, then only that suite, in
-# one VM: a kselftest (world_storage/new_tasks, or new_tasks), a KUnit module
+# `make check T=<suite>` (--only SUITE; `make check-debug T=` on the debug
+# kernel): the builds, then only that suite, in one VM: a kselftest
+# (world_storage/new_tasks, or new_tasks), a KUnit module
 # (world_storage_kunit) or a KUnit suite (world_storage_drain).
 #
-# `make check-debug` (--debug): the same tests on the debug kernel, in one
-# VM, with a stress run of a fixed length, then a second boot, of the plain
+# `make check-debug` (--debug): the same tests on the debug kernel, in two
+# VMs, with a stress run of a fixed length, then a second boot, of the plain
 # dev kernel, that runs only the long stress test (at least 100 000 tasks);
 # its result counts in the same last line. Every step runs (no record is
 # used).
@@ -31,10 +32,14 @@ cd "$WS_TOP"
 # check proves the harness), a longer VM timeout, and the long stress run on
 # the plain kernel.
 debug=0 only=""
-case "${1:-}" in
---debug) debug=1 WS_CHECK_CACHE=0 ;;
---only) only=$2 ;;
-esac
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--debug) debug=1 WS_CHECK_CACHE=0 ;;
+	--only) only=$2 && shift ;;
+	*) die "usage: $0 [--debug] [--only SUITE]" ;;
+	esac
+	shift
+done
 
 # Stress lengths, <seconds>x<minimum tasks>. make check: stress.c's default
 # (5 s; 10 s with two VMs, below) unless WORLD_STORAGE_STRESS says
@@ -48,16 +53,29 @@ LONG_STRESS=${WORLD_STORAGE_LONG_STRESS:-150x100000}
 # How many VMs run at once (each with its own $WS_VM_CPUS CPUs): the
 # tests in the VM are split between them, and the harness self-tests'
 # boots share them (README: the times measured on 2 cores). The debug
-# kernel's run stays one VM (its per-test limits were measured alone).
+# kernel's tests too: there two units are most of the time (memcg_charge
+# 976 s and region_limits 425 s of the 1602 s one VM took in CI's run of
+# 40eb275), each busy on about one vCPU, so they go to different VMs
+# (split_units) and run side by side.
 CHECK_VMS=${WORLD_STORAGE_CHECK_VMS:-2}
 case "$CHECK_VMS" in
 '' | *[!0-9]* | 0) die "WORLD_STORAGE_CHECK_VMS=$CHECK_VMS is not a number >= 1" ;;
 esac
-[ "$debug" -eq 0 ] || CHECK_VMS=1
 # With two VMs sharing the host's cores the stress test gets twice its
 # default time for the same minimum of tasks: in 5 s it created 955 of its
 # 1000 next to the other VM, rust-analyzer and a kernel build on the host.
 [ "$CHECK_VMS" -eq 1 ] || [ -n "$only" ] || STRESS=${STRESS:-10x1000}
+
+# Limits. The VM timeout is the last resort: hangs fail long before
+# (hang_args). Each kselftest's limit (scripts/guest/run-tests.sh): 120 s
+# on the dev kernel; the debug kernel (KASAN, lockdep under TCG) needs
+# more: its region_limits alone, 1024 Creates each walking every thread,
+# takes 425 s there, and memcg_charge took 976 s in CI's run of 40eb275
+# while its 520 Creates and Destroys each walked the 512 tasks of its
+# earlier batches (31 s on the dev kernel); the whole debug VM 1602 s.
+# 1800 s and 3600 s leave that much again.
+suite_seconds=120 vm_seconds=600
+[ "$debug" -eq 0 ] || suite_seconds=1800 vm_seconds=3600
 
 OUT=$(out_dir)
 KBUILD=$(kernel_build_dir)
@@ -163,7 +181,7 @@ elif [ "$only" = world_storage/doc_clients ] || [ "$only" = doc_clients ]; then
 	# That test loads the clients.
 	doc_clients
 fi
-if [ "$debug" -eq 1 ]; then
+if [ "$debug" -eq 1 ] && [ -z "$only" ]; then
 	# The long stress runs on the plain dev kernel: build it (if missing),
 	# its modules and test programs.
 	plain_prereqs() {
@@ -317,8 +335,17 @@ add_counts() {
 
 # unit_seconds: "UNIT CENTISECONDS" for each unit the last full run timed.
 unit_seconds() {
-	cat "$OUT"/vm/check-*/results.log 2>/dev/null | tr -d '\r' |
-		sed -n 's/^WS-UNIT-TIME \([^ ]*\) \([0-9]*\)$/\1 \2/p' || true
+	local logs="$OUT/vm/check-[0-9]*/results.log"
+	[ "$debug" -eq 0 ] || logs="$OUT/vm/check-debug-[0-9]*/results.log"
+	# The debug kernel's first run (CI's, a fresh clone): the plain
+	# kernel's times, from the make check before it; their order is the
+	# debug kernel's (the longest two are the same two there).
+	if ! compgen -G "$logs" >/dev/null && [ "$debug" -eq 1 ]; then
+		logs="$(WS_EXTRA_FRAGMENT= out_dir)/vm/check-[0-9]*/results.log"
+	fi
+	# shellcheck disable=SC2086 # $logs is a glob
+	cat $logs 2>/dev/null |
+		tr -d '\r' | sed -n 's/^WS-UNIT-TIME \([^ ]*\) \([0-9]*\)$/\1 \2/p' || true
 }
 
 # split_units N UNIT...: the units in N parts of about equal time, from the
@@ -362,20 +389,9 @@ run_part() {
 tests_in_vm() {
 	local start=$SECONDS units=() parts=() i name n counts="0 0 0"
 	mapfile -t units < <(all_units)
-	# The VM timeout is the last resort: hangs fail long before (hang_args).
-	# Each kselftest's limit (scripts/guest/run-tests.sh): 120 s on the dev
-	# kernel; the debug kernel (KASAN, lockdep under TCG) needs more: its
-	# region_limits alone, 1024 Creates each walking every thread, runs
-	# past 120 s there, and memcg_charge's 520 Destroys, each waiting out
-	# several grace periods (its own, its objects' RCU-deferred frees,
-	# kmem_cache_destroy()'s rcu_barrier()), took 585 s and 620 s in two
-	# runs against the 600 s once given (17 s on the dev kernel); with its
-	# clone3(CLONE_INTO_CGROUP) cases, 999 s (40 s on the dev kernel), and
-	# the whole debug VM 1621 s: 1800 s and 3600 s leave that much again.
-	local timeout=600 stress_seconds=${STRESS%%x*} suite_seconds=120 append
-	[ "$debug" -eq 0 ] || timeout=3600 suite_seconds=1800
+	local stress_seconds=${STRESS%%x*} append timeout
 	append="ws.suite_seconds=$suite_seconds ${STRESS:+ws.stress=$STRESS}"
-	timeout=$((timeout + ${stress_seconds:-5}))
+	timeout=$((vm_seconds + ${stress_seconds:-5}))
 	if [ "$CHECK_VMS" -eq 1 ]; then
 		parts=("")
 	else
@@ -424,8 +440,8 @@ one_suite() {
 		mapfile -t expect < <(unit_suites "$unit")
 		expect+=(kselftest/harness/cpus)
 	fi
-	with_vm_slot run_vm check-only "ws.suite_seconds=120 ${STRESS:+ws.stress=$STRESS} $filter \
-ws.run=${unit:-none}" "$((600 + ${stress_seconds:-5}))" "${expect[@]}" || true
+	with_vm_slot run_vm check-only "ws.suite_seconds=$suite_seconds ${STRESS:+ws.stress=$STRESS} \
+$filter ws.run=${unit:-none}" "$((vm_seconds + ${stress_seconds:-5}))" "${expect[@]}" || true
 	cat "$OUT/vm/check-only/summary"
 	vm_facts check-only "${STRESS:-5x1000 (default)}"
 	echo "  VM: $((SECONDS - start)) s"
@@ -503,7 +519,7 @@ fi
 steps_wait
 # (Steps are never called in an `&&` or `||` list: bash would ignore set -e
 # in them.)
-if [ "$debug" -eq 1 ]; then
+if [ "$debug" -eq 1 ] && [ -z "$only" ]; then
 	cached_step "long stress on the plain kernel ($LONG_STRESS)" "" long_stress
 fi
 
