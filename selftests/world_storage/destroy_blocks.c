@@ -7,21 +7,9 @@
  * returns at once and the last release destroys it.
  */
 
-#include <stdatomic.h>
 #include <time.h>
 
 #include "ws_test.h"
-
-static atomic_int destroyed;
-static int destroy_err = 1;
-
-static void *destroyer(void *arg)
-{
-	(void)arg;
-	destroy_err = ws_c_cmd("destroy 0");
-	atomic_store(&destroyed, 1);
-	return NULL;
-}
 
 int main(void)
 {
@@ -30,8 +18,8 @@ int main(void)
 	unsigned long long handle = 0;
 	long ctor, dtor, ctor1, dtor1;
 	char res[64];
-	pthread_t thread;
-	int blocked, unhold_err;
+	struct ws_background_cmd destroy;
+	int blocked, unhold_err, destroy_err;
 
 	ksft_print_header();
 	ws_require_client();
@@ -42,14 +30,14 @@ int main(void)
 			 sscanf(res, "region=0 handle=%llx", &handle) == 1 &&
 			 !ws_c_cmd("hold 0 %d", getpid()),
 			 "c_create_and_hold\n");
-	pthread_create(&thread, NULL, destroyer, NULL);
+	ws_background_c_cmd(&destroy, "destroy 0");
 	nanosleep(&pause, NULL);
-	blocked = !atomic_load(&destroyed);
+	blocked = !ws_background_done(&destroy);
 	ksft_test_result(blocked, "c_destroy_waits_for_the_reference\n");
 	unhold_err = ws_c_cmd("unhold");
-	pthread_join(thread, NULL);
+	destroy_err = ws_background_join(&destroy);
 	ksft_print_msg("unhold %d, destroy %d\n", unhold_err, destroy_err);
-	ksft_test_result(!unhold_err && atomic_load(&destroyed) && destroy_err == 0 &&
+	ksft_test_result(!unhold_err && destroy_err == 0 &&
 			 !ws_find_region(handle, "ws_c_client", &after),
 			 "c_destroy_completes_after_release\n");
 	ws_unload_c_client();

@@ -10,24 +10,12 @@
  * already be in the log.
  */
 
-#include <stdatomic.h>
 #include <time.h>
 
 #include "ws_test.h"
 
 /* Polls of 100 ms: the log line comes after the module's 5 s. */
 #define LOG_POLLS 200
-
-static atomic_int destroyed;
-static int destroy_err = 1;
-
-static void *destroyer(void *arg)
-{
-	(void)arg;
-	destroy_err = ws_c_cmd("destroy 0");
-	atomic_store(&destroyed, 1);
-	return NULL;
-}
 
 static void pause_ms(long ms)
 {
@@ -58,8 +46,8 @@ int main(void)
 	struct ws_region r = { 0 };
 	unsigned long long handle = 0;
 	char res[128], needle[128];
-	pthread_t thread;
-	int i, lines = 0, logged_before, listed;
+	struct ws_background_cmd destroy;
+	int i, lines = 0, logged_before, listed, destroy_err;
 
 	ksft_print_header();
 	ws_load_c_client();
@@ -74,26 +62,26 @@ int main(void)
 	snprintf(needle, sizeof(needle), "destroy of region %#llx (owner ws_c_client) still waits for 2 remote references",
 		 handle);
 	logged_before = ws_kernel_log_lines(needle);
-	pthread_create(&thread, NULL, destroyer, NULL);
+	ws_background_c_cmd(&destroy, "destroy 0");
 
 	listed = find_destroying(handle, &r);
 	ksft_print_msg("region %#llx: %s, remote_refs %ld\n", handle,
 		       listed ? r.state : "not listed as destroying", r.remote_refs);
-	ksft_test_result(listed && r.remote_refs == 2 && !atomic_load(&destroyed),
+	ksft_test_result(listed && r.remote_refs == 2 && !ws_background_done(&destroy),
 			 "listed_as_destroying_with_its_references\n");
 
 	for (i = 0; i < LOG_POLLS && !(lines = ws_kernel_log_lines(needle) - logged_before); i++)
 		pause_ms(100);
-	ksft_test_result(lines > 0 && !atomic_load(&destroyed), "long_wait_logged\n");
+	ksft_test_result(lines > 0 && !ws_background_done(&destroy), "long_wait_logged\n");
 
 	ksft_test_result(ws_c_cmd("unhold") == 0, "release\n");
-	pthread_join(thread, NULL);
+	destroy_err = ws_background_join(&destroy);
 	/* Once for the whole wait. */
 	lines = ws_kernel_log_lines(needle) - logged_before;
 	ksft_print_msg("kernel log lines with \"%s\" since the Destroy: %d\n", needle, lines);
 	listed = ws_find_region(handle, "ws_c_client", &r);
 	/* Unloaded whatever failed, so that world_storage.ko can be. */
-	ksft_test_result(!ws_unload_c_client() && atomic_load(&destroyed) && destroy_err == 0 &&
+	ksft_test_result(!ws_unload_c_client() && destroy_err == 0 &&
 			 lines == 1 && !listed,
 			 "destroy_completes_logged_once_and_the_region_leaves_debugfs\n");
 	ksft_finished();

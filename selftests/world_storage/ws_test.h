@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,46 @@ static inline int ws_find_region(unsigned long long handle, const char *owner,
 }
 
 /* Skips the whole test if the client is not loaded. */
+/* A command to the C client run on a thread of its own (a Destroy that blocks). */
+struct ws_background_cmd {
+	pthread_t thread;
+	const char *cmd;
+	atomic_int done;
+	int err;
+};
+
+static inline void *ws_background_cmd_thread(void *arg)
+{
+	struct ws_background_cmd *b = arg;
+
+	b->err = ws_c_cmd("%s", b->cmd);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+/* Starts `cmd` (a string that outlives the command) on its own thread. */
+static inline void ws_background_c_cmd(struct ws_background_cmd *b, const char *cmd)
+{
+	b->cmd = cmd;
+	b->err = 1;
+	atomic_store(&b->done, 0);
+	if (pthread_create(&b->thread, NULL, ws_background_cmd_thread, b))
+		ksft_exit_fail_msg("pthread_create\n");
+}
+
+/* Whether the command has returned. */
+static inline int ws_background_done(struct ws_background_cmd *b)
+{
+	return atomic_load(&b->done);
+}
+
+/* Waits for the command; its result (0, or -errno). */
+static inline int ws_background_join(struct ws_background_cmd *b)
+{
+	pthread_join(b->thread, NULL);
+	return b->err;
+}
+
 static inline void ws_require_client(void)
 {
 	if (access(WS_CONTROL, W_OK))
