@@ -64,7 +64,8 @@ typedef void (*world_storage_dtor_t)(pid_t wid, void *object, u32 size, void *ar
  * @type: must be %WORLD_STORAGE_TYPE_SIMPLE
  * @owner: the module holding @constructor and @destructor (THIS_MODULE);
  *	if it unloads without destroying the region, the region is destroyed
- *	for it, with a warning
+ *	for it, with a warning; its unload waits for a Destroy of the region
+ *	by another module that is under way
  * @size: bytes per object, 1 to 1 MiB
  * @align: alignment of every object, a power of two up to PAGE_SIZE
  * @constructor: runs on every new object; NULL: objects are zero-filled

@@ -7,7 +7,7 @@
 use crate::{
     deferred,
     object_cache::AllocContext,
-    region::{DestroyingRegions, Region, RegionProps, RegionTable, Unpublished},
+    region::{DestroyingRegions, LockedTable, Region, RegionProps, RegionTable, Unpublished},
     stats, tasks,
     threads::ThreadList,
     world::{DeferredRecords, World, WorldRecord, WorldTable},
@@ -103,8 +103,7 @@ impl Service {
         let region = table.get(handle)?;
         if let Err(e) = self.construct_existing(region) {
             let region = table.unpublish(handle)?;
-            drop(table);
-            self.retire(region);
+            self.retire(table, region);
             return Err(e);
         }
         Ok(handle)
@@ -134,20 +133,26 @@ impl Service {
     /// Destroy: the handle fails from now on; waits for remote references,
     /// destructs and frees every object. May block for long.
     pub(crate) fn destroy(&self, handle: u64) -> Result {
-        let region = self.regions.lock().unpublish(handle)?;
-        self.retire(region);
+        let mut table = self.regions.lock();
+        let region = table.unpublish(handle)?;
+        self.retire(table, region);
         Ok(())
     }
 
-    /// Everything after unpublishing: drain lookups and references, sweep
-    /// objects, free the region, then let its slot be reused.
-    fn retire(&self, region: Unpublished) {
-        // Lookups that saw the region published have finished (and counted
-        // their references), the local lookup's fast path included (it
-        // checks the published handle with preemption off); hooks that saw
-        // it have finished constructing.
-        rcu::synchronize_rcu();
+    /// Everything after unpublishing (under `table`, which this unlocks):
+    /// drain lookups and references, sweep objects, wait for their frees,
+    /// free the region, then let its slot be reused.
+    fn retire(&self, table: LockedTable<'_>, region: Unpublished) {
+        // Listed before the table is unlocked: an owner's unload that no
+        // longer finds the region in the table finds it in the list, and
+        // waits until none of its destructors can run (`owner_going`).
         self.destroying.listed(&region, || {
+            drop(table);
+            // Lookups that saw the region published have finished (and
+            // counted their references), the local lookup's fast path
+            // included (it checks the published handle with preemption
+            // off); hooks that saw it have finished constructing.
+            rcu::synchronize_rcu();
             region.wait_for_remote_refs(DESTROY_WAIT_REPORT_MS, |left| {
                 pr_warn!(
                     "destroy of region {:#x} (owner {}) still waits for {} remote references after {} s\n",
@@ -158,9 +163,12 @@ impl Service {
                 )
             });
             self.worlds.sweep(&region);
+            // Destructors that exits and releases run on objects they
+            // claimed before the sweep have returned, and every object is
+            // freed.
+            region.wait_until_freed();
         });
         let slot = region.slot();
-        // Waits for the swept objects' RCU-deferred frees.
         drop(region);
         let mut table = self.regions.lock();
         table.release_slot(slot);
@@ -173,25 +181,29 @@ impl Service {
     }
 
     /// The owner of regions is unloading without having destroyed them.
+    /// Its text is freed when this returns, so this also waits for another
+    /// module's Destroy of one of its regions, whose sweep and racing exits
+    /// call its destructor.
     pub(crate) fn owner_going(&self, module: *mut bindings::module, name: &CStr) {
-        while let Some(region) = self.take_owned_by(Some(module)) {
+        while let Some((table, region)) = self.take_owned_by(Some(module)) {
             pr_warn!(
                 "module {} unloaded without destroying region {:#x}; destroying it\n",
                 name.to_str().unwrap_or("?"),
                 region.handle().encode()
             );
-            self.retire(region);
+            self.retire(table, region);
         }
+        self.destroying.wait_for_owner(module);
     }
 
     /// Destroys every region left (module unload) and detaches every world.
     pub(crate) fn shutdown(&self) {
-        while let Some(region) = self.take_owned_by(None) {
+        while let Some((table, region)) = self.take_owned_by(None) {
             pr_warn!(
                 "region {:#x} was never destroyed; destroying it\n",
                 region.handle().encode()
             );
-            self.retire(region);
+            self.retire(table, region);
         }
         self.worlds.detach_all();
         deferred::flush();
@@ -203,10 +215,16 @@ impl Service {
         self.worlds.tear_down_deferred(records);
     }
 
-    fn take_owned_by(&self, module: Option<*mut bindings::module>) -> Option<Unpublished> {
+    /// Unpublishes a region `module` owns (any region for `None`), and
+    /// keeps the table locked for [`Service::retire`].
+    fn take_owned_by(
+        &self,
+        module: Option<*mut bindings::module>,
+    ) -> Option<(LockedTable<'_>, Unpublished)> {
         let mut table = self.regions.lock();
         let handle = table.find_owned_by(module)?.handle().encode();
-        table.unpublish(handle).ok()
+        let region = table.unpublish(handle).ok()?;
+        Some((table, region))
     }
 
     /// LookUpLocal: the current task's object. Any context; no lock.

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`DestroyingRegions`]: the regions whose Destroy is under way, so that
-//! debugfs shows what a waiting Destroy waits for.
+//! debugfs shows what a waiting Destroy waits for, and an owner's unload
+//! waits for another module's Destroy of its regions.
 
 use super::Region;
 use crate::handle::MAX_REGIONS;
 use core::ptr::{self, NonNull};
 use kernel::{
-    new_mutex,
+    bindings, new_condvar, new_mutex,
     prelude::*,
-    sync::{Mutex, MutexGuard},
+    sync::{CondVar, Mutex, MutexGuard},
 };
 
 /// A region in the list.
@@ -25,16 +26,21 @@ struct Listed(NonNull<Region>);
 // it, under its lock.
 unsafe impl Send for Listed {}
 
-/// The regions being destroyed: each from the start of its Destroy's wait
-/// for references until its objects are swept (also when a failing Create or
-/// an owner's unload destroys it).
+/// The regions being destroyed: each from the moment it leaves the region
+/// table (listed before the table's lock is dropped) until its objects are
+/// swept and freed, so until no destructor of it runs any more (also when a
+/// failing Create or an owner's unload destroys it).
 #[pin_data]
 pub(crate) struct DestroyingRegions {
     /// The regions, in no order. Changed and read only under the lock (a
-    /// Destroy, and debugfs readers); room for [`MAX_REGIONS`] from the
-    /// start, since a region being destroyed keeps its slot.
+    /// Destroy, debugfs readers, an owner's unload); room for
+    /// [`MAX_REGIONS`] from the start, since a region being destroyed keeps
+    /// its slot. Taken inside the region table's lock, never the other way.
     #[pin]
     regions: Mutex<KVec<Listed>>,
+    /// Notified, with `regions` locked, each time a region leaves the list.
+    #[pin]
+    left: CondVar,
 }
 
 impl DestroyingRegions {
@@ -43,6 +49,7 @@ impl DestroyingRegions {
         let regions = KVec::with_capacity(MAX_REGIONS, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             regions <- new_mutex!(regions),
+            left <- new_condvar!("DestroyingRegions::left"),
         }))
     }
 
@@ -57,11 +64,25 @@ impl DestroyingRegions {
             .is_ok();
         let result = f();
         if listed {
-            self.regions
-                .lock()
-                .retain(|r| !ptr::eq(r.0.as_ptr(), region));
+            let mut regions = self.regions.lock();
+            regions.retain(|r| !ptr::eq(r.0.as_ptr(), region));
+            self.left.notify_all();
         }
         result
+    }
+
+    /// Waits until no region of `module` is in the list: its unload must
+    /// not free the text of a destructor that another module's Destroy,
+    /// or an exit racing it, may still call.
+    pub(crate) fn wait_for_owner(&self, module: *mut bindings::module) {
+        let mut regions = self.regions.lock();
+        while regions.iter().any(|r| {
+            // SAFETY: a listed region lives while it is in the list (type
+            // invariant of `Listed`), and the lock is held.
+            unsafe { r.0.as_ref() }.is_owned_by(module)
+        }) {
+            self.left.wait(&mut regions);
+        }
     }
 
     /// The regions in the list, while the returned guard is held.

@@ -24,7 +24,10 @@ mod table;
 #[cfg(world_storage_kunit)]
 pub(crate) use slots::destroy_window;
 pub(crate) use {
-    destroying::DestroyingRegions, memory::ObjectMemory, slots::Unpublished, table::RegionTable,
+    destroying::DestroyingRegions,
+    memory::ObjectMemory,
+    slots::Unpublished,
+    table::{LockedTable, RegionTable},
 };
 
 use crate::{
@@ -290,11 +293,22 @@ impl Region {
     }
 }
 
+impl Region {
+    /// Waits until every object is back in the cache. Each object is freed
+    /// after its destructor returned, so from then on no destructor of this
+    /// region runs. Its owner has made sure no object is left to free by
+    /// then (Destroy's sweep), so this waits at most for destructors that
+    /// exits and releases run on objects they claimed, and for RCU-deferred
+    /// frees.
+    pub(crate) fn wait_until_freed(&self) {
+        self.allocated.wait_for_zero();
+    }
+}
+
 impl Drop for Region {
     /// Waits until every object is back in the cache: an [`ObjectMemory`]
-    /// relies on it. Its owner has made sure none is left to free by then
-    /// (Destroy's sweep), so this waits at most for RCU-deferred frees.
+    /// relies on it (see [`Region::wait_until_freed`]).
     fn drop(&mut self) {
-        self.allocated.wait_for_zero();
+        self.wait_until_freed();
     }
 }

@@ -4,7 +4,9 @@
  * is destroyed for it, with a warning (debugfs shows it gone, with its
  * objects), and nothing calls into its freed text afterwards. A client that
  * still holds a reference when it unloads drops it before destroying its
- * regions, so the unload finishes and leaves no region.
+ * regions, so the unload finishes and leaves no region. A client that
+ * unloads while another module destroys one of its regions waits for that
+ * Destroy, whose sweep calls its destructor.
  */
 
 #include <signal.h>
@@ -42,6 +44,62 @@ static int rmmod_bounded(int timeout_s)
 	return -1;
 }
 
+/*
+ * Another module (the C client) destroys a region of the Rust client while
+ * holding a reference on one of its objects, so its Destroy waits; the
+ * Rust client unloads meanwhile. Its text holds the region's destructor,
+ * which that Destroy's sweep calls once the reference is released: the
+ * unload must wait for the Destroy to finish. Leaves the Rust client loaded.
+ */
+static void owner_unload_during_foreign_destroy(void)
+{
+	struct ws_background_cmd destroyer;
+	struct ws_region r = { 0 };
+	int status = -1, waited, found;
+	pid_t rmmod;
+
+	ws_load_c_client();
+	found = !ws_cmd("create 1") && !ws_cmd("leak 1") &&
+		ws_find_region(0, "ws_test_client", &r) &&
+		!ws_c_cmd("adopt %llx", r.handle) && !ws_c_cmd("hold 0 %d", getpid());
+	if (found) {
+		ws_background_c_cmd(&destroyer, "destroy 0");
+		/* Listed as destroying: it waits for the reference. */
+		for (waited = 0; waited < 2000; waited++) {
+			if (ws_find_region(r.handle, "ws_test_client", &r) &&
+			    !strcmp(r.state, "destroying"))
+				break;
+			usleep(10000);
+		}
+	}
+	ksft_test_result(found && !strcmp(r.state, "destroying") && !ws_background_done(&destroyer),
+			 "foreign_destroy_waits_for_a_reference\n");
+	if (!found)
+		return;
+
+	fflush(stdout);
+	rmmod = fork();
+	if (rmmod == 0) {
+		execl("/bin/rmmod", "rmmod", "ws_test_client", (char *)NULL);
+		_exit(127);
+	}
+	sleep(2);
+	ksft_test_result(rmmod > 0 && waitpid(rmmod, &status, WNOHANG) == 0,
+			 "owner_unload_waits_for_the_foreign_destroy\n");
+	/* Printed before the release: with the unload not waiting, the sweep calls freed text. */
+	fflush(stdout);
+
+	ws_c_cmd("unhold");
+	waited = ws_background_join(&destroyer);
+	ksft_print_msg("destroy by the C client: %d\n", waited);
+	if (rmmod > 0 && waitpid(rmmod, &status, 0) != rmmod)
+		status = -1;
+	ksft_test_result(waited == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+			 !ws_find_region(r.handle, "ws_test_client", &r) &&
+			 !ws_unload_c_client() && system("insmod " CLIENT) == 0,
+			 "both_finish_after_the_release\n");
+}
+
 /* Whether debugfs shows `regions` regions, none of them the client's. */
 static int client_regions_gone(long regions)
 {
@@ -61,7 +119,7 @@ int main(void)
 
 	ksft_print_header();
 	ws_require_client();
-	ksft_set_plan(9);
+	ksft_set_plan(12);
 
 	/*
 	 * The C client's region has no callbacks: were it left behind, nothing
@@ -112,5 +170,7 @@ int main(void)
 			 "client_unloads_with_a_reference_held\n");
 	ksft_test_result(status == 0 && system("insmod " CLIENT) == 0,
 			 "client_reloads_after_that\n");
+
+	owner_unload_during_foreign_destroy();
 	ksft_finished();
 }

@@ -12,6 +12,9 @@
  *   create SIZE ALIGN   a region of SIZE-byte objects (SIZE >= 8) starting
  *                       with a u64, no callbacks (zero-filled); result
  *                       "region=I handle=H"
+ *   adopt H             names another module's region, handle H (hex), as
+ *                       the next region I: get, hold and destroy work on
+ *                       it; result "region=I"
  *   destroy I           destroys region I
  *   destroyall          destroys every region still live
  *   leak I              forgets region I: only this module's unload
@@ -127,6 +130,16 @@ static int create(u32 size, u32 align)
 		return err;
 	handles[nr_handles] = handle;
 	snprintf(result, sizeof(result), "region=%u handle=%#llx", nr_handles, handle);
+	nr_handles++;
+	return 0;
+}
+
+static int adopt(u64 handle)
+{
+	if (nr_handles == MAX_HANDLES)
+		return -EMFILE;
+	handles[nr_handles] = handle;
+	snprintf(result, sizeof(result), "region=%u", nr_handles);
 	nr_handles++;
 	return 0;
 }
@@ -257,6 +270,8 @@ static int run(char *cmd)
 
 	if (sscanf(cmd, "create %u %u", &size, &align) == 2)
 		return create(size, align);
+	if (sscanf(cmd, "adopt %llx", &value) == 1)
+		return adopt(value);
 	if (sscanf(cmd, "destroy %u", &i) == 1)
 		return destroy(i);
 	if (sscanf(cmd, "leak %u", &i) == 1) {
