@@ -50,12 +50,15 @@ pub(crate) struct WorldTable {
     /// under RCU. Each entry holds the table's count of its record.
     ///
     /// The exit hook loads its task's entry without the lock and takes the
-    /// lock only if there is one: it runs after `PF_EXITING` is set, and a
-    /// full barrier orders that flag before its load. `attach` stores, then
-    /// a full barrier, then reads the flag, and takes a record it stored
-    /// for an exiting task back out. So of a store racing an exit, either
-    /// the exit hook sees the record or `attach` sees the flag; no record
-    /// stays in the table past its task's exit hook.
+    /// lock only if there is one: it runs after `PF_EXITING` is set (by
+    /// `exit_signals()`, earlier in `do_exit()`), and a full barrier orders
+    /// that flag before its load. `attach` stores no record for a task
+    /// already exiting; otherwise it stores, then a full barrier, then reads
+    /// the flag again, and takes a record it stored for an exiting task back
+    /// out. So of a store racing an exit, either the exit hook sees the
+    /// record or `attach` sees the flag; no record stays in the table past
+    /// its task's exit hook. (A remote lookup in that short window finds a
+    /// record without objects: `ENOENT`, not `ESRCH`.)
     #[pin]
     worlds: RcuXArray<WorldRecord>,
     /// Every object not yet retired, by address / 8: Release checks a
@@ -116,6 +119,12 @@ impl WorldTable {
     ) -> Result<Option<RecordRef<'_>>> {
         let key = tasks::key(task);
         let mut worlds = self.worlds.lock();
+        // A thread already exiting (a zombie, say) gets no record: its exit
+        // hook may have run, and a lookup meanwhile must not find one. The
+        // flag is read again after the store, for an exit that races it.
+        if tasks::is_exiting(task) {
+            return Ok(None);
+        }
         // A fresh record holds one count, so `try_new` fails only on an
         // existing one: dying (its task exits meanwhile) or at the cap.
         if let Some(existing) = worlds.load(key) {
