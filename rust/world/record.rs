@@ -80,7 +80,9 @@ pub(crate) struct WorldRecord {
     /// after it clears `task` and a full barrier. If the read sees it
     /// unset, the setter's re-check sees `task` cleared and undoes its
     /// pointer, so a record no CPU pointed at is forgotten without visiting
-    /// every CPU.
+    /// every CPU. A setter that finds it already set (and does not write
+    /// it) read another setter's store before its own barrier; full
+    /// barriers are cumulative, so the same holds for it.
     pointed_at: AtomicBool,
     /// Link in the list of deferred teardowns: used once, after the last
     /// reference is dropped where the teardown may not run.
