@@ -73,8 +73,9 @@ extern "C" {
     /// Points this CPU at `record`, current's; `false` (undone) if the
     /// record's task was cleared meanwhile.
     pub(crate) fn ws_current_set(record: *mut WorldRecord) -> bool;
-    /// Clears `record`'s task and points every CPU that points at it
-    /// elsewhere.
+    /// Clears `record`'s task, then a full barrier.
+    pub(crate) fn ws_current_clear_task(record: *mut WorldRecord);
+    /// Points every CPU that points at `record` elsewhere.
     pub(crate) fn ws_current_forget(record: *mut WorldRecord);
 
     /// A new array of `nr` empty entries, or null.

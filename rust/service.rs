@@ -354,7 +354,8 @@ impl Service {
         self.worlds.exec(task);
     }
 
-    /// Hook: `task` exits.
+    /// Hook: `task` exits. Without a record it takes no lock (see
+    /// `WorldTable::detach`).
     pub(crate) fn task_exited(&self, task: &Task) {
         self.worlds.detach(task);
     }

@@ -288,9 +288,13 @@ EXPORT_SYMBOL_GPL(world_storage_handles_v1);
  * only ever for current (task context, or an interrupt answering for the
  * interrupted task, which is the same record), and ws_current_forget()'s
  * cmpxchg back to ws_no_record. A record leaving the table has its task
- * cleared, then a full barrier, then is forgotten on every CPU; the slow
- * path stores the pointer, then a full barrier, then re-checks the task
- * and undoes the store if it was cleared: one side sees the other.
+ * cleared, then a full barrier (ws_current_clear_task()), then is
+ * forgotten on every CPU; the slow path stores the pointer, then a full
+ * barrier, then re-checks the task and undoes the store if it was
+ * cleared: one side sees the other. The Rust side skips the forget for a
+ * record that no slow path ever marked (WorldRecord::pointed_at, set
+ * before the slow path's barrier, read after the clearing one): the same
+ * pairing makes that slow path see the task cleared.
  */
 static struct world_storage_entries_v1 ws_no_entries;
 static struct world_storage_record_v1 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
@@ -339,13 +343,17 @@ bool ws_current_set(struct world_storage_record_v1 *record)
 	return kept;
 }
 
+void ws_current_clear_task(struct world_storage_record_v1 *record)
+{
+	WRITE_ONCE(record->task, NULL);
+	/* Pairs with the barrier in ws_current_set(). */
+	smp_mb();
+}
+
 void ws_current_forget(struct world_storage_record_v1 *record)
 {
 	int cpu;
 
-	WRITE_ONCE(record->task, NULL);
-	/* Pairs with the barrier in ws_current_set(). */
-	smp_mb();
 	for_each_possible_cpu(cpu) {
 		struct world_storage_record_v1 **c = per_cpu_ptr(&world_storage_current_v1, cpu);
 

@@ -86,11 +86,13 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 /*
  * The slow path of world_storage_lookup_local(), in Rust (exports.rs); the per-CPU
  * pointer to current's record: set by the slow path (false if the record
- * left the table meanwhile: not kept), forgotten on every CPU when the
- * record leaves the table (which clears its task first).
+ * left the table meanwhile: not kept); when the record leaves the table,
+ * its task is cleared, then it is forgotten on every CPU if one may point
+ * at it.
  */
 int ws_lookup_local_slow(u64 handle, void **object);
 bool ws_current_set(struct world_storage_record_v1 *record);
+void ws_current_clear_task(struct world_storage_record_v1 *record);
 void ws_current_forget(struct world_storage_record_v1 *record);
 
 /*

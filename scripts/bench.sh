@@ -93,6 +93,10 @@ goals() {
 	END {
 		line("goal (instructions per op)", "measured", "against", "ratio", "goal", "must", "")
 		floor = v["floor_call_current_pid"]
+		versus("fork+exit, module loaded, no region ever live", "fork_exit_0_regions",
+		       "fork_exit_no_module", "without the module", 1.01, 1.01)
+		versus("fork+exit, module loaded, every region destroyed", "fork_exit_0_regions_after_destroy",
+		       "fork_exit_no_module", "without the module", 1.01, 1.01)
 		versus("fork+exit, 16 regions x 64 B", "fork_exit_16_regions", "fork_exit_no_module",
 		       "without the module", 1.05, 1.05)
 		versus("fork+exit, 1 region x 8 B", "fork_exit_1_region_8", "fork_exit_no_module",

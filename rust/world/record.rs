@@ -74,6 +74,16 @@ pub(crate) struct WorldRecord {
     /// Set once under `lock` at exit: no object is added after. Read and
     /// written only under that lock.
     exited: AtomicBool,
+    /// Whether a CPU may point at this record: set, never cleared, by
+    /// `current_cache::set` before it points a CPU here (the full barrier
+    /// of that protocol comes after it); read by `current_cache::forget`
+    /// after it clears `task` and a full barrier. If the read sees it
+    /// unset, the setter's re-check sees `task` cleared and undoes its
+    /// pointer, so a record no CPU pointed at is forgotten without visiting
+    /// every CPU. A setter that finds it already set (and does not write
+    /// it) read another setter's store before its own barrier; full
+    /// barriers are cumulative, so the same holds for it.
+    pointed_at: AtomicBool,
     /// Link in the list of deferred teardowns: used once, after the last
     /// reference is dropped where the teardown may not run.
     deferred: Opaque<bindings::llist_node>,
@@ -120,6 +130,7 @@ impl WorldRecord {
                 refs: RecordRefcount::new(),
                 lock <- new_spinlock_irq!((), "WorldRecord::lock"),
                 exited: AtomicBool::new(false),
+                pointed_at: AtomicBool::new(false),
                 deferred: Opaque::uninit(),
                 rcu: Opaque::uninit(),
             }),
@@ -144,6 +155,19 @@ impl WorldRecord {
     /// The entries, valid while `guard` is held.
     fn entries<'a>(&self, guard: &'a rcu::Guard) -> Entries<'a> {
         self.entries.get(guard)
+    }
+
+    /// Notes that a CPU is about to point at this record.
+    pub(super) fn note_pointed_at(&self) {
+        // Read first: after the first time, no write to a shared line.
+        if !self.pointed_at.load(Ordering::Relaxed) {
+            self.pointed_at.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a CPU may have pointed at this record.
+    pub(super) fn was_pointed_at(&self) -> bool {
+        self.pointed_at.load(Ordering::Relaxed)
     }
 
     /// The world's ID as last seen.

@@ -24,6 +24,7 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
+        barrier::{smp_mb, Full},
         rcu,
     },
     task::Task,
@@ -47,6 +48,17 @@ pub(crate) struct WorldTable {
     /// and erased by its exit hook. Stored and erased under its lock, in
     /// process context (the task hooks, Create, the last Destroy); loaded
     /// under RCU. Each entry holds the table's count of its record.
+    ///
+    /// The exit hook loads its task's entry without the lock and takes the
+    /// lock only if there is one: it runs after `PF_EXITING` is set (by
+    /// `exit_signals()`, earlier in `do_exit()`), and a full barrier orders
+    /// that flag before its load. `attach` stores no record for a task
+    /// already exiting; otherwise it stores, then a full barrier, then reads
+    /// the flag again, and takes a record it stored for an exiting task back
+    /// out. So of a store racing an exit, either the exit hook sees the
+    /// record or `attach` sees the flag; no record stays in the table past
+    /// its task's exit hook. (A remote lookup in that short window finds a
+    /// record without objects: `ENOENT`, not `ESRCH`.)
     #[pin]
     worlds: RcuXArray<WorldRecord>,
     /// Every object not yet retired, by address / 8: Release checks a
@@ -107,8 +119,9 @@ impl WorldTable {
     ) -> Result<Option<RecordRef<'_>>> {
         let key = tasks::key(task);
         let mut worlds = self.worlds.lock();
-        // Under the lock: the exit hook erases under it after PF_EXITING is
-        // set, so either it sees our record or we see the flag.
+        // A thread already exiting (a zombie, say) gets no record: its exit
+        // hook may have run, and a lookup meanwhile must not find one. The
+        // flag is read again after the store, for an exit that races it.
         if tasks::is_exiting(task) {
             return Ok(None);
         }
@@ -122,7 +135,20 @@ impl WorldTable {
         let record = RecordRef::try_new(&fresh, self);
         // The table's count owns the record now (`take_out` takes it back).
         let _ = RcuBox::into_raw(fresh);
-        record
+        // Pairs with the barrier in `detach` (see `worlds`): if its lockless
+        // load missed the record, the flag is seen here.
+        smp_mb(Full);
+        if !tasks::is_exiting(task) {
+            return record;
+        }
+        // Its exit hook may have run: the record must not stay. Taken out
+        // here, unless that hook has just done so.
+        let taken = self.take_out(&mut worlds, key);
+        drop(worlds);
+        if let Some(taken) = taken {
+            self.retire_record(taken);
+        }
+        Ok(None)
     }
 
     /// Erases `key` from `worlds` (locked) and hands over the count of the
@@ -154,7 +180,20 @@ impl WorldTable {
     /// The world of `task` exits: it is no longer found, gets no new object,
     /// and its record is torn down once no remote reference is left. Called
     /// in `task`'s own context.
+    ///
+    /// A task without a record (no region was live while it lived, or the
+    /// last Destroy took its record out) takes no lock and touches no other
+    /// CPU's data.
     pub(crate) fn detach(&self, task: &Task) {
+        {
+            let guard = rcu::read_lock();
+            // Pairs with the barrier in `attach` (see `worlds`): `task` has
+            // set `PF_EXITING`.
+            smp_mb(Full);
+            if self.get(task, &guard).is_none() {
+                return;
+            }
+        }
         let record = self.take_out(&mut self.worlds.lock(), tasks::key(task));
         if let Some(record) = record {
             record.note_wid(task);

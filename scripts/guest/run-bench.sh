@@ -61,6 +61,7 @@ control regions 16 64
 fork_case fork_exit_16_regions
 thread_case thread_exit_16_regions
 control regions 0 8
+fork_case fork_exit_0_regions_after_destroy
 
 for tid in 64 4096; do
 	/bench/bench_tasks hold-tid "$tid" >/dev/null || exit 1

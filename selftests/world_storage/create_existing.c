@@ -4,8 +4,6 @@
  * destructs every object.
  */
 
-#include <dirent.h>
-
 #include "ws_test.h"
 
 #define THREADS 5
@@ -18,31 +16,6 @@ static void *sleeper(void *arg)
 	pthread_barrier_wait(&started);
 	pthread_barrier_wait(&stop);
 	return NULL;
-}
-
-/* Threads in the system, from /proc/<pid>/task. */
-static long count_threads(void)
-{
-	DIR *proc = opendir("/proc"), *tasks;
-	struct dirent *p, *t;
-	char path[300];
-	long n = 0;
-
-	if (!proc)
-		return -1;
-	while ((p = readdir(proc))) {
-		if (p->d_name[0] < '0' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
-		tasks = opendir(path);
-		if (!tasks)
-			continue;
-		while ((t = readdir(tasks)))
-			n += t->d_name[0] != '.';
-		closedir(tasks);
-	}
-	closedir(proc);
-	return n;
 }
 
 int main(void)
@@ -64,9 +37,9 @@ int main(void)
 	pthread_barrier_wait(&started);
 
 	ws_counts(0, &ctor0, &dtor0);
-	before = count_threads();
+	before = ws_count_threads();
 	ksft_test_result(ws_cmd("create 0") == 0, "create\n");
-	after = count_threads();
+	after = ws_count_threads();
 	ws_counts(0, &ctor, &dtor);
 	ksft_print_msg("threads %ld (after: %ld), constructor calls %ld\n",
 		       before, after, ctor - ctor0);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Remote lookups by TID and by task see the right world's object; unknown
- * worlds get -ESRCH.
+ * worlds get -ESRCH, and so do exited ones, including a zombie that was
+ * already one when the region was created (Create walks it, as it walks
+ * every thread, and must not give it a world its exit has passed).
  */
 
 #include <sys/wait.h>
@@ -33,7 +35,7 @@ int main(void)
 
 	ksft_print_header();
 	ws_require_client();
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 
 	ksft_test_result(ws_cmd("create 0") == 0, "create\n");
 	ws_cmd("set 0 1717");
@@ -63,6 +65,16 @@ int main(void)
 	waitid(P_PID, zombie, &info, WEXITED | WNOWAIT);
 	ksft_test_result(ws_query(&wid, &value, "get 0 %d", zombie) == -ESRCH,
 			 "zombie_tid_is_esrch\n");
+	waitpid(zombie, NULL, 0);
+	ws_cmd("destroy 0");
+
+	zombie = fork();
+	if (zombie == 0)
+		_exit(0);
+	waitid(P_PID, zombie, &info, WEXITED | WNOWAIT);
+	ws_cmd("create 0");
+	ksft_test_result(ws_query(&wid, &value, "get 0 %d", zombie) == -ESRCH,
+			 "zombie_before_create_is_esrch\n");
 	waitpid(zombie, NULL, 0);
 	ws_cmd("destroy 0");
 	ksft_finished();

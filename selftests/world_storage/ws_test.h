@@ -7,6 +7,7 @@
 #ifndef WS_TEST_H
 #define WS_TEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -149,6 +150,31 @@ static inline long ws_file_value(const char *path, const char *name)
 			found = value;
 	fclose(f);
 	return found;
+}
+
+/* Threads in the system, from /proc/<pid>/task. */
+static inline long ws_count_threads(void)
+{
+	DIR *proc = opendir("/proc"), *tasks;
+	struct dirent *p, *t;
+	char path[300];
+	long n = 0;
+
+	if (!proc)
+		return -1;
+	while ((p = readdir(proc))) {
+		if (p->d_name[0] < '0' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
+		tasks = opendir(path);
+		if (!tasks)
+			continue;
+		while ((t = readdir(tasks)))
+			n += t->d_name[0] != '.';
+		closedir(tasks);
+	}
+	closedir(proc);
+	return n;
 }
 
 /* The number of lines of the kernel log that contain `needle`. */
