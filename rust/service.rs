@@ -35,8 +35,10 @@ pub(crate) struct Service {
     /// under its lock (see `RegionTable`).
     #[pin]
     regions: RegionTable,
-    /// Regions taken out of `regions` whose Destroy waits for references or
-    /// sweeps objects: debugfs lists them too.
+    /// Regions taken out of `regions` whose Destroy is under way: from their
+    /// unpublishing (under `regions`' lock, which is taken before this
+    /// list's) until every object is freed. debugfs lists them; an owner's
+    /// unload and a second Destroy of the same region wait for them.
     #[pin]
     destroying: DestroyingRegions,
     /// World records and objects: their locks and RCU rules are with their
@@ -132,11 +134,24 @@ impl Service {
 
     /// Destroy: the handle fails from now on; waits for remote references,
     /// destructs and frees every object. May block for long.
+    /// A Destroy of a region whose Destroy is already under way (another
+    /// caller's, or its owner's unload) waits for that one to finish, then
+    /// fails as for any destroyed handle.
     pub(crate) fn destroy(&self, handle: u64) -> Result {
         let mut table = self.regions.lock();
-        let region = table.unpublish(handle)?;
-        self.retire(table, region);
-        Ok(())
+        match table.unpublish(handle) {
+            Ok(region) => {
+                self.retire(table, region);
+                Ok(())
+            }
+            Err(e) => {
+                drop(table);
+                // Unpublished under the table's lock, so listed already if
+                // it is being destroyed.
+                self.destroying.wait_for_handle(handle);
+                Err(e)
+            }
+        }
     }
 
     /// Everything after unpublishing (under `table`, which this unlocks):

@@ -53,8 +53,10 @@ impl DestroyingRegions {
         }))
     }
 
-    /// Runs `f` with `region` in the list. (Were there no room, `f` would
-    /// run with the region left out.)
+    /// Runs `f` with `region` in the list. There is always room: every
+    /// listed region keeps its slot until it leaves, and the list has room
+    /// for every slot. (Were there none, `f` would run with the region left
+    /// out, and the waits below would not wait for it.)
     pub(crate) fn listed<R>(&self, region: &Region, f: impl FnOnce() -> R) -> R {
         // INVARIANT: taken out below, before `region`'s borrow ends.
         let listed = self
@@ -75,11 +77,24 @@ impl DestroyingRegions {
     /// not free the text of a destructor that another module's Destroy,
     /// or an exit racing it, may still call.
     pub(crate) fn wait_for_owner(&self, module: *mut bindings::module) {
+        self.wait_while_any(|r| r.is_owned_by(module));
+    }
+
+    /// Waits until the region of `handle` (encoded) is not in the list: a
+    /// second Destroy of a region returns only when the first has
+    /// destructed and freed every object, so that its caller may then free
+    /// what the destructor uses.
+    pub(crate) fn wait_for_handle(&self, handle: u64) {
+        self.wait_while_any(|r| r.handle().encode() == handle);
+    }
+
+    /// Waits until no listed region matches `listed`.
+    fn wait_while_any(&self, listed: impl Fn(&Region) -> bool) {
         let mut regions = self.regions.lock();
         while regions.iter().any(|r| {
             // SAFETY: a listed region lives while it is in the list (type
             // invariant of `Listed`), and the lock is held.
-            unsafe { r.0.as_ref() }.is_owned_by(module)
+            listed(unsafe { r.0.as_ref() })
         }) {
             self.left.wait(&mut regions);
         }

@@ -14,7 +14,8 @@
 //!   RCU and changed under the table's lock, with the handles the local
 //!   lookup's fast path checks; [`Unpublished`], a region taken out.
 //! - `destroying.rs`: [`DestroyingRegions`], the regions whose Destroy is
-//!   under way, for debugfs.
+//!   under way, from their unpublishing until every object is freed: for
+//!   debugfs, an owner's unload and a second Destroy, which wait for them.
 
 mod destroying;
 mod memory;

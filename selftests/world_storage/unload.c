@@ -6,7 +6,8 @@
  * still holds a reference when it unloads drops it before destroying its
  * regions, so the unload finishes and leaves no region. A client that
  * unloads while another module destroys one of its regions waits for that
- * Destroy, whose sweep calls its destructor.
+ * Destroy, whose sweep calls its destructor; so does its own Destroy of
+ * that region.
  */
 
 #include <signal.h>
@@ -100,6 +101,48 @@ static void owner_unload_during_foreign_destroy(void)
 			 "both_finish_after_the_release\n");
 }
 
+/*
+ * The same foreign Destroy, and the owner destroys its region meanwhile:
+ * its Destroy fails (the region is already being destroyed) but returns
+ * only once every object is destructed, so the owner may then free what
+ * its destructor uses.
+ */
+static void owner_destroy_during_foreign_destroy(void)
+{
+	struct ws_background_cmd foreign, own;
+	struct ws_region r = { 0 };
+	int found, listed = 0, waited, own_waits;
+	long ctor, dtor;
+
+	ws_load_c_client();
+	found = !ws_cmd("create 1") && ws_find_region(0, "ws_test_client", &r) &&
+		!ws_c_cmd("adopt %llx", r.handle) && !ws_c_cmd("hold 0 %d", getpid());
+	if (!found) {
+		ksft_test_result_fail("owner_destroy_waits_for_the_foreign_destroy\n");
+		ksft_test_result_fail("every_object_destructed_when_it_returns\n");
+		return;
+	}
+	ws_background_c_cmd(&foreign, "destroy 0");
+	for (waited = 0; waited < 2000 && !listed; waited++) {
+		listed = ws_find_region(r.handle, "ws_test_client", &r) &&
+			 !strcmp(r.state, "destroying");
+		usleep(10000);
+	}
+	ws_background_cmd(&own, "destroy 1");
+	sleep(1);
+	own_waits = listed && !ws_background_done(&own);
+	ksft_test_result(own_waits, "owner_destroy_waits_for_the_foreign_destroy\n");
+
+	ws_c_cmd("unhold");
+	ws_background_join(&own);
+	/* Read before the foreign Destroy is known to have finished. */
+	ws_counts(1, &ctor, &dtor);
+	ksft_print_msg("when the owner's Destroy returned: ctor=%ld dtor=%ld\n", ctor, dtor);
+	ksft_test_result(ctor > 0 && dtor == ctor && ws_background_join(&foreign) == 0 &&
+			 !ws_unload_c_client(),
+			 "every_object_destructed_when_it_returns\n");
+}
+
 /* Whether debugfs shows `regions` regions, none of them the client's. */
 static int client_regions_gone(long regions)
 {
@@ -119,7 +162,7 @@ int main(void)
 
 	ksft_print_header();
 	ws_require_client();
-	ksft_set_plan(12);
+	ksft_set_plan(14);
 
 	/*
 	 * The C client's region has no callbacks: were it left behind, nothing
@@ -172,5 +215,6 @@ int main(void)
 			 "client_reloads_after_that\n");
 
 	owner_unload_during_foreign_destroy();
+	owner_destroy_during_foreign_destroy();
 	ksft_finished();
 }

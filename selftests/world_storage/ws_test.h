@@ -235,6 +235,8 @@ static inline int ws_find_region(unsigned long long handle, const char *owner,
 struct ws_background_cmd {
 	pthread_t thread;
 	const char *cmd;
+	/* The Rust client's (ws_cmd) or the C client's (ws_c_cmd). */
+	int (*run)(const char *fmt, ...);
 	atomic_int done;
 	int err;
 };
@@ -243,19 +245,32 @@ static inline void *ws_background_cmd_thread(void *arg)
 {
 	struct ws_background_cmd *b = arg;
 
-	b->err = ws_c_cmd("%s", b->cmd);
+	b->err = b->run("%s", b->cmd);
 	atomic_store(&b->done, 1);
 	return NULL;
 }
 
-/* Starts `cmd` (a string that outlives the command) on its own thread. */
-static inline void ws_background_c_cmd(struct ws_background_cmd *b, const char *cmd)
+static inline void ws_background_start(struct ws_background_cmd *b,
+				       int (*run)(const char *fmt, ...), const char *cmd)
 {
 	b->cmd = cmd;
+	b->run = run;
 	b->err = 1;
 	atomic_store(&b->done, 0);
 	if (pthread_create(&b->thread, NULL, ws_background_cmd_thread, b))
 		ksft_exit_fail_msg("pthread_create\n");
+}
+
+/* Starts the C client's `cmd` (a string that outlives it) on its own thread. */
+static inline void ws_background_c_cmd(struct ws_background_cmd *b, const char *cmd)
+{
+	ws_background_start(b, ws_c_cmd, cmd);
+}
+
+/* Starts the Rust client's `cmd` (a string that outlives it) on its own thread. */
+static inline void ws_background_cmd(struct ws_background_cmd *b, const char *cmd)
+{
+	ws_background_start(b, ws_cmd, cmd);
 }
 
 /* Whether the command has returned. */
