@@ -95,9 +95,16 @@ struct world_storage_props {
  * every object already constructed is destructed and freed. Process context;
  * may block.
  *
+ * Objects are charged to memory cgroups: those built here to each world's own
+ * cgroup (a kernel thread's to the root cgroup), as are the constructor's
+ * allocations made with __GFP_ACCOUNT; a new world's to the forking task's
+ * cgroup.
+ *
  * Return: 0; -EINVAL for a NULL argument, an unknown type, size 0 or above
  * 1 MiB, or an alignment that is not a power of two or is above PAGE_SIZE;
- * -ENOMEM; -ENOSPC when 1024 regions exist; or the constructor's error.
+ * -ENOMEM (also when a world's memory cgroup is at its memory.max and
+ * reclaim makes no room); -ENOSPC when 1024 regions exist; or the
+ * constructor's error.
  */
 int world_storage_create(const struct world_storage_props *props, u64 *handle);
 

@@ -7,13 +7,17 @@ use core::ptr::NonNull;
 use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, str::CString};
 
 /// Where an allocation happens, which decides how it may wait for memory.
+/// Every allocation is accounted (`__GFP_ACCOUNT`): charged to a memory
+/// cgroup.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum AllocContext {
     /// The hook of a new task: must not sleep, and is charged to the memory
     /// cgroup of the forking task (which the new task starts in), as the
     /// kernel's own per-task allocations are.
     NewTask,
-    /// Process context that may sleep (Create's scan).
+    /// Process context that may sleep: Create's scan, which makes each
+    /// task's cgroup current's active one while it allocates for the task
+    /// (`crate::memcg::ChargeToTask`).
     Sleepable,
 }
 
@@ -21,8 +25,10 @@ impl AllocContext {
     /// The allocation flags for the kernel crate's allocators.
     pub(crate) fn flags(self) -> Flags {
         match self {
+            // `__GFP_ACCOUNT`, which the kernel crate has only in
+            // `GFP_KERNEL_ACCOUNT`.
             Self::NewTask => GFP_ATOMIC | (GFP_KERNEL_ACCOUNT & !GFP_KERNEL),
-            Self::Sleepable => GFP_KERNEL,
+            Self::Sleepable => GFP_KERNEL_ACCOUNT,
         }
     }
 
@@ -33,7 +39,7 @@ impl AllocContext {
             Self::NewTask => {
                 bindings::GFP_ATOMIC | (bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL)
             }
-            Self::Sleepable => bindings::GFP_KERNEL,
+            Self::Sleepable => bindings::GFP_KERNEL_ACCOUNT,
         }
     }
 }
