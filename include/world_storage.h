@@ -98,7 +98,8 @@ struct world_storage_props {
  * Objects are charged to memory cgroups: those built here to each world's own
  * cgroup (a kernel thread's to the root cgroup), as are the constructor's
  * allocations made with __GFP_ACCOUNT; a new world's to the forking task's
- * cgroup.
+ * cgroup, without reclaim and never past its memory.max (a charge that does
+ * not fit fails the new task like a constructor failure).
  *
  * Return: 0; -EINVAL for a NULL argument, an unknown type, size 0 or above
  * 1 MiB, or an alignment that is not a power of two or is above PAGE_SIZE;
