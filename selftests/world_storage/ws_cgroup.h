@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of the memory cgroup kselftests: cgroup v2 mounted with the memory
- * controller enabled for the root's children, files of a cgroup written,
- * memory.current read.
+ * controller enabled for the root's children, files of a cgroup written and
+ * read.
  */
 #ifndef WS_CGROUP_H
 #define WS_CGROUP_H
@@ -31,21 +31,27 @@ static inline int ws_cg_write(const char *group, const char *name, const char *v
 	return err;
 }
 
-/* memory.current of `group` in bytes, -1 if unreadable. */
-static inline long long ws_cg_memory(const char *group)
+/* The number in file `name` of cgroup `group`, -1 if unreadable or "max". */
+static inline long long ws_cg_value(const char *group, const char *name)
 {
 	char path[256];
-	long long bytes = -1;
+	long long value = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s/memory.current", group);
+	snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s/%s", group, name);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
-	if (fscanf(f, "%lld", &bytes) != 1)
-		bytes = -1;
+	if (fscanf(f, "%lld", &value) != 1)
+		value = -1;
 	fclose(f);
-	return bytes;
+	return value;
+}
+
+/* memory.current of `group` in bytes, -1 if unreadable. */
+static inline long long ws_cg_memory(const char *group)
+{
+	return ws_cg_value(group, "memory.current");
 }
 
 /* Mounts cgroup2 if it is not; 0, or a reason to skip. */
