@@ -197,6 +197,7 @@ size_t ws_collect_threads(struct task_struct **buf, size_t cap)
  */
 struct mem_cgroup *ws_task_memcg_get(struct task_struct *task)
 {
+#ifdef CONFIG_MEMCG
 	struct mm_struct *mm = get_task_mm(task);
 	struct mem_cgroup *memcg;
 
@@ -205,6 +206,10 @@ struct mem_cgroup *ws_task_memcg_get(struct task_struct *task)
 	memcg = get_mem_cgroup_from_mm(mm);
 	mmput(mm);
 	return memcg;
+#else
+	/* root_mem_cgroup is declared only with CONFIG_MEMCG. */
+	return NULL;
+#endif
 }
 
 struct mem_cgroup *ws_set_active_memcg(struct mem_cgroup *memcg)
