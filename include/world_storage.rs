@@ -446,9 +446,16 @@ impl<T: WorldObject> WorldStorage<T> {
 
     /// Creates the region, owned by `module` (pass `THIS_MODULE`). May sleep.
     ///
-    /// Fails with `EINVAL`, `ENOMEM`, `ENOSPC` (1024 regions exist) or the
-    /// first error [`WorldObject::init`] returns (every object constructed
-    /// so far is dropped).
+    /// Each existing world's object (and what [`WorldObject::init`]
+    /// allocates with `__GFP_ACCOUNT`) is charged to that world's memory
+    /// cgroup, a kernel thread's to the root cgroup; a new world's to the
+    /// forking task's cgroup, never past its `memory.max` (a charge that
+    /// does not fit fails the new task as a failed `init` does).
+    ///
+    /// Fails with `EINVAL`, `ENOMEM` (also when a world's memory cgroup is
+    /// at its `memory.max` and reclaim makes no room), `ENOSPC` (1024
+    /// regions exist) or the first error [`WorldObject::init`] returns
+    /// (every object constructed so far is dropped).
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
         let (size, align) = Self::SIZE_ALIGN;
         let props = ffi::Props {

@@ -49,6 +49,18 @@ extern "C" {
     /// how many threads there were.
     pub(crate) fn ws_collect_threads(buf: *mut *mut bindings::task_struct, cap: usize) -> usize;
 
+    /// The memory cgroup that `task`'s own allocations are charged to, with
+    /// a reference: the root's for a kernel thread or a task without mm;
+    /// null without memory cgroups. May sleep.
+    pub(crate) fn ws_task_memcg_get(task: *mut bindings::task_struct) -> *mut bindings::mem_cgroup;
+    /// `set_active_memcg()`: current's accounted allocations are charged to
+    /// `memcg` (null: to its own cgroup); returns the one set before.
+    pub(crate) fn ws_set_active_memcg(
+        memcg: *mut bindings::mem_cgroup,
+    ) -> *mut bindings::mem_cgroup;
+    /// `mem_cgroup_put()`: drops a reference; null is ignored.
+    pub(crate) fn ws_memcg_put(memcg: *mut bindings::mem_cgroup);
+
     /// Counts a local lookup on this CPU.
     pub(crate) fn ws_count_lookup_local();
     /// Counts a remote lookup on this CPU.

@@ -7,13 +7,25 @@ use core::ptr::NonNull;
 use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, str::CString};
 
 /// Where an allocation happens, which decides how it may wait for memory.
+/// Every allocation is accounted (`__GFP_ACCOUNT`): charged to a memory
+/// cgroup, within its `memory.max`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum AllocContext {
-    /// The hook of a new task: must not sleep, and is charged to the memory
-    /// cgroup of the forking task (which the new task starts in), as the
-    /// kernel's own per-task allocations are.
+    /// The hook of a new task (the `task_newtask` tracepoint), which must
+    /// not sleep: in 7.3 only a faultable (syscall) tracepoint promises its
+    /// probes a context that may sleep, and `task_newtask` is not one (its
+    /// probes run under SRCU-fast; ours holds `rcu_read_lock()` too).
+    /// `GFP_NOWAIT` neither sleeps nor reclaims and, unlike `GFP_ATOMIC`,
+    /// has no `__GFP_HIGH`, with which the memory cgroup charge would be
+    /// forced past `memory.max` (`try_charge_memcg()`); it warns of no
+    /// failure (its `__GFP_NOWARN`): the hook kills the new task instead, as
+    /// for a constructor failure. Charged to the memory cgroup of the
+    /// forking task, `current` at the hook, as the kernel's own per-task
+    /// allocations are.
     NewTask,
-    /// Process context that may sleep (Create's scan).
+    /// Process context that may sleep: Create's scan, which makes each
+    /// task's cgroup current's active one while it allocates for the task
+    /// (`crate::memcg::ChargeToTask`).
     Sleepable,
 }
 
@@ -21,8 +33,10 @@ impl AllocContext {
     /// The allocation flags for the kernel crate's allocators.
     pub(crate) fn flags(self) -> Flags {
         match self {
-            Self::NewTask => GFP_ATOMIC | (GFP_KERNEL_ACCOUNT & !GFP_KERNEL),
-            Self::Sleepable => GFP_KERNEL,
+            // `__GFP_ACCOUNT`, which the kernel crate has only in
+            // `GFP_KERNEL_ACCOUNT`.
+            Self::NewTask => GFP_NOWAIT | (GFP_KERNEL_ACCOUNT & !GFP_KERNEL),
+            Self::Sleepable => GFP_KERNEL_ACCOUNT,
         }
     }
 
@@ -31,9 +45,9 @@ impl AllocContext {
         match self {
             // `__GFP_ACCOUNT`, which bindgen does not export by itself.
             Self::NewTask => {
-                bindings::GFP_ATOMIC | (bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL)
+                bindings::GFP_NOWAIT | (bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL)
             }
-            Self::Sleepable => bindings::GFP_KERNEL,
+            Self::Sleepable => bindings::GFP_KERNEL_ACCOUNT,
         }
     }
 }

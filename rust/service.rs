@@ -6,6 +6,7 @@
 
 use crate::{
     deferred,
+    memcg::ChargeToTask,
     object_cache::AllocContext,
     region::{DestroyingRegions, LockedTable, Region, RegionProps, RegionTable, Unpublished},
     stats, tasks,
@@ -111,10 +112,14 @@ impl Service {
         Ok(handle)
     }
 
-    /// Constructs `region`'s object on every thread now in the system.
+    /// Constructs `region`'s object on every thread now in the system,
+    /// charging what it allocates for a thread (its record, entries and
+    /// object, and what the constructor allocates with `__GFP_ACCOUNT`) to
+    /// that thread's memory cgroup.
     fn construct_existing(&self, region: &Region) -> Result {
         let threads = ThreadList::collect()?;
         for task in threads.iter() {
+            let _charge = ChargeToTask::new(task);
             let record = match self.worlds.get_ref(task)? {
                 Some(record) => record,
                 None => match self.worlds.attach(

@@ -9,6 +9,7 @@
  *   crate's KUnit suites: WS_KUNIT_MODULE);
  * - wrappers of static inline functions and macros the Rust half calls;
  * - ws_layout_c_offset(), the C side of the layout test (test module only);
+ * - the memory cgroup that Create charges a task's objects to;
  * - per-CPU state (lookup counters, the current task's record) and the
  *   local lookup's fast path that reads it (Rust in 7.3 has no per-CPU
  *   access and calls even preempt_disable() out of line: see the design
@@ -25,6 +26,7 @@
 #include <linux/irq_work.h>
 #include <linux/limits.h>
 #include <linux/llist.h>
+#include <linux/memcontrol.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/percpu.h>
@@ -32,6 +34,7 @@
 #include <linux/refcount.h>
 #include <linux/slab.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/stddef.h>
@@ -182,6 +185,41 @@ size_t ws_collect_threads(struct task_struct **buf, size_t cap)
 	}
 	rcu_read_unlock();
 	return n;
+}
+
+/*
+ * The cgroup of @task's mm, which its own allocations are charged to (for a
+ * user task, the cgroup it is in: the memory controller moves a process's
+ * threads together); the root cgroup for a kernel thread or a task whose mm
+ * is gone (exiting), whose own allocations are charged to no cgroup with a
+ * limit. get_mem_cgroup_from_mm(NULL) would answer current's cgroup instead.
+ * NULL without memory cgroups. May sleep (mmput()).
+ */
+struct mem_cgroup *ws_task_memcg_get(struct task_struct *task)
+{
+#ifdef CONFIG_MEMCG
+	struct mm_struct *mm = get_task_mm(task);
+	struct mem_cgroup *memcg;
+
+	if (!mm)
+		return root_mem_cgroup;
+	memcg = get_mem_cgroup_from_mm(mm);
+	mmput(mm);
+	return memcg;
+#else
+	/* root_mem_cgroup is declared only with CONFIG_MEMCG. */
+	return NULL;
+#endif
+}
+
+struct mem_cgroup *ws_set_active_memcg(struct mem_cgroup *memcg)
+{
+	return set_active_memcg(memcg);
+}
+
+void ws_memcg_put(struct mem_cgroup *memcg)
+{
+	mem_cgroup_put(memcg);
 }
 
 /* The layout test runs in world_storage_kunit.ko only. */

@@ -19,6 +19,7 @@
 
 struct linux_binprm;
 struct llist_node;
+struct mem_cgroup;
 struct task_struct;
 struct xarray;
 
@@ -66,6 +67,17 @@ void ws_warn_bad_release(void);
  * threads there were (more than @cap: call again with more room).
  */
 size_t ws_collect_threads(struct task_struct **buf, size_t cap);
+
+/*
+ * Create's charges to each task's memory cgroup: @task's cgroup with a
+ * reference (the root's for a kernel thread or a task without mm; NULL
+ * without memory cgroups; may sleep); set_active_memcg(), whose cgroup the
+ * current task's accounted allocations are charged to until it sets the one
+ * it returned again; mem_cgroup_put().
+ */
+struct mem_cgroup *ws_task_memcg_get(struct task_struct *task);
+struct mem_cgroup *ws_set_active_memcg(struct mem_cgroup *memcg);
+void ws_memcg_put(struct mem_cgroup *memcg);
 
 /* Per-CPU lookup counters, and their sums over all CPUs. */
 void ws_count_lookup_local(void);

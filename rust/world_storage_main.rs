@@ -32,6 +32,7 @@ mod glue;
 mod handle;
 mod hooks;
 mod introspection;
+mod memcg;
 mod object_cache;
 mod object_layout;
 mod rcu_box;

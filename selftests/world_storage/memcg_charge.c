@@ -27,16 +27,12 @@
  */
 
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 
-#include "ws_test.h"
+#include "ws_cgroup.h"
 
-#define CGROUP_ROOT "/sys/fs/cgroup"
-#define CGROUP2_MAGIC 0x63677270
 /* The test client's `Big` objects. */
 #define BIG_SIZE 16384LL
 #define TASKS 256
@@ -69,62 +65,6 @@ static pid_t fork_into(int into_fd)
 	return syscall(__NR_clone3, &args, sizeof(args));
 }
 
-/* Writes `value` to file `name` of cgroup `group` ("" for the root). */
-static int cg_write(const char *group, const char *name, const char *value)
-{
-	char path[256];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), CGROUP_ROOT "/%s/%s", group, name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-/* memory.current of `group` in bytes, -1 if unreadable. */
-static long long cg_memory(const char *group)
-{
-	char path[256];
-	long long bytes = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), CGROUP_ROOT "/%s/memory.current", group);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &bytes) != 1)
-		bytes = -1;
-	fclose(f);
-	return bytes;
-}
-
-/* Mounts cgroup2 if it is not; 0, or a reason to skip. */
-static const char *cgroup2_ready(void)
-{
-	struct statfs fs;
-	char line[256] = "";
-	FILE *f;
-
-	if (statfs(CGROUP_ROOT, &fs) || fs.f_type != CGROUP2_MAGIC)
-		if (mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL))
-			return "cgroup2 cannot be mounted (CONFIG_CGROUPS?)";
-	f = fopen(CGROUP_ROOT "/cgroup.controllers", "r");
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-	}
-	if (!strstr(line, "memory"))
-		return "no memory controller (CONFIG_MEMCG?)";
-	if (cg_write("", "cgroup.subtree_control", "+memory"))
-		return "cannot enable the memory controller";
-	return NULL;
-}
-
 /* Creates and destroys PAST_REGIONS regions; 0, or -errno. */
 static int past_regions(void)
 {
@@ -142,9 +82,9 @@ static int past_regions(void)
  */
 static void kill_new_tasks(void)
 {
-	cg_write(groups[0], "cgroup.kill", "1");
-	cg_write(groups[1], "cgroup.kill", "1");
-	cg_write(INTO, "cgroup.kill", "1");
+	ws_cg_write(groups[0], "cgroup.kill", "1");
+	ws_cg_write(groups[1], "cgroup.kill", "1");
+	ws_cg_write(INTO, "cgroup.kill", "1");
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 }
@@ -164,7 +104,7 @@ static long long growth_of_new_tasks(const char *group, const char *other,
 	pid_t pid;
 
 	if (other) {
-		snprintf(path, sizeof(path), CGROUP_ROOT "/%s", other);
+		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", other);
 		into_fd = open(path, O_RDONLY | O_DIRECTORY);
 		if (into_fd < 0)
 			return -1;
@@ -177,7 +117,7 @@ static long long growth_of_new_tasks(const char *group, const char *other,
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		if (cg_write(group, "cgroup.procs", "0") || write(ready[1], "r", 1) != 1 ||
+		if (ws_cg_write(group, "cgroup.procs", "0") || write(ready[1], "r", 1) != 1 ||
 		    read(go[0], &c, 1) != 1)
 			_exit(1);
 		for (i = 0; i < TASKS; i++) {
@@ -198,12 +138,12 @@ static long long growth_of_new_tasks(const char *group, const char *other,
 		close(into_fd);
 	if (read(ready[0], &c, 1) != 1)
 		return -1;
-	before = cg_memory(group);
-	other_before = cg_memory(other);
+	before = ws_cg_memory(group);
+	other_before = ws_cg_memory(other);
 	if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
 		return -1;
-	*other_growth = cg_memory(other) - other_before;
-	return cg_memory(group) - before;
+	*other_growth = ws_cg_memory(other) - other_before;
+	return ws_cg_memory(group) - before;
 }
 
 int main(void)
@@ -215,7 +155,7 @@ int main(void)
 
 	ksft_print_header();
 	ws_require_client();
-	why = cgroup2_ready();
+	why = ws_cgroup2_ready();
 	if (why)
 		ksft_exit_skip("%s\n", why);
 	ksft_set_plan(7);
@@ -225,11 +165,11 @@ int main(void)
 	for (g = 0; g < ARRAY_SIZE(groups); g++) {
 		char path[256];
 
-		snprintf(path, sizeof(path), CGROUP_ROOT "/%s", groups[g]);
+		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
 		if (mkdir(path, 0755) && errno != EEXIST)
 			ksft_exit_fail_msg("mkdir %s: %s\n", path, strerror(errno));
 	}
-	if (cg_write(groups[2], "cgroup.procs", "0"))
+	if (ws_cg_write(groups[2], "cgroup.procs", "0"))
 		ksft_exit_fail_msg("cannot join %s\n", groups[2]);
 
 	/*
@@ -261,11 +201,11 @@ int main(void)
 
 	kill_new_tasks();
 	ws_cmd("destroybig");
-	cg_write("", "cgroup.procs", "0");
+	ws_cg_write("", "cgroup.procs", "0");
 	for (g = 0; g < ARRAY_SIZE(groups); g++) {
 		char path[256];
 
-		snprintf(path, sizeof(path), CGROUP_ROOT "/%s", groups[g]);
+		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
 		rmdir(path);
 	}
 	ksft_finished();
