@@ -160,7 +160,9 @@ impl Service {
             self.worlds.sweep(&region);
         });
         let slot = region.slot();
-        // Waits for the swept objects' RCU-deferred frees.
+        // Waits for the swept objects' RCU-deferred frees, and those of
+        // objects freed at exits before, flushing lazy RCU callbacks rather
+        // than waiting out their delay (`Drop for Region`).
         drop(region);
         let mut table = self.regions.lock();
         table.release_slot(slot);
