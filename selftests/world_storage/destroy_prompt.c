@@ -14,7 +14,13 @@
 #include "ws_test.h"
 
 #define WORLDS 1000
-/* Far below the 10 s a lazy callback may wait, far above a grace period. */
+/*
+ * The bound asserted. The goal (issue 21) is under 100 ms of waiting; on the
+ * test VMs (TCG, 2 vCPUs on a shared machine) a Destroy of 1,000 worlds,
+ * two grace periods included, takes 40-220 ms. 2 s leaves room for a loaded
+ * host and is still a fifth of the 10 s a lazy callback may wait, which a
+ * Destroy that waits for lazy frees takes (9-10 s in this test).
+ */
 #define PROMPT_MS 2000
 #define CLIENT "ws_test_client"
 
@@ -91,8 +97,8 @@ static void destroy_case(int slot, int live, const char *name)
 		took = now_ms() - start;
 	}
 	ok &= !err && !ws_counts(slot, &ctor, &dtor);
-	ksft_print_msg("%s: %d worlds, region objects %ld, Destroy %d in %ld ms, constructed %ld, destructed %ld\n",
-		       name, n, region.objects, err, took, ctor - ctor0, dtor - dtor0);
+	ksft_print_msg("%s: %d worlds, region objects %ld, Destroy returned %d in %ld ms (bound %d ms), constructed %ld, destructed %ld\n",
+		       name, n, region.objects, err, took, PROMPT_MS, ctor - ctor0, dtor - dtor0);
 	if (live) {
 		close(release[1]);
 		ok &= reap_worlds(pids, n);
@@ -133,8 +139,8 @@ static void unload_case(void)
 		took = now_ms() - start;
 	}
 	regions = ws_file_value(WS_STATS, "regions");
-	ksft_print_msg("owner_unload: %d worlds, region objects %ld, unload %d in %ld ms, regions %ld -> %ld\n",
-		       n, region.objects, err, took, regions0, regions);
+	ksft_print_msg("owner_unload: %d worlds, region objects %ld, unload returned %d in %ld ms (bound %d ms), regions %ld -> %ld\n",
+		       n, region.objects, err, took, PROMPT_MS, regions0, regions);
 	close(release[1]);
 	ok &= reap_worlds(pids, n);
 	close(release[0]);
