@@ -15,13 +15,16 @@
 
 #define WORLDS 1000
 /*
- * The bound asserted. The goal (issue 21) is under 100 ms of waiting; on the
- * test VMs (TCG, 2 vCPUs on a shared machine) a Destroy of 1,000 worlds,
- * two grace periods included, takes 40-220 ms. 2 s leaves room for a loaded
- * host and is still a fifth of the 10 s a lazy callback may wait, which a
+ * The bound asserted. The goal (issue 21) is under 100 ms of waiting
+ * (make bench measures it); on the test VMs (TCG, 2 vCPUs on a shared
+ * machine) a Destroy of 1,000 worlds, two grace periods and the frees
+ * included, takes 40-220 ms on the dev kernel and 0.7-1.6 s on the debug
+ * kernel (KASAN, kmemleak and lockdep on every free, and rcu_barrier() runs
+ * every callback queued before it). 5 s leaves room for two VMs sharing the
+ * machine and is still half the 10 s a lazy callback may wait, which a
  * Destroy that waits for lazy frees takes (9-10 s in this test).
  */
-#define PROMPT_MS 2000
+#define PROMPT_MS 5000
 #define CLIENT "ws_test_client"
 
 static long now_ms(void)
