@@ -17,7 +17,7 @@
  * /sys/kernel/debug/ws_bench/threads waits for pending RCU callbacks (so
  * that slab counts hold only live objects) and prints the number of
  * threads. /sys/kernel/debug/ws_bench/create runs Create and Destroy once
- * over every thread and prints their ns per thread.
+ * over every thread and prints their ns per thread, and Destroy's ns.
  */
 
 #include <linux/completion.h>
@@ -444,8 +444,8 @@ static int create_show(struct seq_file *m, void *v)
 	t1 = ktime_get_ns();
 	regions_trim(0);
 	t2 = ktime_get_ns();
-	seq_printf(m, "threads %ld create_ns_per_thread %llu destroy_ns_per_thread %llu\n",
-		   threads, (t1 - t0) / threads, (t2 - t1) / threads);
+	seq_printf(m, "threads %ld create_ns_per_thread %llu destroy_ns_per_thread %llu destroy_ns %llu\n",
+		   threads, (t1 - t0) / threads, (t2 - t1) / threads, t2 - t1);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(create);

@@ -117,10 +117,12 @@ int world_storage_create(const struct world_storage_props *props, u64 *handle);
  *
  * Lookups of @handle fail from the moment this starts. Waits until every
  * reference taken by world_storage_lookup() is released, then runs the
- * destructor on every object and frees it. Process context; may block for
- * long. If another Destroy of the region is under way (another module's, or
- * its owner's unload), waits until that one has run every destructor, then
- * fails: on return no destructor of the region runs any more.
+ * destructor on every object and frees it, waiting for the grace period of
+ * the frees (not for the delay of lazy RCU callbacks). Process context; may
+ * block for long. If another Destroy of the region is under way (another
+ * module's, or its owner's unload), waits until that one has run every
+ * destructor, then fails: on return no destructor of the region runs any
+ * more.
  *
  * Return: 0, or -EINVAL if @handle names no region (also after waiting for
  * a Destroy under way).

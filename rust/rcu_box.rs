@@ -95,6 +95,12 @@ impl<T: RcuFreed> RcuBox<T> {
 
     /// Frees the value after a grace period: readers under RCU that
     /// found it before this call may use it until then.
+    ///
+    /// A plain `call_rcu()`, lazy where the kernel has `RCU_LAZY` and the
+    /// CPU is offloaded (its grace period may start 10 s later): cheap for
+    /// the exit path. Whoever must wait for the free (Destroy, for its
+    /// region's objects) does not just wait: `rcu_barrier()` flushes lazy
+    /// callbacks and waits for them without that delay.
     pub(crate) fn retire(this: Self) {
         let head = this
             .as_ptr()

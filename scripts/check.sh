@@ -283,16 +283,29 @@ with_vm_slot() {
 # Writes the summariser's output to $OUT/vm/NAME/summary and returns its
 # exit status; the VM's logs are in $OUT/vm/NAME. $vm_fragment (default:
 # this run's) chooses the kernel.
+#
+# The debug kernel boots without RCU callback offloading (--no-rcu-offload),
+# so its lazy RCU callbacks are not lazy: with every CPU offloaded, kmemleak
+# reported hundreds of "new suspected memory leaks" of the kernel's own
+# objects freed by call_rcu() (creds, task_exec_state of the tests' short
+# lived children), none of world storage's, while the same run without
+# offloading was clean (not root-caused: a kmemleak scan racing callbacks
+# parked on the lazy lists is the likely reading). Lazy callbacks are tested
+# where they matter, on the dev kernel (make check, and check-debug's long
+# stress run), which offloads every CPU; what this leaves out is a KASAN and
+# lockdep view of the offloaded callback path.
 vm_fragment=$WS_EXTRA_FRAGMENT
 run_vm() {
 	local name=$1 append=$2 timeout=$3 vmrc=0 args=() out rc=0 why summary vm_log
+	local offload=()
 	shift 3
+	[ "$debug" -eq 0 ] || [ -z "$vm_fragment" ] || offload=(--no-rcu-offload)
 	out=$(WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/paths.sh out)
 	vm_log=$out/vm/$name
 	# No stale results if vm.sh fails before it boots.
 	rm -f "$vm_log/results.log" "$vm_log/console.log" "$vm_log/summary"
 	mkdir -p "$vm_log"
-	WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/vm.sh --name "$name" \
+	WORLD_STORAGE_EXTRA_FRAGMENT=$vm_fragment scripts/vm.sh --name "$name" "${offload[@]}" \
 		--script scripts/guest/run-tests.sh --quiet \
 		--append "$hang_args $append" --timeout "$timeout" 2>"$out/vm-$name.stderr" ||
 		vmrc=$?

@@ -7,11 +7,18 @@
 #
 #   vm.sh --name NAME [--interactive | --script FILE | --cmd CMD]
 #         [--extra DIR] [--append KERNEL-ARGS] [--timeout SECONDS]
-#         [--quiet | --output-only] [--icount] [--mem SIZE]
+#         [--quiet | --output-only] [--icount] [--mem SIZE] [--no-rcu-offload]
 #
 # --quiet: print nothing; --output-only: print only what the guest command
 # writes (a third serial port, ttyS2), not the boot.
 # --icount: QEMU's -icount shift=0 (one instruction per guest ns; TCG only).
+# --no-rcu-offload: boot without rcu_nocbs=all (see below).
+#
+# Every CPU's RCU callbacks are offloaded (rcu_nocbs=all), which is what
+# makes the dev kernel's RCU_LAZY take effect: a plain call_rcu() then
+# waits up to 10 s for its grace period, as on Debian's kernel booted with
+# rcu_nocbs= or nohz_full=, and a test sees whatever waits for such a
+# callback. The benchmark boots without it, as Debian does by default.
 #
 # The VM gets $WORLD_STORAGE_VM_CPUS CPUs (default 2, at least 2), as that
 # many one-core sockets: the dev kernel has no ACPI, and the firmware's MP
@@ -29,6 +36,7 @@
 . "$(dirname "$0")/lib.sh"
 
 name=vm mode=cmd cmd="" script="" extra="" append="" quiet=0 output_only=0 icount=0 mem=1G
+rcu_offload=rcu_nocbs=all
 timeout=${WORLD_STORAGE_VM_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -43,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--output-only) output_only=1 ;;
 	--icount) icount=1 ;;
 	--mem) mem=$2; shift ;;
+	--no-rcu-offload) rcu_offload="" ;;
 	*) die "unknown argument $1" ;;
 	esac
 	shift
@@ -138,7 +147,7 @@ fi
 # ws.cpus first: a later ws.cpus= in --append wins (harness self-test).
 qemu=(qemu-system-x86_64 -accel "$acc" "${cpu[@]}" -smp "$smp" -m "$mem"
 	-kernel "$bzimage" -initrd "$dir/initramfs.cpio.gz"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 ws.cpus=$cpus $clock $append"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 ws.cpus=$cpus $clock $rcu_offload $append"
 	-no-reboot)
 [ "$icount" -eq 0 ] || qemu+=(-icount shift=0)
 rm -f "$dir/results.log"

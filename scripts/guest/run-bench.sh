@@ -41,6 +41,21 @@ stop_sleepers() {
 	wait "$sleepers"
 }
 
+# ws.bench=lazy (scripts/bench.sh's boot with every CPU's RCU callbacks
+# offloaded, rcu_nocbs=all, where RCU_LAZY is in effect): only Destroy of a
+# region of 1,000 more threads' worlds, in ms.
+if grep -q 'ws\.bench=lazy' /proc/cmdline; then
+	insmod /modules/world_storage.ko || exit 1
+	insmod /modules/ws_bench.ko || exit 1
+	# "threads <all threads> ... destroy_ns <ns>"
+	set -- $(/bench/bench_tasks create 1000)
+	emit destroy_1000_more_threads_worlds "$2"
+	emit destroy_1000_more_threads_ms "$(awk -v ns="$8" 'BEGIN { printf "%.1f", ns / 1e6 }')"
+	rmmod ws_bench
+	rmmod world_storage
+	exit 0
+fi
+
 # The remote cases first, while the largest TID is as small as it gets
 # (below 64 if the boot started few tasks), then with a live task of TID
 # >= 64 (two levels) and >= 4096 (three levels).
