@@ -150,25 +150,11 @@ int main(void)
 {
 	long long plain, region, sibling = 0, unused, expected = TASKS * BIG_SIZE;
 	long long plain_parent, region_parent, plain_into = 0, region_into = 0;
-	const char *why;
 	unsigned int g;
 
-	ksft_print_header();
-	ws_require_client();
-	why = ws_cgroup2_ready();
-	if (why)
-		ksft_exit_skip("%s\n", why);
-	ksft_set_plan(7);
-
-	/* Orphaned tasks of a killed cgroup come back to be reaped here. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	for (g = 0; g < ARRAY_SIZE(groups); g++) {
-		char path[256];
-
-		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
-		if (mkdir(path, 0755) && errno != EEXIST)
-			ksft_exit_fail_msg("mkdir %s: %s\n", path, strerror(errno));
-	}
+	ws_cgroup_test_start(7);
+	for (g = 0; g < ARRAY_SIZE(groups); g++)
+		ws_cg_make(groups[g]);
 	if (ws_cg_write(groups[2], "cgroup.procs", "0"))
 		ksft_exit_fail_msg("cannot join %s\n", groups[2]);
 

@@ -70,26 +70,12 @@ int main(void)
 {
 	long long holders, creator, expected = TASKS * BIG_SIZE;
 	long long holders_created, creator_created, holders_destroyed;
-	const char *why;
 	unsigned int g;
 	int created;
 
-	ksft_print_header();
-	ws_require_client();
-	why = ws_cgroup2_ready();
-	if (why)
-		ksft_exit_skip("%s\n", why);
-	ksft_set_plan(5);
-
-	/* Orphaned tasks of the killed cgroup come back to be reaped here. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	for (g = 0; g < ARRAY_SIZE(groups); g++) {
-		char path[256];
-
-		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
-		if (mkdir(path, 0755) && errno != EEXIST)
-			ksft_exit_fail_msg("mkdir %s: %s\n", path, strerror(errno));
-	}
+	ws_cgroup_test_start(5);
+	for (g = 0; g < ARRAY_SIZE(groups); g++)
+		ws_cg_make(groups[g]);
 	if (ws_cg_write(CREATOR, "cgroup.procs", "0"))
 		ksft_exit_fail_msg("cannot join %s\n", CREATOR);
 	if (start_holders())

@@ -94,20 +94,10 @@ int main(void)
 	int forked, status = 0;
 	struct pipes p;
 	char c, value[32];
-	const char *why;
 	pid_t pid;
 
-	ksft_print_header();
-	ws_require_client();
-	why = ws_cgroup2_ready();
-	if (why)
-		ksft_exit_skip("%s\n", why);
-	ksft_set_plan(5);
-
-	/* Orphaned tasks of the killed cgroup come back to be reaped here. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (mkdir(WS_CGROUP_ROOT "/" GROUP, 0755) && errno != EEXIST)
-		ksft_exit_fail_msg("mkdir %s: %s\n", GROUP, strerror(errno));
+	ws_cgroup_test_start(5);
+	ws_cg_make(GROUP);
 	ws_load_c_client();
 	ksft_test_result(ws_c_cmd("create %d 8", OBJECT_SIZE) == 0,
 			 "create_region_of_%d_byte_objects\n", OBJECT_SIZE);

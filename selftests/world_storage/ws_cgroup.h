@@ -8,6 +8,8 @@
 #define WS_CGROUP_H
 
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include "ws_test.h"
@@ -75,6 +77,34 @@ static inline const char *ws_cgroup2_ready(void)
 	if (ws_cg_write("", "cgroup.subtree_control", "+memory"))
 		return "cannot enable the memory controller";
 	return NULL;
+}
+
+/*
+ * The start of every memory cgroup test: the header, the client check, the
+ * skip without a memory controller, the plan; and orphaned tasks of a
+ * killed cgroup come back to this process to be reaped.
+ */
+static inline void ws_cgroup_test_start(unsigned int plan)
+{
+	const char *why;
+
+	ksft_print_header();
+	ws_require_client();
+	why = ws_cgroup2_ready();
+	if (why)
+		ksft_exit_skip("%s\n", why);
+	ksft_set_plan(plan);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+/* Makes cgroup `group` (it may exist already), or ends the test. */
+static inline void ws_cg_make(const char *group)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", group);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		ksft_exit_fail_msg("mkdir %s: %s\n", path, strerror(errno));
 }
 
 #endif /* WS_CGROUP_H */
