@@ -101,13 +101,15 @@ struct world_storage_props {
  * to each world's own cgroup (a kernel thread's to the root cgroup); a new
  * world's to the forking task's cgroup, without reclaim and never past its
  * memory.max (a charge that does not fit fails the new task as a constructor
- * failure does: a user task is killed before it runs).
+ * failure does: a user task is killed before it runs). A world's cgroup at
+ * its memory.max reclaims for Create as for the world's own allocations,
+ * its OOM killer included: Create may kill tasks of that cgroup.
  *
  * Return: 0; -EINVAL for a NULL argument, an unknown type, size 0 or above
  * 1 MiB, or an alignment that is not a power of two or is above PAGE_SIZE;
  * -ENOMEM (also when a world's memory cgroup is at its memory.max and
- * reclaim makes no room); -ENOSPC when 1024 regions exist; or the
- * constructor's error.
+ * neither reclaim nor its OOM killer makes room); -ENOSPC when 1024 regions
+ * exist; or the constructor's error.
  */
 int world_storage_create(const struct world_storage_props *props, u64 *handle);
 

@@ -450,10 +450,14 @@ impl<T: WorldObject> WorldStorage<T> {
     /// allocates with `__GFP_ACCOUNT`) is charged to that world's memory
     /// cgroup, a kernel thread's to the root cgroup; a new world's to the
     /// forking task's cgroup, never past its `memory.max` (a charge that
-    /// does not fit fails the new task as a failed `init` does).
+    /// does not fit fails the new task as a failed `init` does). A world's
+    /// cgroup at its `memory.max` reclaims as for the world's own
+    /// allocations, its OOM killer included: Create may kill tasks of that
+    /// cgroup.
     ///
     /// Fails with `EINVAL`, `ENOMEM` (also when a world's memory cgroup is
-    /// at its `memory.max` and reclaim makes no room), `ENOSPC` (1024
+    /// at its `memory.max` and neither reclaim nor its OOM killer makes
+    /// room), `ENOSPC` (1024
     /// regions exist) or the first error [`WorldObject::init`] returns
     /// (every object constructed so far is dropped).
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {

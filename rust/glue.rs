@@ -50,8 +50,8 @@ extern "C" {
     pub(crate) fn ws_collect_threads(buf: *mut *mut bindings::task_struct, cap: usize) -> usize;
 
     /// The memory cgroup that `task`'s own allocations are charged to, with
-    /// a reference: the root's for a kernel thread or a task without mm;
-    /// null without memory cgroups. May sleep.
+    /// a reference: its cgroup, the root's for a kernel thread; null
+    /// without memory cgroups. Does not sleep.
     pub(crate) fn ws_task_memcg_get(task: *mut bindings::task_struct) -> *mut bindings::mem_cgroup;
     /// `set_active_memcg()`: current's accounted allocations are charged to
     /// `memcg` (null: to its own cgroup); returns the one set before.

@@ -9,8 +9,8 @@ use kernel::{bindings, task::Task};
 /// While it lives, the allocations that the current task makes with
 /// `__GFP_ACCOUNT` are charged to the memory cgroup of the task it was made
 /// for (`set_active_memcg()`): that task's cgroup, or the root cgroup (no
-/// limit) for a kernel thread or a task without mm, as the kernel charges
-/// their own allocations.
+/// limit) for a kernel thread, as the kernel charges their own
+/// allocations.
 ///
 /// # Invariants
 ///
@@ -28,7 +28,7 @@ pub(crate) struct ChargeToTask {
 
 impl ChargeToTask {
     /// Charges current's accounted allocations to `task`'s memory cgroup
-    /// from now until the value is dropped. Process context; may sleep.
+    /// from now until the value is dropped. Process context.
     pub(crate) fn new(task: &Task) -> Self {
         // SAFETY: `task` is a valid task for the call; the reference it
         // returns (if any) is ours.

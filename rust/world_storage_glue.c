@@ -188,23 +188,28 @@ size_t ws_collect_threads(struct task_struct **buf, size_t cap)
 }
 
 /*
- * The cgroup of @task's mm, which its own allocations are charged to (for a
- * user task, the cgroup it is in: the memory controller moves a process's
- * threads together); the root cgroup for a kernel thread or a task whose mm
- * is gone (exiting), whose own allocations are charged to no cgroup with a
- * limit. get_mem_cgroup_from_mm(NULL) would answer current's cgroup instead.
- * NULL without memory cgroups. May sleep (mmput()).
+ * The memory cgroup @task's own allocations are charged to, with a
+ * reference: its cgroup (for a user task, the cgroup it is in: the memory
+ * controller moves a process's threads together), or the root cgroup, which
+ * has no limit, for a kernel thread, whose own allocations are charged to
+ * none. NULL without memory cgroups. Does not sleep: it takes no reference
+ * on the task's mm, whose last put would tear the mm down here, and Create
+ * calls it with the region table's mutex held.
  */
 struct mem_cgroup *ws_task_memcg_get(struct task_struct *task)
 {
 #ifdef CONFIG_MEMCG
-	struct mm_struct *mm = get_task_mm(task);
 	struct mem_cgroup *memcg;
 
-	if (!mm)
+	if (mem_cgroup_disabled())
+		return NULL;
+	if (task->flags & PF_KTHREAD)
 		return root_mem_cgroup;
-	memcg = get_mem_cgroup_from_mm(mm);
-	mmput(mm);
+	rcu_read_lock();
+	do {
+		memcg = mem_cgroup_from_task(task) ?: root_mem_cgroup;
+	} while (!css_tryget(&memcg->css));
+	rcu_read_unlock();
 	return memcg;
 #else
 	/* root_mem_cgroup is declared only with CONFIG_MEMCG. */

@@ -70,8 +70,8 @@ size_t ws_collect_threads(struct task_struct **buf, size_t cap);
 
 /*
  * Create's charges to each task's memory cgroup: @task's cgroup with a
- * reference (the root's for a kernel thread or a task without mm; NULL
- * without memory cgroups; may sleep); set_active_memcg(), whose cgroup the
+ * reference (the root's for a kernel thread; NULL without memory cgroups;
+ * does not sleep); set_active_memcg(), whose cgroup the
  * current task's accounted allocations are charged to until it sets the one
  * it returned again; mem_cgroup_put().
  */
