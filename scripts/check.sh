@@ -96,7 +96,8 @@ help_inputs="Makefile"
 # The clients of the documentation, built as it says (also against a `make
 # install` copy and as against your own kernel), and rust-analyzer on the
 # Rust client: the document, the API, what the clients link against.
-own_kernel_out=$(KDIR=$KBUILD scripts/paths.sh out)
+# (The dev kernel is not built yet on a fresh cache: named, not looked up.)
+own_kernel_out=$(kdir_out_dir "$KBUILD")
 doc_client_inputs="Documentation/world-storage.rst include Makefile scripts/paths.sh
 	scripts/install.sh scripts/doc-clients.sh scripts/doc-clients.py
 	scripts/rust-analyzer.py scripts/ra-unresolved.sh

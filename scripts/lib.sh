@@ -123,12 +123,20 @@ kmake_args() {
 # Keyed by the checkout's path and the kernel (the dev kernel's key, or
 # your own kernel's path with KDIR), so clones and kernels do not collide.
 out_dir() {
-	local tag kernel
-	tag=$(echo "$WS_TOP" | sha256sum | cut -c1-8)
 	if [ -n "${KDIR:-}" ]; then
-		kernel=kdir-$(kdir | sha256sum | cut -c1-8)
+		kdir_out_dir "$(kdir)"
 	else
-		kernel=$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")
+		echo "$WS_CACHE/out/$(checkout_tag)-$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")"
 	fi
-	echo "$WS_CACHE/out/$tag-$kernel"
+}
+
+# What names this checkout in its output directories.
+checkout_tag() {
+	echo "$WS_TOP" | sha256sum | cut -c1-8
+}
+
+# The output directory of this checkout built against the kernel tree DIR
+# (a path as kdir prints it), which need not exist yet.
+kdir_out_dir() {
+	echo "$WS_CACHE/out/$(checkout_tag)-kdir-$(echo "$1" | sha256sum | cut -c1-8)"
 }
