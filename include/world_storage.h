@@ -158,54 +158,54 @@ int world_storage_lookup_local(u64 handle, void **object);
 
 /*
  * What world_storage_lookup_local_inline() reads: the module's records as
- * seen by its fast path, layout version 1. The version is in the names, so
+ * seen by its fast path, layout version 2. The version is in the names, so
  * a client built against another layout fails to load. Not an interface
  * of its own: use only through world_storage_lookup_local_inline().
  */
-struct world_storage_entry_v1 {
-	u64 handle;
+struct world_storage_entry_v2 {
 	void *object;
-	void *internal;
+	u64 state;	/* bits 63-32: the generation of the object's region */
 };
 
-struct world_storage_entries_v1 {
+struct world_storage_entries_v2 {
 	struct rcu_head rcu;
 	u32 nr;		/* at most 1024, the region slots */
-	struct world_storage_entry_v1 entry[];
+	struct world_storage_entry_v2 entry[];
 };
 
-struct world_storage_record_v1 {
+struct world_storage_record_v2 {
 	struct task_struct *task;
-	struct world_storage_entries_v1 *entries;
+	struct world_storage_entries_v2 *entries;
 };
 
 /* The handle published at each region slot; invalid from Destroy's start. */
-extern u64 world_storage_handles_v1[1024];
+extern u64 world_storage_handles_v2[1024];
 
-DECLARE_PER_CPU(struct world_storage_record_v1 *, world_storage_current_v1);
-DECLARE_PER_CPU(unsigned long, world_storage_local_lookups_v1);
+DECLARE_PER_CPU(struct world_storage_record_v2 *, world_storage_current_v2);
+DECLARE_PER_CPU(unsigned long, world_storage_local_lookups_v2);
 
 /* The fast path: true, with *@object set, if it answered. */
 static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **object)
 {
-	const struct world_storage_record_v1 *r;
-	const struct world_storage_entries_v1 *es;
+	const struct world_storage_record_v2 *r;
+	const struct world_storage_entries_v2 *es;
 	u32 slot = (u32)handle;
 	bool hit = false;
 
 	/* Pins the CPU's pointer and keeps the record and entries alive. */
 	preempt_disable_notrace();
-	r = this_cpu_read(world_storage_current_v1);
+	r = this_cpu_read(world_storage_current_v2);
 	if (likely(READ_ONCE(r->task) == current && object)) {
 		es = READ_ONCE(r->entries);
 		/*
-		 * Acquire: pairs with the store of the handle after the object.
+		 * Acquire: pairs with the store of the state after the object.
 		 * The slot's published handle: Destroy clears it first.
 		 */
-		if (likely(slot < es->nr && smp_load_acquire(&es->entry[slot].handle) == handle &&
-			   READ_ONCE(world_storage_handles_v1[slot]) == handle)) {
+		if (likely(slot < es->nr &&
+			   smp_load_acquire(&es->entry[slot].state) >> 32 == handle >> 32 &&
+			   READ_ONCE(world_storage_handles_v2[slot]) == handle)) {
 			*object = READ_ONCE(es->entry[slot].object);
-			this_cpu_inc(world_storage_local_lookups_v1);
+			this_cpu_inc(world_storage_local_lookups_v2);
 			hit = true;
 		}
 	}

@@ -105,7 +105,7 @@ pub(crate) mod ffi {
 }
 
 /// The local lookup's fast path, as `world_storage_lookup_local_fast()` in
-/// `include/world_storage.h` does it (layout version 1), inlined: `asm!`
+/// `include/world_storage.h` does it (layout version 2), inlined: `asm!`
 /// reads the per-CPU data (the kernel crate of 7.3 has no per-CPU access)
 /// and the preemption count, which must pin the CPU while this CPU's
 /// record is read (`rcu_read_lock()` does not under preemptible RCU).
@@ -122,18 +122,17 @@ mod fast {
     };
     use kernel::bindings;
 
-    /// `struct world_storage_entry_v1`.
+    /// `struct world_storage_entry_v2`.
     #[repr(C)]
     struct Entry {
-        /// The region whose object this is, all ones when empty.
-        handle: AtomicU64,
         /// The object.
         object: *mut c_void,
-        /// World storage's own, not read here.
-        internal: *mut c_void,
+        /// Bits 63-32: the generation of the object's region (0 when
+        /// empty); the rest is world storage's own.
+        state: AtomicU64,
     }
 
-    /// `struct world_storage_entries_v1`.
+    /// `struct world_storage_entries_v2`.
     #[repr(C)]
     struct Entries {
         /// Frees the array a grace period after it is replaced.
@@ -144,7 +143,7 @@ mod fast {
         entry: [Entry; 0],
     }
 
-    /// `struct world_storage_record_v1`.
+    /// `struct world_storage_record_v2`.
     #[repr(C)]
     struct Record {
         /// `struct task_struct *`.
@@ -159,34 +158,30 @@ mod fast {
     pub(crate) const LAYOUT: &[(&core::ffi::CStr, usize)] = {
         use core::mem::{offset_of, size_of};
         &[
-            (c"world_storage_record_v1.task", offset_of!(Record, task)),
+            (c"world_storage_record_v2.task", offset_of!(Record, task)),
             (
-                c"world_storage_record_v1.entries",
+                c"world_storage_record_v2.entries",
                 offset_of!(Record, entries),
             ),
-            (c"world_storage_entries_v1.nr", offset_of!(Entries, nr)),
+            (c"world_storage_entries_v2.nr", offset_of!(Entries, nr)),
             (
-                c"world_storage_entries_v1.entry",
+                c"world_storage_entries_v2.entry",
                 offset_of!(Entries, entry),
             ),
-            (c"world_storage_entry_v1.handle", offset_of!(Entry, handle)),
-            (c"world_storage_entry_v1.object", offset_of!(Entry, object)),
-            (
-                c"world_storage_entry_v1.internal",
-                offset_of!(Entry, internal),
-            ),
-            (c"world_storage_entry_v1.sizeof", size_of::<Entry>()),
+            (c"world_storage_entry_v2.object", offset_of!(Entry, object)),
+            (c"world_storage_entry_v2.state", offset_of!(Entry, state)),
+            (c"world_storage_entry_v2.sizeof", size_of::<Entry>()),
         ]
     };
 
     // Per-CPU variables: only their addresses are used, in `asm!`.
     extern "C" {
         /// The handle published at each of the 1024 region slots.
-        static world_storage_handles_v1: [AtomicU64; 1024];
-        /// `struct world_storage_record_v1 *`.
-        static world_storage_current_v1: *const c_void;
+        static world_storage_handles_v2: [AtomicU64; 1024];
+        /// `struct world_storage_record_v2 *`.
+        static world_storage_current_v2: *const c_void;
         /// Local lookups the fast paths answered on this CPU.
-        static world_storage_local_lookups_v1: u64;
+        static world_storage_local_lookups_v2: u64;
         /// `struct task_struct *`.
         static current_task: *const c_void;
         /// 64 bits with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`, bit 63
@@ -223,7 +218,7 @@ mod fast {
                 "movq %gs:{cur}(%rip), {record}",
                 "movq %gs:{task}(%rip), {current}",
                 pc = sym __preempt_count,
-                cur = sym world_storage_current_v1,
+                cur = sym world_storage_current_v2,
                 task = sym current_task,
                 record = out(reg) record,
                 current = out(reg) current,
@@ -245,18 +240,18 @@ mod fast {
                 && slot < (*entries).nr as usize
             {
                 let entry = &*(&raw const (*entries).entry).cast::<Entry>().add(slot);
-                // Acquire: pairs with the store of the handle after the
+                // Acquire: pairs with the store of the state after the
                 // object. Then the slot's published handle, which Destroy
                 // clears first.
-                if entry.handle.load(Ordering::Acquire) == handle
-                    && world_storage_handles_v1
+                if entry.state.load(Ordering::Acquire) >> 32 == handle >> 32
+                    && world_storage_handles_v2
                         .get_unchecked(slot)
                         .load(Ordering::Relaxed)
                         == handle
                 {
                     asm!(
                         "incq %gs:{n}(%rip)",
-                        n = sym world_storage_local_lookups_v1,
+                        n = sym world_storage_local_lookups_v2,
                         options(att_syntax, nostack),
                     );
                     Some(core::ptr::read_volatile(&raw const entry.object))

@@ -9,8 +9,8 @@
 //! in a safe or documented-unsafe function of their own module; this module
 //! holds no logic. The project's own structures cross as the Rust types
 //! that mirror them (`#[repr(C)]`, offsets checked by the layout test):
-//! `struct world_storage_record_v1` is the head of a [`WorldRecord`],
-//! `struct world_storage_entries_v1` an [`EntryArray`].
+//! `struct world_storage_record_v2` is the head of a [`WorldRecord`],
+//! `struct world_storage_entries_v2` an [`EntryArray`].
 
 use crate::world::{EntryArray, WorldRecord};
 use kernel::{
@@ -22,12 +22,6 @@ use kernel::{
 // `task_struct` holds a zero-sized member, which the lint rejects).
 #[allow(improper_ctypes, reason = "only pointers cross")]
 extern "C" {
-    /// `xa_lock_irqsave()`: takes `xa`'s lock with interrupts off and
-    /// returns the saved interrupt state.
-    pub(crate) fn ws_xa_lock_irqsave(xa: *mut bindings::xarray) -> c_ulong;
-    /// `xa_unlock_irqrestore()`.
-    pub(crate) fn ws_xa_unlock_irqrestore(xa: *mut bindings::xarray, flags: c_ulong);
-
     /// Sleeps until `*counter` is 0.
     pub(crate) fn ws_wait_var_zero(counter: *mut c_ulong);
     /// Sleeps until `*counter` is 0, for at most `timeout_ms`; whether it
@@ -79,8 +73,6 @@ extern "C" {
     /// `refcount_inc_not_zero()` while `*r` is below `max`: 0, `-ESRCH` if
     /// the count is 0, `-EOVERFLOW` if it is `max` or more.
     pub(crate) fn ws_refcount_get_below(r: *mut bindings::refcount_t, max: u32) -> c_int;
-    /// `p`'s offset from the direct map's base (wrapped if below it).
-    pub(crate) fn ws_direct_map_offset(p: *const c_void) -> usize;
 
     /// Points this CPU at `record`, current's; `false` (undone) if the
     /// record's task was cleared meanwhile.
@@ -108,10 +100,10 @@ extern "C" {
 }
 
 extern "C" {
-    /// `world_storage_handles_v1` of `include/world_storage.h`: the handle
+    /// `world_storage_handles_v2` of `include/world_storage.h`: the handle
     /// published at each region slot, which the local lookup's fast path
     /// checks.
-    pub(crate) static world_storage_handles_v1:
+    pub(crate) static world_storage_handles_v2:
         [core::sync::atomic::AtomicU64; crate::handle::MAX_REGIONS];
 }
 

@@ -3,7 +3,7 @@
 //! [`RcuBox`]: a pinned heap value that readers under RCU may still see
 //! after its owner gives it up, so it is freed a grace period later.
 //!
-//! The owner makes it ([`RcuBox::new`], [`RcuBox::pin_init`]), may publish a pointer to it
+//! The owner makes it ([`RcuBox::pin_init`]), may publish a pointer to it
 //! (an XArray entry, a record's entry) and hand ownership to a protocol
 //! ([`RcuBox::into_raw`]); whoever the protocol makes the owner again takes
 //! it back ([`RcuBox::from_raw`]) and, once no new reader can find it,
@@ -45,15 +45,6 @@ unsafe impl<T: RcuFreed> Send for RcuBox<T> {}
 unsafe impl<T: RcuFreed + Sync> Sync for RcuBox<T> {}
 
 impl<T: RcuFreed> RcuBox<T> {
-    /// A new box holding `value`.
-    pub(crate) fn new(value: T, flags: Flags) -> Result<Self> {
-        // INVARIANT: from `KBox::into_raw` (`leak`) of a new box, never
-        // moved out of.
-        Ok(Self {
-            ptr: NonNull::from(KBox::leak(KBox::new(value, flags)?)),
-        })
-    }
-
     /// A new box, initialised in place.
     pub(crate) fn pin_init<E>(init: impl PinInit<T, E>, flags: Flags) -> Result<Self>
     where
@@ -195,7 +186,7 @@ mod tests {
     #[test]
     fn drop_frees_at_once() -> Result {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let boxed = RcuBox::new(Counted::new(&DROPS), GFP_KERNEL)?;
+        let boxed = RcuBox::pin_init(Counted::new(&DROPS), GFP_KERNEL)?;
         assert_eq!(DROPS.load(Ordering::Relaxed), 0);
         drop(boxed);
         assert_eq!(DROPS.load(Ordering::Relaxed), 1);
@@ -207,7 +198,7 @@ mod tests {
     #[test]
     fn into_raw_and_back_is_the_same_value() -> Result {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let boxed = RcuBox::new(Counted::new(&DROPS), GFP_KERNEL)?;
+        let boxed = RcuBox::pin_init(Counted::new(&DROPS), GFP_KERNEL)?;
         let address = boxed.as_ptr();
         let raw = RcuBox::into_raw(boxed);
         assert_eq!(raw.as_ptr(), address);
@@ -226,7 +217,7 @@ mod tests {
     #[test]
     fn retire_frees_after_a_grace_period() -> Result {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let boxed = RcuBox::new(Counted::new(&DROPS), GFP_KERNEL)?;
+        let boxed = RcuBox::pin_init(Counted::new(&DROPS), GFP_KERNEL)?;
         let reader = rcu::read_lock();
         RcuBox::retire(boxed);
         assert_eq!(DROPS.load(Ordering::Relaxed), 0);

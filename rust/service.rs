@@ -86,7 +86,7 @@ impl Service {
         Ok(try_pin_init!(Self {
             regions <- RegionTable::new()?,
             destroying <- DestroyingRegions::new()?,
-            worlds <- WorldTable::new(),
+            worlds <- WorldTable::new()?,
             task_constructor_failures: Atomic::new(0),
             tasks_killed: Atomic::new(0),
             init_tasks_not_killed: Atomic::new(0),
@@ -98,7 +98,9 @@ impl Service {
     /// and the constructor's error returned. May block.
     pub(crate) fn create(&self, props: RegionProps) -> Result<u64> {
         let mut table = self.regions.lock();
-        let handle = table.publish(props)?.encode();
+        let handle = table
+            .publish(props, |region| self.worlds.settle(region))?
+            .encode();
         // Pairs with the barrier in `task_created`: a task that the scan
         // below misses was added to the task list late enough for its hook
         // to see the region.
@@ -191,6 +193,7 @@ impl Service {
         let slot = region.slot();
         drop(region);
         let mut table = self.regions.lock();
+        self.worlds.unsettle(slot);
         table.release_slot(slot);
         // The last region is gone: no world needs a record any more. Under
         // the lock no Create runs, and a hook that saw a region has finished

@@ -57,19 +57,6 @@ EXPORT_SYMBOL_GPL(world_storage_lookup_task);
 EXPORT_SYMBOL_GPL(world_storage_release);
 #endif
 
-unsigned long ws_xa_lock_irqsave(struct xarray *xa)
-{
-	unsigned long flags;
-
-	xa_lock_irqsave(xa, flags);
-	return flags;
-}
-
-void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags)
-{
-	xa_unlock_irqrestore(xa, flags);
-}
-
 int ws_refcount_get_below(refcount_t *r, unsigned int max)
 {
 	/* Racing callers overshoot @max by at most one each. */
@@ -145,12 +132,6 @@ unsigned long ws_task_key(const struct task_struct *task)
 	 * (init_task, in the kernel image).
 	 */
 	return ((unsigned long)task - PAGE_OFFSET) / sizeof(*task);
-}
-
-unsigned long ws_direct_map_offset(const void *p)
-{
-	/* Unsigned: addresses outside the direct map (foreign pointers) wrap. */
-	return (unsigned long)p - PAGE_OFFSET;
 }
 
 /*
@@ -248,15 +229,14 @@ static const struct {
 	WS_FIELD(world_storage_props, constructor),
 	WS_FIELD(world_storage_props, destructor),
 	WS_FIELD(world_storage_props, arg),
-	WS_FIELD(world_storage_record_v1, task),
-	WS_FIELD(world_storage_record_v1, entries),
-	WS_FIELD(world_storage_entries_v1, nr),
-	WS_FIELD(world_storage_entries_v1, entry),
-	WS_FIELD(world_storage_entry_v1, handle),
-	WS_FIELD(world_storage_entry_v1, object),
-	WS_FIELD(world_storage_entry_v1, internal),
-	{ "world_storage_entry_v1.sizeof", sizeof(struct world_storage_entry_v1) },
-	{ "world_storage_handles_v1.sizeof", sizeof(world_storage_handles_v1) },
+	WS_FIELD(world_storage_record_v2, task),
+	WS_FIELD(world_storage_record_v2, entries),
+	WS_FIELD(world_storage_entries_v2, nr),
+	WS_FIELD(world_storage_entries_v2, entry),
+	WS_FIELD(world_storage_entry_v2, object),
+	WS_FIELD(world_storage_entry_v2, state),
+	{ "world_storage_entry_v2.sizeof", sizeof(struct world_storage_entry_v2) },
+	{ "world_storage_handles_v2.sizeof", sizeof(world_storage_handles_v2) },
 };
 
 size_t ws_layout_c_offset(const char *name)
@@ -274,15 +254,15 @@ size_t ws_layout_c_offset(const char *name)
  * Lookup counters: per CPU, so the lookup paths never write a shared cache
  * line. Summed only when debugfs is read.
  */
-DEFINE_PER_CPU(unsigned long, world_storage_local_lookups_v1);
+DEFINE_PER_CPU(unsigned long, world_storage_local_lookups_v2);
 #ifndef WS_KUNIT_MODULE
-EXPORT_PER_CPU_SYMBOL_GPL(world_storage_local_lookups_v1);
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_local_lookups_v2);
 #endif
 static DEFINE_PER_CPU(unsigned long, ws_remote_lookups);
 
 void ws_count_lookup_local(void)
 {
-	this_cpu_inc(world_storage_local_lookups_v1);
+	this_cpu_inc(world_storage_local_lookups_v2);
 }
 
 void ws_count_lookup_remote(void)
@@ -297,7 +277,7 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 	*local = 0;
 	*remote = 0;
 	for_each_possible_cpu(cpu) {
-		*local += per_cpu(world_storage_local_lookups_v1, cpu);
+		*local += per_cpu(world_storage_local_lookups_v2, cpu);
 		*remote += per_cpu(ws_remote_lookups, cpu);
 	}
 }
@@ -308,11 +288,11 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
  * read by the fast path with READ_ONCE(). A world's entry keeps its handle
  * until Destroy sweeps the object, so the fast path needs both to agree.
  */
-u64 world_storage_handles_v1[WS_MAX_REGIONS] __read_mostly = {
+u64 world_storage_handles_v2[WS_MAX_REGIONS] __read_mostly = {
 	[0 ... WS_MAX_REGIONS - 1] = WORLD_STORAGE_HANDLE_INVALID
 };
 #ifndef WS_KUNIT_MODULE
-EXPORT_SYMBOL_GPL(world_storage_handles_v1);
+EXPORT_SYMBOL_GPL(world_storage_handles_v2);
 #endif
 
 /*
@@ -339,11 +319,11 @@ EXPORT_SYMBOL_GPL(world_storage_handles_v1);
  * before the slow path's barrier, read after the clearing one): the same
  * pairing makes that slow path see the task cleared.
  */
-static struct world_storage_entries_v1 ws_no_entries;
-static struct world_storage_record_v1 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
-DEFINE_PER_CPU(struct world_storage_record_v1 *, world_storage_current_v1) = &ws_no_record;
+static struct world_storage_entries_v2 ws_no_entries;
+static struct world_storage_record_v2 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
+DEFINE_PER_CPU(struct world_storage_record_v2 *, world_storage_current_v2) = &ws_no_record;
 #ifndef WS_KUNIT_MODULE
-EXPORT_PER_CPU_SYMBOL_GPL(world_storage_current_v1);
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_current_v2);
 #endif
 
 /**
@@ -370,68 +350,67 @@ int world_storage_lookup_local(u64 handle, void **object)
 EXPORT_SYMBOL_GPL(world_storage_lookup_local);
 #endif
 
-bool ws_current_set(struct world_storage_record_v1 *record)
+bool ws_current_set(struct world_storage_record_v2 *record)
 {
 	bool kept = true;
 
 	preempt_disable_notrace();
-	this_cpu_write(world_storage_current_v1, record);
+	this_cpu_write(world_storage_current_v2, record);
 	/* Pairs with the barrier in ws_current_forget(). */
 	smp_mb();
 	if (READ_ONCE(record->task) != current) {
-		cmpxchg(this_cpu_ptr(&world_storage_current_v1), record, &ws_no_record);
+		cmpxchg(this_cpu_ptr(&world_storage_current_v2), record, &ws_no_record);
 		kept = false;
 	}
 	preempt_enable_notrace();
 	return kept;
 }
 
-void ws_current_clear_task(struct world_storage_record_v1 *record)
+void ws_current_clear_task(struct world_storage_record_v2 *record)
 {
 	WRITE_ONCE(record->task, NULL);
 	/* Pairs with the barrier in ws_current_set(). */
 	smp_mb();
 }
 
-void ws_current_forget(struct world_storage_record_v1 *record)
+void ws_current_forget(struct world_storage_record_v2 *record)
 {
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		struct world_storage_record_v1 **c = per_cpu_ptr(&world_storage_current_v1, cpu);
+		struct world_storage_record_v2 **c = per_cpu_ptr(&world_storage_current_v2, cpu);
 
 		if (READ_ONCE(*c) == record)
 			cmpxchg(c, record, &ws_no_record);
 	}
 }
 
-struct world_storage_entries_v1 *ws_entries_new(u32 nr, gfp_t gfp)
+struct world_storage_entries_v2 *ws_entries_new(u32 nr, gfp_t gfp)
 {
-	struct world_storage_entries_v1 *es = kmalloc(struct_size(es, entry, nr), gfp);
+	struct world_storage_entries_v2 *es = kmalloc(struct_size(es, entry, nr), gfp);
 	u32 i;
 
 	if (!es)
 		return NULL;
 	es->nr = nr;
 	for (i = 0; i < nr; i++) {
-		es->entry[i].handle = WS_ENTRY_EMPTY;
 		es->entry[i].object = NULL;
-		es->entry[i].internal = NULL;
+		es->entry[i].state = 0;
 	}
 	return es;
 }
 
 static void ws_entries_free_rcu_fn(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct world_storage_entries_v1, rcu));
+	kfree(container_of(rcu, struct world_storage_entries_v2, rcu));
 }
 
-void ws_entries_free_rcu(struct world_storage_entries_v1 *es)
+void ws_entries_free_rcu(struct world_storage_entries_v2 *es)
 {
 	call_rcu(&es->rcu, ws_entries_free_rcu_fn);
 }
 
-void ws_entries_free(struct world_storage_entries_v1 *es)
+void ws_entries_free(struct world_storage_entries_v2 *es)
 {
 	kfree(es);
 }

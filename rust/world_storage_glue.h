@@ -21,11 +21,6 @@ struct linux_binprm;
 struct llist_node;
 struct mem_cgroup;
 struct task_struct;
-struct xarray;
-
-/* xa_lock_irqsave() and xa_unlock_irqrestore(). */
-unsigned long ws_xa_lock_irqsave(struct xarray *xa);
-void ws_xa_unlock_irqrestore(struct xarray *xa, unsigned long flags);
 
 /*
  * Takes a reference unless the count is 0 (-ESRCH) or at least @max
@@ -56,9 +51,6 @@ void ws_probe_sched_process_exit(void *data, struct task_struct *p, bool group_d
 /* The key of @task's world record: distinct for tasks alive together. */
 unsigned long ws_task_key(const struct task_struct *task);
 
-/* @p's offset from the direct map's base (modulo 2^64). */
-unsigned long ws_direct_map_offset(const void *p);
-
 /* The one-time warning of a bad release; safe under rq->lock. */
 void ws_warn_bad_release(void);
 
@@ -85,12 +77,11 @@ void ws_count_lookup_remote(void);
 void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 
 /*
- * What the local lookup's fast path reads (struct world_storage_record_v1
+ * What the local lookup's fast path reads (struct world_storage_record_v2
  * and its entries, in include/world_storage.h) is mirrored in rust/world/
  * (`WorldRecord` in record.rs, `EntryArray` and `Entry` in entries.rs; the
  * layout test checks the offsets). Their rules are written there, at the fields.
  */
-#define WS_ENTRY_EMPTY ((u64)-1)
 
 /* Region slots: handle.rs's MAX_REGIONS. */
 #define WS_MAX_REGIONS 1024
@@ -103,17 +94,17 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote);
  * at it.
  */
 int ws_lookup_local_slow(u64 handle, void **object);
-bool ws_current_set(struct world_storage_record_v1 *record);
-void ws_current_clear_task(struct world_storage_record_v1 *record);
-void ws_current_forget(struct world_storage_record_v1 *record);
+bool ws_current_set(struct world_storage_record_v2 *record);
+void ws_current_clear_task(struct world_storage_record_v2 *record);
+void ws_current_forget(struct world_storage_record_v2 *record);
 
 /*
  * Entry arrays: a new one with @nr empty entries (NULL without memory,
  * charged to the memory cgroup); freed after a grace period, or at once.
  */
-struct world_storage_entries_v1 *ws_entries_new(u32 nr, gfp_t gfp);
-void ws_entries_free_rcu(struct world_storage_entries_v1 *es);
-void ws_entries_free(struct world_storage_entries_v1 *es);
+struct world_storage_entries_v2 *ws_entries_new(u32 nr, gfp_t gfp);
+void ws_entries_free_rcu(struct world_storage_entries_v2 *es);
+void ws_entries_free(struct world_storage_entries_v2 *es);
 
 /*
  * Deferred teardowns: whether this context may take a spinlock_t; queue a

@@ -6,32 +6,14 @@
 //! world storage needs the C XArray's other mode: loads under RCU alone,
 //! entries freed by their owners a grace period after they are erased.
 
-use crate::glue::{ws_xa_lock_irqsave, ws_xa_unlock_irqrestore};
 use core::marker::PhantomData;
-use kernel::{
-    bindings,
-    ffi::c_ulong,
-    prelude::*,
-    static_lock_class,
-    sync::{rcu, LockClassKey},
-    types::Opaque,
-};
-
-/// Which XArray: each kind has its own lockdep class, and decides whether
-/// its lock is taken with interrupts off.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum XaKind {
-    /// World records by task: locked from process context only.
-    Worlds,
-    /// Every object by address: locked with interrupts off.
-    Index,
-}
+use kernel::{bindings, ffi::c_ulong, prelude::*, static_lock_class, sync::rcu, types::Opaque};
 
 /// An XArray from `usize` to `*const T`.
 ///
 /// # Invariants
 ///
-/// - `xa` is initialised for `kind` and destroyed on drop.
+/// - `xa` is initialised and destroyed on drop.
 /// - Every entry points to a `T` that stays valid until a grace period after
 ///   it is erased: whoever erases an entry frees it with `call_rcu()` (or
 ///   later).
@@ -39,7 +21,6 @@ pub(crate) enum XaKind {
 pub(crate) struct RcuXArray<T> {
     #[pin]
     xa: Opaque<bindings::xarray>,
-    kind: XaKind,
     _entries: PhantomData<*const T>,
 }
 
@@ -51,41 +32,25 @@ unsafe impl<T: Sync> Send for RcuXArray<T> {}
 // `&T`, shared between threads, so `T` must be `Sync`.
 unsafe impl<T: Sync> Sync for RcuXArray<T> {}
 
-impl XaKind {
-    /// The `xa_init_flags()` flags, and the lockdep name and class of the
-    /// lock, of this kind's XArray.
-    fn init_args(self) -> (bindings::gfp_t, &'static CStr, Pin<&'static LockClassKey>) {
-        match self {
-            Self::Worlds => (0, c"world_storage_worlds", static_lock_class!()),
-            Self::Index => (
-                // `XA_FLAGS_LOCK_IRQ`, which bindgen does not export.
-                bindings::xa_lock_type_XA_LOCK_IRQ,
-                c"world_storage_index",
-                static_lock_class!(),
-            ),
-        }
-    }
-}
-
 impl<T> RcuXArray<T> {
-    /// An empty XArray of the given kind.
-    pub(crate) fn new(kind: XaKind) -> impl PinInit<Self> {
-        let (flags, name, class) = kind.init_args();
+    /// An empty XArray, whose lock is taken in process context only.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        let name = c"world_storage_worlds";
+        let class = static_lock_class!();
         pin_init!(Self {
             // SAFETY: `xa` points to the field being initialised in place;
             // `xa_init_flags()` initialises its lock, which nobody takes yet,
-            // so it may be initialised again with the kind's own lockdep class
+            // so it may be initialised again with its own lockdep class
             // (the inline `xa_init_flags()` would key every XArray of this
             // module the same); `name` and `class` are static.
             xa <- Opaque::ffi_init(move |xa: *mut bindings::xarray| unsafe {
-                bindings::xa_init_flags(xa, flags);
+                bindings::xa_init_flags(xa, 0);
                 bindings::__spin_lock_init(
                     &raw mut (*xa).xa_lock,
                     name.as_char_ptr(),
                     class.as_ptr(),
                 );
             }),
-            kind,
             _entries: PhantomData,
         })
     }
@@ -113,22 +78,12 @@ impl<T> RcuXArray<T> {
         unsafe { p.cast::<T>().as_ref() }
     }
 
-    /// Takes the lock (with interrupts off for the kinds that need it).
+    /// Takes the lock.
     pub(crate) fn lock(&self) -> XaGuard<'_, T> {
-        let irq_flags = match self.kind {
-            XaKind::Worlds => {
-                // SAFETY: `xa` is initialised.
-                unsafe { bindings::xa_lock(self.xa.get()) };
-                None
-            }
-            // SAFETY: `xa` is initialised.
-            _ => Some(unsafe { ws_xa_lock_irqsave(self.xa.get()) }),
-        };
+        // SAFETY: `xa` is initialised.
+        unsafe { bindings::xa_lock(self.xa.get()) };
         // INVARIANT: the lock is held.
-        XaGuard {
-            xa: self,
-            irq_flags,
-        }
+        XaGuard { xa: self }
     }
 }
 
@@ -147,11 +102,9 @@ impl<T> PinnedDrop for RcuXArray<T> {
 ///
 /// # Invariants
 ///
-/// `xa`'s lock is held, with interrupts off (saved in `irq_flags`) when
-/// `irq_flags` is `Some`.
+/// `xa`'s lock is held.
 pub(crate) struct XaGuard<'a, T> {
     xa: &'a RcuXArray<T>,
-    irq_flags: Option<c_ulong>,
 }
 
 impl<T> XaGuard<'_, T> {
@@ -212,13 +165,8 @@ impl<T> XaGuard<'_, T> {
 
 impl<T> Drop for XaGuard<'_, T> {
     fn drop(&mut self) {
-        let xa = self.xa.xa.get();
-        match self.irq_flags {
-            // SAFETY: taken in `RcuXArray::lock` with these flags.
-            Some(flags) => unsafe { ws_xa_unlock_irqrestore(xa, flags) },
-            // SAFETY: taken in `RcuXArray::lock`.
-            None => unsafe { bindings::xa_unlock(xa) },
-        }
+        // SAFETY: taken in `RcuXArray::lock`.
+        unsafe { bindings::xa_unlock(self.xa.xa.get()) };
     }
 }
 
@@ -227,37 +175,34 @@ impl<T> Drop for XaGuard<'_, T> {
 mod tests {
     use super::*;
 
-    /// Stores, loads under RCU and under the lock, finds and erases, in an
-    /// XArray of each kind.
+    /// Stores, loads under RCU and under the lock, finds and erases.
     #[test]
     fn store_load_find_erase() -> Result {
-        for kind in [XaKind::Worlds, XaKind::Index] {
-            let xa = KBox::pin_init(RcuXArray::<u64>::new(kind), GFP_KERNEL)?;
-            let (a, b) = (KBox::new(10u64, GFP_KERNEL)?, KBox::new(20u64, GFP_KERNEL)?);
-            let (pa, pb) = (&raw const *a, &raw const *b);
-            {
-                let mut locked = xa.lock();
-                assert!(locked.store(5, pa)?.is_null());
-                assert_eq!(locked.store(5, pb)?, pa);
-                assert!(locked.store(700, pa)?.is_null());
-                assert_eq!(locked.load(5).copied(), Some(20));
-            }
-            {
-                let guard = rcu::read_lock();
-                assert_eq!(xa.load(5, &guard).copied(), Some(20));
-                assert_eq!(xa.load(6, &guard), None);
-                let mut index = 6;
-                assert_eq!(xa.find(&mut index, &guard).copied(), Some(10));
-                assert_eq!(index, 700);
-            }
+        let xa = KBox::pin_init(RcuXArray::<u64>::new(), GFP_KERNEL)?;
+        let (a, b) = (KBox::new(10u64, GFP_KERNEL)?, KBox::new(20u64, GFP_KERNEL)?);
+        let (pa, pb) = (&raw const *a, &raw const *b);
+        {
             let mut locked = xa.lock();
-            assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((5, 20)));
-            assert_eq!(locked.erase(5), pb);
-            assert!(locked.erase(5).is_null());
-            assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((700, 10)));
-            assert_eq!(locked.erase(700), pa);
-            assert!(locked.first().is_none());
+            assert!(locked.store(5, pa)?.is_null());
+            assert_eq!(locked.store(5, pb)?, pa);
+            assert!(locked.store(700, pa)?.is_null());
+            assert_eq!(locked.load(5).copied(), Some(20));
         }
+        {
+            let guard = rcu::read_lock();
+            assert_eq!(xa.load(5, &guard).copied(), Some(20));
+            assert_eq!(xa.load(6, &guard), None);
+            let mut index = 6;
+            assert_eq!(xa.find(&mut index, &guard).copied(), Some(10));
+            assert_eq!(index, 700);
+        }
+        let mut locked = xa.lock();
+        assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((5, 20)));
+        assert_eq!(locked.erase(5), pb);
+        assert!(locked.erase(5).is_null());
+        assert_eq!(locked.first().map(|(i, v)| (i, *v)), Some((700, 10)));
+        assert_eq!(locked.erase(700), pa);
+        assert!(locked.first().is_none());
         Ok(())
     }
 }

@@ -56,6 +56,27 @@ impl ObjectMemory {
         self.data
     }
 
+    /// Gives up the memory, which keeps its count of the region's
+    /// `allocated`: [`ObjectMemory::from_raw`] takes it back.
+    pub(crate) fn into_raw(self) -> NonNull<u8> {
+        core::mem::ManuallyDrop::new(self).data
+    }
+
+    /// Takes back memory given up by [`ObjectMemory::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `data` came from `ObjectMemory::into_raw` of memory of `region`,
+    /// and the caller owns it (no one else takes it back).
+    pub(crate) unsafe fn from_raw(region: &Region, data: NonNull<u8>) -> Self {
+        // INVARIANT: by the contract, `data` is from `region`'s cache and
+        // still holds its count of `allocated`.
+        Self {
+            data,
+            region: NonNull::from(region),
+        }
+    }
+
     /// The region it belongs to.
     pub(crate) fn region(&self) -> &Region {
         // SAFETY: `region` does not move and is not freed while this value

@@ -40,15 +40,8 @@ use kernel::{
     ffi::{c_int, c_void},
     prelude::*,
     str::CString,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        rcu,
-    },
+    sync::atomic::{Atomic, Relaxed},
 };
-
-/// How long a region waits for its objects' frees before it flushes RCU
-/// callbacks again (see [`Region::wait_until_freed`]).
-const FREE_RECHECK_MS: u32 = 100;
 
 /// A caller's constructor: `(world ID, object, size, arg)`, 0 or a negative
 /// errno. Must not block: runs under RCU (task creation) or the table's
@@ -113,10 +106,9 @@ pub(crate) struct Region {
     cache: ObjectCache,
     /// Objects allocated from `cache` and not yet freed: one count per
     /// [`ObjectMemory`], taken when it is allocated and dropped when it is
-    /// freed (after its record's RCU-deferred free). The region is not
-    /// dropped before it drains (`drop` waits for it). Those frees are
-    /// lazy RCU callbacks: whoever waits for this count to drain flushes
-    /// them first (`rcu_barrier()`), or waits up to 10 s with `RCU_LAZY`.
+    /// freed, right after its destructor (no RCU callback: no reader
+    /// touches an object it does not hold). The region is not dropped
+    /// before it drains (`drop` waits for it).
     allocated: DrainCount,
     /// Objects constructed and not yet destructed: what worlds hold.
     live_objects: Atomic<usize>,
@@ -305,25 +297,12 @@ impl Region {
 
 impl Region {
     /// Waits until every object is back in the cache. Each object is freed
-    /// after its destructor returned, so from then on no destructor of this
-    /// region runs. Its owner has made sure no object is left to free by
-    /// then (Destroy's sweep), so this waits at most for destructors that
-    /// exits and releases run on objects they claimed, and for RCU-deferred
-    /// frees.
-    ///
-    /// Those were queued with a plain `call_rcu()` (by the sweep, and by
-    /// exits before it), which with `RCU_LAZY` on an offloaded CPU may
-    /// leave them for 10 s before their grace period even starts. So this
-    /// never just waits: `rcu_barrier()` flushes the lazy callbacks, starts
-    /// their grace period at once and waits for them. A free queued after
-    /// the barrier began (an exit that claimed an object while the sweep
-    /// ran) may be lazy again: barrier again every `FREE_RECHECK_MS`.
+    /// right after its destructor returned, so from then on no destructor
+    /// of this region runs. Its owner has made sure no object is left to
+    /// free by then (Destroy's sweep), so this waits at most for destructors
+    /// that exits and teardowns run on objects they claimed.
     pub(crate) fn wait_until_freed(&self) {
-        let mut drained = self.allocated.wait_for_zero_timeout(0);
-        while !drained {
-            rcu::rcu_barrier();
-            drained = self.allocated.wait_for_zero_timeout(FREE_RECHECK_MS);
-        }
+        self.allocated.wait_for_zero();
     }
 }
 

@@ -99,8 +99,13 @@ pub(crate) struct LockedTable<'a> {
 
 impl LockedTable<'_> {
     /// Publishes a new region in the lowest free slot and returns its
-    /// handle, of the slot's next generation.
-    pub(crate) fn publish(&mut self, props: RegionProps) -> Result<RegionHandle> {
+    /// handle, of the slot's next generation. `settle` sees the region
+    /// just before it is published.
+    pub(crate) fn publish(
+        &mut self,
+        props: RegionProps,
+        settle: impl FnOnce(&Region),
+    ) -> Result<RegionHandle> {
         let slot = (0..MAX_REGIONS)
             .find(|&slot| self.slots.is_free(slot))
             .ok_or(ENOSPC)?;
@@ -112,6 +117,7 @@ impl LockedTable<'_> {
         if self.table.high_water.load(Relaxed) <= slot {
             self.table.high_water.store(slot + 1, Release);
         }
+        settle(&region);
         self.slots.publish(region)?;
         self.table.live.add(1, Relaxed);
         Ok(handle)
@@ -169,8 +175,8 @@ mod tests {
     fn slots_and_generations_are_reused() -> Result {
         let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
         let mut locked = table.lock();
-        let a = locked.publish(props()?)?;
-        let b = locked.publish(props()?)?;
+        let a = locked.publish(props()?, |_| {})?;
+        let b = locked.publish(props()?, |_| {})?;
         assert_eq!((a.slot(), a.generation()), (0, 1));
         assert_eq!((b.slot(), b.generation()), (1, 1));
         assert_eq!(table.slots_in_use(), 2);
@@ -179,12 +185,12 @@ mod tests {
         assert_eq!(retired.handle(), a);
         assert!(locked.get(a.encode()).is_err());
         assert_eq!(locked.unpublish(a.encode()).err(), Some(EINVAL));
-        let c = locked.publish(props()?)?;
+        let c = locked.publish(props()?, |_| {})?;
         assert_eq!((c.slot(), c.generation()), (2, 1));
 
         drop(retired);
         locked.release_slot(a.slot());
-        let d = locked.publish(props()?)?;
+        let d = locked.publish(props()?, |_| {})?;
         assert_eq!((d.slot(), d.generation()), (0, 2));
         assert!(locked.get(a.encode()).is_err());
         assert_eq!(locked.get(d.encode())?.handle(), d);

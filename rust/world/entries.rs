@@ -1,25 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A record's entries, one per region slot: the per-world slot map, which
-//! the local lookup's fast path (C) reads with preemption off and no lock.
+//! the local lookup's fast path (C) reads with preemption off and no lock,
+//! and on which every remote reference is counted.
 //!
-//! [`Entry`] and [`EntryArray`] are `struct world_storage_entry_v1` and
-//! `struct world_storage_entries_v1` of `include/world_storage.h`; the C
+//! [`Entry`] and [`EntryArray`] are `struct world_storage_entry_v2` and
+//! `struct world_storage_entries_v2` of `include/world_storage.h`; the C
 //! glue allocates and frees the arrays. [`RecordEntries`] is the record's
 //! pointer to its current array; [`Entries`] a view of one array for as
-//! long as it cannot be freed. Entries are written only by the holder of
-//! the record's lock: every writing method takes its [`RecordGuard`].
+//! long as it cannot be freed.
+//!
+//! An entry's `state` says what it holds:
+//!
+//! | state | meaning |
+//! |---|---|
+//! | `EMPTY` | no object |
+//! | `RESERVED` | a constructor is building the object |
+//! | `MOVED` | the array is being replaced: read the record's new one |
+//! | generation, `ORPHAN`, count | the object of the region of that generation, with `count` remote references; `ORPHAN`: its world has exited |
+//!
+//! `EMPTY`, `RESERVED` and `MOVED` have generation 0, which no region has,
+//! so the fast path, which compares the generation only, never matches
+//! them. Only the holder of the record's lock reserves, fills and moves
+//! entries (every such method takes its [`RecordGuard`]); references are
+//! taken and dropped, and objects claimed, by compare-and-exchange on
+//! `state` without the lock.
 
-use super::{object::ObjectRecord, record::RecordGuard};
+use super::record::RecordGuard;
 use crate::{
     glue::{ws_entries_free, ws_entries_free_rcu, ws_entries_new},
-    handle::{HANDLE_INVALID, MAX_REGIONS},
+    handle::MAX_REGIONS,
     object_cache::AllocContext,
-    rcu_box::RcuBox,
 };
 // `core`'s atomics, not `kernel::sync::atomic`: the local lookup's paths, C's
-// fast path included, read the entries (see "Atomics" in
-// Documentation/world-storage.rst).
+// fast path included, read the entries, and every remote lookup and Release
+// counts here (see "Atomics" in Documentation/world-storage.rst).
 use core::{
     marker::PhantomData,
     mem::ManuallyDrop,
@@ -28,131 +43,299 @@ use core::{
 };
 use kernel::{bindings, prelude::*, sync::rcu, types::Opaque};
 
-/// The `owner` of an entry reserved by a constructor in progress: not an
-/// object, never dereferenced (no object lives at the dangling address).
-const RESERVED: *mut ObjectRecord = ptr::dangling_mut();
-
-/// The handle of an empty entry: no region's (its slot is out of range).
-const ENTRY_EMPTY: u64 = HANDLE_INVALID;
+/// No object.
+const EMPTY: u64 = 0;
+/// A constructor is building the entry's object.
+const RESERVED: u64 = 1;
+/// The entry was copied to the record's next array: read that one.
+const MOVED: u64 = 2;
+/// The world has exited with references outstanding: no new reference;
+/// the object is destructed when the count is back to 0.
+const ORPHAN: u64 = 1 << 31;
+/// The remote references.
+const COUNT: u64 = ORPHAN - 1;
+/// The most remote references one object takes: a lookup past it fails
+/// with `EOVERFLOW` (only a client leaking about 2^30 references gets
+/// there), far below the count's bits.
+const MAX_REFS: u64 = 1 << 30;
 
 /// Entries a record's array has at least: small worlds never grow it.
 const MIN_ENTRIES: usize = 8;
 
-/// One region slot of one world: `struct world_storage_entry_v1`.
+/// The generation of the region whose object a state holds (0: none).
+fn generation_of(state: u64) -> u32 {
+    (state >> 32) as u32
+}
+
+/// What a remote lookup got of an entry.
+pub(super) enum Reference {
+    /// A reference to the object, at this address.
+    Taken(NonNull<u8>),
+    /// No object of that region (or its world exited).
+    Absent,
+    /// The object has `MAX_REFS` references.
+    Overflow,
+    /// The entry moved to a longer array: look it up again.
+    Moved,
+}
+
+/// What dropping a remote reference did.
+pub(super) enum Dropped {
+    /// The entry holds no object at that address with a reference.
+    NotHeld,
+    /// One reference fewer.
+    Released,
+    /// The last reference of an object whose world has exited: the entry
+    /// is an orphan without references now, left for its claimer.
+    LastOfOrphan,
+    /// The entry moved to a longer array: look it up again.
+    Moved,
+}
+
+/// What claiming an entry's object got.
+pub(super) enum Claim {
+    /// The object, which the claimer now owns: the entry is empty.
+    Claimed(NonNull<u8>),
+    /// Not claimed: no object of that generation, or one with references.
+    Left,
+    /// The entry moved to a longer array: look it up again.
+    Moved,
+}
+
+/// What an exiting world did with an entry.
+pub(super) enum AtExit {
+    /// The object, unreferenced, which the caller now owns and destructs.
+    Claimed(NonNull<u8>),
+    /// The object has references: marked `ORPHAN`, destructed later.
+    Orphaned,
+    /// No object.
+    Empty,
+}
+
+/// One region slot of one world: `struct world_storage_entry_v2`.
 ///
 /// # Invariants
 ///
-/// - `owner` is null, [`RESERVED`] or an object this entry owns: an
-///   [`RcuBox`] given up with [`RcuBox::into_raw`], retired (freed a grace
-///   period later) only after the entry stops holding it.
-/// - `handle` is not `ENTRY_EMPTY` only while `owner` is an object, and
-///   then `object` is that object's memory.
+/// - While `state` holds a generation, `object` is the memory of an object
+///   of the region of that generation in the entry's slot, owned by the
+///   entry: allocated from the region's cache, constructed, and not freed
+///   until a claimer has taken it (set `state` to `EMPTY` from a state
+///   with no reference).
+/// - A reference counted in `state` keeps the object: no one claims an
+///   object whose count is not 0.
 #[repr(C)]
 pub(crate) struct Entry {
-    /// The handle of the region whose object `owner` is, or `ENTRY_EMPTY`.
-    /// Stored (release) under the record's lock after `object` and
-    /// `owner`; set to `ENTRY_EMPTY` under it before `owner` is cleared.
-    /// Loaded (acquire) under RCU or with preemption off: whoever sees a
-    /// handle sees its object. It outlives its region's publication until
-    /// Destroy sweeps the object: the fast path also checks the slot's
-    /// published handle (`RegionTable::handles`).
-    handle: AtomicU64,
-    /// The object's memory, for the local lookup. Written under the
-    /// record's lock before `handle`; left in place when the entry is
-    /// cleared, for a reader that saw the handle just before (the object is
-    /// freed a grace period after).
+    /// The object's memory. Written under the record's lock before `state`
+    /// (release) when the entry is filled; left in place when the entry is
+    /// emptied (a stale pointer, never dereferenced by a reader that did not
+    /// take a reference or see its generation under the fast path's rules).
     object: AtomicPtr<u8>,
-    /// The [`ObjectRecord`] (pointing back at this entry's record),
-    /// `RESERVED` or null. Written under the record's lock; read under it,
-    /// or under RCU by remote lookups once they have seen `handle`.
-    owner: AtomicPtr<ObjectRecord>,
+    /// See the module doc. Stored (release) under the record's lock when
+    /// the entry is reserved, filled, unreserved or moved; changed by
+    /// compare-and-exchange without the lock when a reference is taken or
+    /// dropped and when the object is claimed or orphaned. Loaded (acquire)
+    /// under RCU or with preemption off.
+    state: AtomicU64,
 }
 
 impl Entry {
-    /// The handle of the region whose object this entry holds, or
-    /// `ENTRY_EMPTY`.
-    pub(super) fn handle(&self) -> u64 {
-        self.handle.load(Ordering::Acquire)
-    }
-
-    /// The memory of the object, for a reader that saw its handle.
-    pub(super) fn object_memory(&self) -> Option<NonNull<u8>> {
-        NonNull::new(self.object.load(Ordering::Relaxed))
-    }
-
-    /// The object this entry holds (none if it is empty or reserved).
-    pub(super) fn object(&self) -> Option<&ObjectRecord> {
-        let owner = self.owner.load(Ordering::Acquire);
-        if owner == RESERVED {
-            return None;
+    /// The object, if the entry holds one of the region of `generation`:
+    /// `Err(())` if the entry moved.
+    pub(super) fn object_of(&self, generation: u32) -> Result<Option<NonNull<u8>>, ()> {
+        match self.state.load(Ordering::Acquire) {
+            MOVED => Err(()),
+            state if generation_of(state) == generation => {
+                Ok(NonNull::new(self.object.load(Ordering::Relaxed)))
+            }
+            _ => Ok(None),
         }
-        // SAFETY: `owner` is null or an object, freed only a grace period
-        // after this entry stops holding it (type invariant); `self` is
-        // reached through an `Entries`, within an RCU read-side critical
-        // section, so that grace period has not passed while `self` lives.
-        unsafe { owner.as_ref() }
+    }
+
+    /// The generation of the region whose object the entry holds, with
+    /// that object (0 and null if none).
+    pub(super) fn holding(&self) -> (u32, *mut u8) {
+        let state = self.state.load(Ordering::Acquire);
+        (generation_of(state), self.object.load(Ordering::Relaxed))
+    }
+
+    /// Takes a remote reference to the object of the region of
+    /// `generation`, unless its world has exited.
+    ///
+    /// Sequentially consistent, for the caller's check that the world has
+    /// not exited after it (see `WorldTable::lookup`).
+    pub(super) fn take_ref(&self, generation: u32) -> Reference {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state == MOVED {
+                return Reference::Moved;
+            }
+            if generation_of(state) != generation || state & ORPHAN != 0 {
+                return Reference::Absent;
+            }
+            if state & COUNT >= MAX_REFS {
+                return Reference::Overflow;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                // The object stays while the reference is held (type
+                // invariant); acquire (in `SeqCst`): its address, written
+                // before the state, is read after.
+                Ok(_) => {
+                    return match NonNull::new(self.object.load(Ordering::Relaxed)) {
+                        Some(object) => Reference::Taken(object),
+                        None => Reference::Absent,
+                    }
+                }
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Drops a remote reference to the object at `object`, if the entry
+    /// holds that object with a reference.
+    pub(super) fn drop_ref(&self, object: *const u8) -> Dropped {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state == MOVED {
+                return Dropped::Moved;
+            }
+            if generation_of(state) == 0
+                || state & COUNT == 0
+                || !ptr::eq(self.object.load(Ordering::Relaxed), object)
+            {
+                return Dropped::NotHeld;
+            }
+            // Release: the holder's last uses of the object come before a
+            // claimer's destructor.
+            match self.state.compare_exchange_weak(
+                state,
+                state - 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if (state - 1) & (ORPHAN | COUNT) == ORPHAN => return Dropped::LastOfOrphan,
+                Ok(_) => return Dropped::Released,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Claims the object of the region of `generation` if no reference is
+    /// held on it (orphaned or not): the caller owns it then.
+    pub(super) fn claim(&self, generation: u32) -> Claim {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state == MOVED {
+                return Claim::Moved;
+            }
+            if generation_of(state) != generation || generation == 0 || state & COUNT != 0 {
+                return Claim::Left;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                EMPTY,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return match NonNull::new(self.object.load(Ordering::Relaxed)) {
+                        Some(object) => Claim::Claimed(object),
+                        None => Claim::Left,
+                    }
+                }
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// The world exits: claims the object if it has no reference, else
+    /// marks it `ORPHAN` (no new reference; its last Release's caller
+    /// learns it). `on_orphan` runs just before an entry is marked, and
+    /// `undo_orphan` if the marking then fails. Never sees `MOVED`: the
+    /// array is not replaced once the world is marked exited.
+    pub(super) fn at_exit(
+        &self,
+        mut on_orphan: impl FnMut(),
+        mut undo_orphan: impl FnMut(),
+    ) -> AtExit {
+        let mut state = self.state.load(Ordering::SeqCst);
+        loop {
+            let generation = generation_of(state);
+            if generation == 0 || state & ORPHAN != 0 {
+                return AtExit::Empty;
+            }
+            if state & COUNT == 0 {
+                match self.claim(generation) {
+                    Claim::Claimed(object) => return AtExit::Claimed(object),
+                    _ => {
+                        state = self.state.load(Ordering::SeqCst);
+                        continue;
+                    }
+                }
+            }
+            on_orphan();
+            match self.state.compare_exchange(
+                state,
+                state | ORPHAN,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return AtExit::Orphaned,
+                Err(now) => {
+                    undo_orphan();
+                    state = now;
+                }
+            }
+        }
+    }
+
+    /// Whether a remote reference is held on the entry's object.
+    pub(super) fn is_referenced(&self) -> bool {
+        let state = self.state.load(Ordering::SeqCst);
+        generation_of(state) != 0 && state & COUNT != 0
     }
 
     /// Reserves the entry for a constructor if it is empty; `false` if it
     /// holds an object or a reservation.
     pub(super) fn reserve(&self, _lock: &RecordGuard<'_>) -> bool {
-        if !self.owner.load(Ordering::Relaxed).is_null() {
+        if self.state.load(Ordering::Relaxed) != EMPTY {
             return false;
         }
-        // INVARIANT: `RESERVED`, with `handle` still empty.
-        self.owner.store(RESERVED, Ordering::Relaxed);
+        self.state.store(RESERVED, Ordering::Relaxed);
         true
     }
 
-    /// Puts `obj`, whose region is named `handle`, in the entry, which is
-    /// reserved.
-    pub(super) fn fill(&self, _lock: &RecordGuard<'_>, obj: RcuBox<ObjectRecord>, handle: u64) {
-        self.object.store(obj.data().as_ptr(), Ordering::Relaxed);
-        // INVARIANT: the entry owns `obj` now; the handle follows it.
-        self.owner
-            .store(RcuBox::into_raw(obj).as_ptr(), Ordering::Relaxed);
-        self.handle.store(handle, Ordering::Release);
+    /// Puts `object`, an object of the region of `generation` that the
+    /// entry owns from now on, in the entry, which is reserved.
+    pub(super) fn fill(&self, _lock: &RecordGuard<'_>, object: NonNull<u8>, generation: u32) {
+        self.object.store(object.as_ptr(), Ordering::Relaxed);
+        // INVARIANT: the entry owns `object` now; release: whoever sees the
+        // generation sees the address.
+        self.state
+            .store(u64::from(generation) << 32, Ordering::Release);
     }
 
-    /// Drops the entry's reservation: the constructor failed.
+    /// Drops the entry's reservation: the constructor failed, or the world
+    /// exited meanwhile.
     pub(super) fn unreserve(&self, _lock: &RecordGuard<'_>) {
-        self.owner.store(ptr::null_mut(), Ordering::Relaxed);
+        self.state.store(EMPTY, Ordering::Relaxed);
     }
 
-    /// Whether the entry holds `obj`.
-    pub(super) fn holds(&self, obj: &ObjectRecord) -> bool {
-        ptr::eq(self.owner.load(Ordering::Relaxed), obj)
-    }
-
-    /// Empties the entry and returns its object, if it held one, which the
-    /// caller now owns (and retires: readers may still see it).
-    pub(super) fn take(&self, _lock: &RecordGuard<'_>) -> Option<RcuBox<ObjectRecord>> {
-        let owner = NonNull::new(self.owner.load(Ordering::Relaxed))?;
-        if owner.as_ptr() == RESERVED {
-            return None;
-        }
-        self.handle.store(ENTRY_EMPTY, Ordering::Relaxed);
-        self.owner.store(ptr::null_mut(), Ordering::Relaxed);
-        // SAFETY: `owner` is an object this entry owned (type invariant),
-        // given up by `RcuBox::into_raw` in `fill`; the entry, emptied
-        // under the record's lock, no longer does, so the caller is its
-        // only owner.
-        Some(unsafe { RcuBox::from_raw(owner) })
-    }
-
-    /// Makes the entry a copy of `from`, an entry of the array being
-    /// replaced, which hands over what it owns.
-    fn copy_from(&self, _lock: &RecordGuard<'_>, from: &Entry) {
-        self.object
-            .store(from.object.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.owner
-            .store(from.owner.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.handle
-            .store(from.handle.load(Ordering::Relaxed), Ordering::Relaxed);
+    /// Moves the entry to `to`, the same slot's entry of the array that
+    /// replaces this one: readers of this entry see `MOVED` from now on.
+    fn move_to(&self, _lock: &RecordGuard<'_>, to: &Entry) {
+        let state = self.state.swap(MOVED, Ordering::AcqRel);
+        to.object
+            .store(self.object.load(Ordering::Relaxed), Ordering::Relaxed);
+        to.state.store(state, Ordering::Relaxed);
     }
 }
 
-/// A record's entries: `struct world_storage_entries_v1`, allocated by the
+/// A record's entries: `struct world_storage_entries_v2`, allocated by the
 /// C glue (`ws_entries_new`) with `nr` entries after the header.
 #[repr(C)]
 pub(crate) struct EntryArray {
@@ -168,35 +351,31 @@ pub(crate) struct EntryArray {
 #[cfg(world_storage_kunit)]
 pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
     (
-        c"world_storage_record_v1.task",
-        super::record::RECORD_V1_OFFSETS.0,
+        c"world_storage_record_v2.task",
+        super::record::RECORD_V2_OFFSETS.0,
     ),
     (
-        c"world_storage_record_v1.entries",
-        super::record::RECORD_V1_OFFSETS.1,
+        c"world_storage_record_v2.entries",
+        super::record::RECORD_V2_OFFSETS.1,
     ),
     (
-        c"world_storage_entries_v1.nr",
+        c"world_storage_entries_v2.nr",
         core::mem::offset_of!(EntryArray, nr),
     ),
     (
-        c"world_storage_entries_v1.entry",
+        c"world_storage_entries_v2.entry",
         core::mem::offset_of!(EntryArray, entries),
     ),
     (
-        c"world_storage_entry_v1.handle",
-        core::mem::offset_of!(Entry, handle),
-    ),
-    (
-        c"world_storage_entry_v1.object",
+        c"world_storage_entry_v2.object",
         core::mem::offset_of!(Entry, object),
     ),
     (
-        c"world_storage_entry_v1.internal",
-        core::mem::offset_of!(Entry, owner),
+        c"world_storage_entry_v2.state",
+        core::mem::offset_of!(Entry, state),
     ),
     (
-        c"world_storage_entry_v1.sizeof",
+        c"world_storage_entry_v2.sizeof",
         core::mem::size_of::<Entry>(),
     ),
 ];
@@ -240,6 +419,11 @@ impl<'a> Entries<'a> {
     /// Every entry, by slot.
     pub(super) fn iter(self) -> impl Iterator<Item = &'a Entry> {
         (0..self.len()).filter_map(move |slot| self.get(slot))
+    }
+
+    /// Whether this is the array `array` points at.
+    fn is(self, array: *mut EntryArray) -> bool {
+        ptr::eq(self.array.as_ptr(), array)
     }
 }
 
@@ -289,7 +473,7 @@ impl Drop for NewEntries {
     }
 }
 
-/// A record's entry array (`struct world_storage_record_v1.entries`), one
+/// A record's entry array (`struct world_storage_record_v2.entries`), one
 /// entry per region slot below its length.
 ///
 /// # Invariants
@@ -301,10 +485,15 @@ impl Drop for NewEntries {
 /// record's teardown, or never shared).
 #[repr(transparent)]
 pub(super) struct RecordEntries {
-    /// Replaced (release) under the record's lock by a longer copy when a
-    /// region in a higher slot gets an object; the old array is freed a
-    /// grace period later (`call_rcu`), the last one with the record.
-    /// Loaded (acquire) under RCU or with preemption off.
+    /// Replaced (release) under the record's lock by a longer array when a
+    /// region in a higher slot gets an object: every entry is first moved
+    /// there (`MOVED` left behind); the old array is freed a grace period
+    /// later (`call_rcu`), the last one with the record. Loaded (acquire)
+    /// under RCU or with preemption off. A reader that finds `MOVED` loads
+    /// it again until it changes: the mover holds the lock with interrupts
+    /// off for as long as it copies at most `MAX_REGIONS` entries, so the
+    /// wait is short and never on an interrupted mover of the same CPU (no
+    /// lookup is made from NMI context).
     array: AtomicPtr<EntryArray>,
 }
 
@@ -329,6 +518,18 @@ impl RecordEntries {
         }
     }
 
+    /// The entries after `moved`, an array whose entries moved: once the
+    /// mover has published the next one.
+    pub(super) fn after<'a>(&self, moved: Entries<'_>, guard: &'a rcu::Guard) -> Entries<'a> {
+        loop {
+            let entries = self.get(guard);
+            if !entries.is(moved.array.as_ptr()) {
+                return entries;
+            }
+            core::hint::spin_loop();
+        }
+    }
+
     /// The entries, valid while `_lock`, the record's lock, is held.
     pub(super) fn locked<'a>(&self, _lock: &'a RecordGuard<'_>) -> Entries<'a> {
         // INVARIANT: only the holder of the record's lock replaces the
@@ -342,15 +543,16 @@ impl RecordEntries {
         }
     }
 
-    /// Replaces the entries by `longer`, a copy, if they are still `len`
-    /// long (if they were replaced meanwhile, `longer` is freed).
+    /// Replaces the entries by `longer`, moving every entry there, if they
+    /// are still `len` long (if they were replaced meanwhile, `longer` is
+    /// freed).
     pub(super) fn replace(&self, lock: &RecordGuard<'_>, longer: NewEntries, len: usize) {
         let old = self.locked(lock);
         if old.len() != len {
             return;
         }
         for (from, to) in old.iter().zip(longer.entries().iter()) {
-            to.copy_from(lock, from);
+            from.move_to(lock, to);
         }
         // Release: readers of the new array see its entries.
         // INVARIANT: `longer` is new and ours; `old` is freed a grace period
@@ -368,132 +570,5 @@ impl Drop for RecordEntries {
         // SAFETY: the last array, ours; no reader can reach it (type
         // invariant: dropped only with the record, when no reader can).
         unsafe { ws_entries_free(*self.array.get_mut()) };
-    }
-}
-
-#[cfg(world_storage_kunit)]
-#[kunit_tests(world_storage_entries)]
-mod tests {
-    use super::*;
-    use crate::world::{
-        fixture::{handle_of_slot, TestRegion},
-        record::WorldRecord,
-    };
-    use kernel::task::Task;
-
-    /// An entry is empty, reserved or full. A reservation blocks another
-    /// one and holds no object (`take` gives nothing and leaves it);
-    /// `fill` makes the object and its handle visible; `take` empties it
-    /// and hands the object back.
-    #[test]
-    fn entry_reserve_fill_take() -> Result {
-        let region = TestRegion::new()?;
-        let me: &Task = kernel::current!();
-        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
-        let obj = region.object(&record)?;
-        let data = obj.data();
-        let handle = handle_of_slot(0)?;
-        let taken = {
-            let lock = record.lock();
-            let entry = lock.entries().get(0).ok_or(EINVAL)?;
-            assert_eq!(entry.handle(), ENTRY_EMPTY);
-            assert!(entry.object().is_none());
-            assert!(entry.reserve(&lock));
-            assert!(!entry.reserve(&lock));
-            assert!(entry.take(&lock).is_none());
-            assert!(!entry.reserve(&lock));
-            assert_eq!(entry.handle(), ENTRY_EMPTY);
-            entry.unreserve(&lock);
-            assert!(entry.reserve(&lock));
-
-            entry.fill(&lock, obj, handle);
-            assert_eq!(entry.handle(), handle);
-            assert_eq!(entry.object_memory(), Some(data));
-            assert!(entry.object().is_some_and(|o| o.data() == data));
-            assert!(!entry.reserve(&lock));
-
-            let taken = entry.take(&lock).ok_or(ENOENT)?;
-            assert_eq!(entry.handle(), ENTRY_EMPTY);
-            assert!(entry.object().is_none());
-            assert!(entry.take(&lock).is_none());
-            assert!(entry.reserve(&lock));
-            entry.unreserve(&lock);
-            taken
-        };
-        assert_eq!(taken.data(), data);
-        drop(taken);
-        Ok(())
-    }
-
-    /// Growing the entry array copies every entry: each slot of the longer
-    /// array holds what the shorter one held (handle and object), the
-    /// slots beyond are empty, and a reader that found the shorter array
-    /// before still reads it whole until its grace period ends. A replace
-    /// that lost the race (the length changed) leaves the array alone.
-    #[test]
-    fn entry_array_growth_copies_every_entry() -> Result {
-        let region = TestRegion::new()?;
-        let me: &Task = kernel::current!();
-        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
-        let entries = RecordEntries::new(NewEntries::alloc(MIN_ENTRIES, AllocContext::Sleepable)?);
-        let mut filled = KVec::with_capacity(MIN_ENTRIES, GFP_KERNEL)?;
-        for slot in 0..MIN_ENTRIES {
-            let obj = region.object(&record)?;
-            let handle = handle_of_slot(slot)?;
-            filled.push((handle, obj.data()), GFP_KERNEL)?;
-            let lock = record.lock();
-            let entry = entries.locked(&lock).get(slot).ok_or(EINVAL)?;
-            assert!(entry.reserve(&lock));
-            entry.fill(&lock, obj, handle);
-        }
-        let longer = NewEntries::alloc(MIN_ENTRIES + 1, AllocContext::Sleepable)?;
-        let stale = NewEntries::alloc(MIN_ENTRIES + 1, AllocContext::Sleepable)?;
-
-        let guard = rcu::read_lock();
-        let before = entries.get(&guard);
-        let mut wrong = 0;
-        {
-            let lock = record.lock();
-            entries.replace(&lock, longer, MIN_ENTRIES);
-            let after = entries.locked(&lock);
-            assert_eq!(after.len(), 2 * MIN_ENTRIES);
-            for (slot, &(handle, data)) in filled.iter().enumerate() {
-                let entry = after.get(slot).ok_or(EINVAL)?;
-                if entry.handle() != handle || entry.object_memory() != Some(data) {
-                    wrong += 1;
-                }
-            }
-            assert!(after
-                .iter()
-                .skip(MIN_ENTRIES)
-                .all(|entry| entry.handle() == ENTRY_EMPTY && entry.object().is_none()));
-            entries.replace(&lock, stale, MIN_ENTRIES);
-            assert_eq!(entries.locked(&lock).len(), 2 * MIN_ENTRIES);
-        }
-        if wrong != 0 {
-            pr_err!("{wrong} of {MIN_ENTRIES} entries not copied when the array grew\n");
-        }
-        assert_eq!(wrong, 0);
-        assert_eq!(before.len(), MIN_ENTRIES);
-        for (slot, &(handle, data)) in filled.iter().enumerate() {
-            let entry = before.get(slot).ok_or(EINVAL)?;
-            assert_eq!(entry.handle(), handle);
-            assert_eq!(entry.object_memory(), Some(data));
-        }
-        drop(guard);
-
-        loop {
-            let lock = record.lock();
-            let obj = entries
-                .locked(&lock)
-                .iter()
-                .find_map(|entry| entry.take(&lock));
-            drop(lock);
-            let Some(obj) = obj else {
-                break;
-            };
-            drop(obj);
-        }
-        Ok(())
     }
 }

@@ -3,18 +3,17 @@
 //! Test-only (the KUnit module): objects of a real region, for the world
 //! suites that fill records by hand.
 
-use super::{object::ObjectRecord, record::WorldRecord};
 use crate::{
     handle::RegionHandle,
     object_cache::AllocContext,
-    rcu_box::RcuBox,
     region::{ObjectMemory, RegionProps, RegionTable},
 };
+use core::ptr::NonNull;
 use kernel::prelude::*;
 
 /// A region table with one region of 8-byte objects. Every object made
-/// from it must be freed before it is dropped: the region's drop waits for
-/// them.
+/// from it must be freed ([`TestRegion::free`]) before it is dropped: the
+/// region's drop waits for them.
 pub(super) struct TestRegion {
     table: Pin<KBox<RegionTable>>,
     handle: RegionHandle,
@@ -26,17 +25,33 @@ impl TestRegion {
         let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
         let handle = table
             .lock()
-            .publish(RegionProps::without_callbacks(8, 8)?)?;
+            .publish(RegionProps::without_callbacks(8, 8)?, |_| {})?;
         Ok(Self { table, handle })
     }
 
-    /// A new object of the region for `record`'s world, not in it yet.
-    pub(super) fn object(&self, record: &WorldRecord) -> Result<RcuBox<ObjectRecord>> {
+    /// A handle of the region's generation at `slot` (an entry takes any
+    /// slot).
+    pub(super) fn handle_at(&self, slot: usize) -> Result<RegionHandle> {
+        RegionHandle::new(slot, self.handle.generation()).ok_or(EINVAL)
+    }
+
+    /// A new object of the region, owned by the caller.
+    pub(super) fn object(&self) -> Result<NonNull<u8>> {
         let memory = ObjectMemory::alloc(
             self.table.lock().get(self.handle.encode())?,
             AllocContext::Sleepable,
         )?;
-        RcuBox::new(ObjectRecord::new(memory, record), GFP_KERNEL)
+        Ok(memory.into_raw())
+    }
+
+    /// Frees `object`, one of [`TestRegion::object`]'s, owned by the caller.
+    pub(super) fn free(&self, object: NonNull<u8>) {
+        let table = self.table.lock();
+        if let Ok(region) = table.get(self.handle.encode()) {
+            // SAFETY: `object` came from `ObjectMemory::into_raw` of this
+            // region's memory and the caller owns it.
+            drop(unsafe { ObjectMemory::from_raw(region, object) });
+        }
     }
 }
 
@@ -45,9 +60,4 @@ impl Drop for TestRegion {
         let unpublished = self.table.lock().unpublish(self.handle.encode());
         drop(unpublished);
     }
-}
-
-/// The handle a region at `slot` would have (an entry takes any).
-pub(super) fn handle_of_slot(slot: usize) -> Result<u64> {
-    Ok(RegionHandle::new(slot, 1).ok_or(EINVAL)?.encode())
 }

@@ -4,12 +4,12 @@
 //! [`RecordGuard`]: its lock, the only way to write its entries.
 
 use super::{
-    entries::{Entries, Entry, NewEntries, RecordEntries},
-    object::ObjectRecord,
+    entries::{AtExit, Claim, Dropped, Entries, NewEntries, RecordEntries, Reference},
     refcount::RecordRefcount,
 };
 use crate::{
     deferred,
+    handle::RegionHandle,
     object_cache::AllocContext,
     rcu_box::{RcuBox, RcuFreed},
     tasks,
@@ -18,7 +18,7 @@ use crate::{
 // fields (see "Atomics" in Documentation/world-storage.rst).
 use core::{
     ptr::NonNull,
-    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering},
 };
 use kernel::{
     bindings, new_spinlock_irq,
@@ -30,21 +30,22 @@ use kernel::{
 
 /// The record of one world: its objects, by region slot.
 ///
-/// Its first two fields are `struct world_storage_record_v1` of
+/// Its first two fields are `struct world_storage_record_v2` of
 /// `include/world_storage.h`: the local lookup's fast path reaches them
 /// through a per-CPU pointer (`current_cache.rs`).
 ///
 /// # Invariants
 ///
 /// - `refs` counts 1 while the record is in `WorldTable`'s `worlds`, plus
-///   one per holder of a `RecordRef` and per remote reference. The record
+///   one per holder of a `RecordRef`, plus one while `orphans` is not 0
+///   (taken by the exit that orphaned an entry first). The record
 ///   is in an [`RcuBox`] given up with `RcuBox::into_raw` when it entered
 ///   `worlds`; whoever drops the last count owns the box again, tears the
 ///   record down (at once, or by a deferred teardown that owns it through
 ///   `deferred`) and retires it (freed a grace period later).
-/// - Its entries hold objects that point back at this record. A
-///   reservation is held by a constructor in progress, which holds a count
-///   of the record.
+/// - A reservation in its entries is held by a constructor in progress,
+///   which holds a count of the record.
+/// - Once `exited` is set, no entry is reserved, filled or moved.
 #[repr(C)]
 #[pin_data]
 pub(crate) struct WorldRecord {
@@ -67,13 +68,27 @@ pub(crate) struct WorldRecord {
     /// (`RecordRefcount::try_get`), by lookups.
     refs: RecordRefcount,
     /// The record's lock, taken with interrupts off ([`RecordGuard`]):
-    /// guards every write to the entries (and their replacement) and to
-    /// `exited`.
+    /// guards every reservation, fill and move of the entries (and their
+    /// replacement) and the write of `exited`.
     #[pin]
     lock: SpinLockIrq<()>,
-    /// Set once under `lock` at exit: no object is added after. Read and
-    /// written only under that lock.
+    /// Set once, under `lock` (sequentially consistent), when the world
+    /// leaves the table: no object is added after. Read under the lock, or
+    /// (sequentially consistent) by a remote lookup after it took a
+    /// reference: with the exit's check for references after the store, one
+    /// sees the other (see `WorldTable::lookup`).
     exited: AtomicBool,
+    /// Entries marked `ORPHAN` whose references are not all dropped, plus
+    /// one while the exit that marks them runs. Raised by that exit only;
+    /// lowered by it and by the Release (or a lookup undoing its reference)
+    /// that drops an orphan's last reference; whoever brings it to 0 drops
+    /// the count of `refs` the exit took for it.
+    orphans: AtomicU32,
+    /// The next record in `WorldTable`'s list of records found by a former
+    /// ID (`FormerIds`): written under that list's lock, read under RCU.
+    former_next: AtomicPtr<WorldRecord>,
+    /// Whether the record is in that list: read and written under its lock.
+    in_former_ids: AtomicBool,
     /// Whether a CPU may point at this record: set, never cleared, by
     /// `current_cache::set` before it points a CPU here (the full barrier
     /// of that protocol comes after it); read by `current_cache::forget`
@@ -95,8 +110,8 @@ pub(crate) struct WorldRecord {
 // the last count; nothing is tied to the thread that made it.
 unsafe impl Send for WorldRecord {}
 // SAFETY: shared references read atomics and immutable fields, write the
-// entries and `exited` only under `lock`, and use `deferred` and `rcu` only
-// as the owner of the last count.
+// entries' states atomically and all else of them and `exited` only under
+// `lock`, and use `deferred` and `rcu` only as the owner of the last count.
 unsafe impl Sync for WorldRecord {}
 
 // SAFETY: `rcu` is an `Opaque<bindings::callback_head>` field that nothing
@@ -108,7 +123,7 @@ unsafe impl RcuFreed for WorldRecord {
 /// The offsets of `task` and `entries`, the fields the local lookup's fast
 /// path (C) reads, for the layout test (`entries::FAST_PATH_LAYOUT`).
 #[cfg(world_storage_kunit)]
-pub(super) const RECORD_V1_OFFSETS: (usize, usize) = (
+pub(super) const RECORD_V2_OFFSETS: (usize, usize) = (
     core::mem::offset_of!(WorldRecord, task),
     core::mem::offset_of!(WorldRecord, entries),
 );
@@ -130,6 +145,9 @@ impl WorldRecord {
                 refs: RecordRefcount::new(),
                 lock <- new_spinlock_irq!((), "WorldRecord::lock"),
                 exited: AtomicBool::new(false),
+                orphans: AtomicU32::new(0),
+                former_next: AtomicPtr::new(core::ptr::null_mut()),
+                in_former_ids: AtomicBool::new(false),
                 pointed_at: AtomicBool::new(false),
                 deferred: Opaque::uninit(),
                 rcu: Opaque::uninit(),
@@ -181,6 +199,12 @@ impl WorldRecord {
         self.wid.store(tasks::world_id(task), Ordering::Relaxed);
     }
 
+    /// Whether the world's ID is no longer the one it had when the record
+    /// was made (its thread called `execve()`).
+    pub(super) fn changed_id(&self) -> bool {
+        self.wid() != self.first_wid
+    }
+
     /// Whether `wid` is an ID this world had while a lookup could name it:
     /// when the record was made, or as last noted by its exec and exit
     /// hooks (a thread that calls `execve()` takes its leader's TID). Only
@@ -192,26 +216,149 @@ impl WorldRecord {
         wid == self.first_wid || wid == self.wid()
     }
 
-    /// The entry of the region named `handle`, if this world has its
-    /// object, valid while `guard` is held.
-    #[inline]
-    fn entry<'a>(&self, handle: u64, guard: &'a rcu::Guard) -> Option<&'a Entry> {
-        let entry = self.entries(guard).get(slot_of(handle))?;
-        (entry.handle() == handle).then_some(entry)
-    }
-
-    /// The object of the region named `handle`, valid while `guard` is held.
-    pub(super) fn object<'a>(
-        &self,
-        handle: u64,
-        guard: &'a rcu::Guard,
-    ) -> Option<&'a ObjectRecord> {
-        self.entry(handle, guard)?.object()
-    }
-
-    /// The memory of the object of the region named `handle`.
+    /// The memory of the object of the region named `handle`, without a
+    /// reference: for the current task's own lookup.
     pub(super) fn object_memory(&self, handle: u64, guard: &rcu::Guard) -> Option<NonNull<u8>> {
-        self.entry(handle, guard)?.object_memory()
+        let handle = RegionHandle::decode(handle)?;
+        let mut entries = self.entries(guard);
+        loop {
+            match entries.get(handle.slot())?.object_of(handle.generation()) {
+                Ok(object) => return object,
+                Err(()) => entries = self.entries.after(entries, guard),
+            }
+        }
+    }
+
+    /// Takes a remote reference to the object of the region named
+    /// `handle`. The caller then checks [`WorldRecord::has_exited`].
+    pub(super) fn take_ref(&self, handle: RegionHandle, guard: &rcu::Guard) -> Reference {
+        let mut entries = self.entries(guard);
+        loop {
+            let Some(entry) = entries.get(handle.slot()) else {
+                return Reference::Absent;
+            };
+            match entry.take_ref(handle.generation()) {
+                Reference::Moved => entries = self.entries.after(entries, guard),
+                taken => return taken,
+            }
+        }
+    }
+
+    /// Drops a remote reference to the object at `object`, if this world
+    /// holds it with a reference; with the object's slot.
+    pub(super) fn drop_ref(&self, object: *const u8, guard: &rcu::Guard) -> (Dropped, usize) {
+        let mut entries = self.entries(guard);
+        'arrays: loop {
+            for (slot, entry) in entries.iter().enumerate() {
+                match entry.drop_ref(object) {
+                    Dropped::NotHeld => {}
+                    Dropped::Moved => {
+                        entries = self.entries.after(entries, guard);
+                        continue 'arrays;
+                    }
+                    dropped => return (dropped, slot),
+                }
+            }
+            return (Dropped::NotHeld, 0);
+        }
+    }
+
+    /// Claims the object of the region named `handle` if it has no
+    /// reference (orphaned or not): the caller owns it then.
+    pub(super) fn claim(&self, handle: RegionHandle, guard: &rcu::Guard) -> Option<NonNull<u8>> {
+        let mut entries = self.entries(guard);
+        loop {
+            match entries.get(handle.slot())?.claim(handle.generation()) {
+                Claim::Claimed(object) => return Some(object),
+                Claim::Left => return None,
+                Claim::Moved => entries = self.entries.after(entries, guard),
+            }
+        }
+    }
+
+    /// Claims any object left without a reference (orphans whose last
+    /// reference was dropped, at the record's teardown), with its slot.
+    pub(super) fn claim_any(&self, guard: &rcu::Guard) -> Option<(usize, NonNull<u8>)> {
+        let entries = self.entries(guard);
+        entries.iter().enumerate().find_map(|(slot, entry)| {
+            let (generation, _) = entry.holding();
+            match entry.claim(generation) {
+                Claim::Claimed(object) => Some((slot, object)),
+                _ => None,
+            }
+        })
+    }
+
+    /// Whether any object has a remote reference. Sequentially consistent:
+    /// called by the exit after it set `exited`.
+    pub(super) fn is_referenced(&self, guard: &rcu::Guard) -> bool {
+        self.entries(guard)
+            .iter()
+            .any(|entry| entry.is_referenced())
+    }
+
+    /// The world has exited (`exited` is set): each object without a
+    /// reference is handed to `destroy` with its slot; each with references
+    /// is marked `ORPHAN` and counted in `orphans`. If orphans are not yet
+    /// counted, `first_orphan` runs before the first is marked (and must
+    /// call [`WorldRecord::start_orphans`]).
+    pub(super) fn orphan_or_claim(
+        &self,
+        guard: &rcu::Guard,
+        mut first_orphan: impl FnMut(),
+        mut destroy: impl FnMut(usize, NonNull<u8>),
+    ) {
+        for (slot, entry) in self.entries(guard).iter().enumerate() {
+            let outcome = entry.at_exit(
+                || {
+                    if self.orphans.load(Ordering::Relaxed) == 0 {
+                        first_orphan();
+                    }
+                    self.orphans.fetch_add(1, Ordering::Relaxed);
+                },
+                || {
+                    self.orphans.fetch_sub(1, Ordering::Relaxed);
+                },
+            );
+            if let AtExit::Claimed(object) = outcome {
+                destroy(slot, object);
+            }
+        }
+    }
+
+    /// Starts counting orphans: the exit's own count, which
+    /// [`WorldRecord::orphan_dropped`] drops at its end.
+    pub(super) fn start_orphans(&self) {
+        self.orphans.store(1, Ordering::Relaxed);
+    }
+
+    /// Whether orphans are counted (the exit found references).
+    pub(super) fn has_orphans(&self) -> bool {
+        self.orphans.load(Ordering::Acquire) != 0
+    }
+
+    /// An orphan lost its last reference, or the exit ended; `true` if that
+    /// was the last count of `orphans`: the caller drops the record count
+    /// taken for them.
+    #[must_use = "the last one drops the orphans' count of the record"]
+    pub(super) fn orphan_dropped(&self) -> bool {
+        self.orphans.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Whether the world has exited. Sequentially consistent: called by a
+    /// remote lookup after it took a reference.
+    pub(super) fn has_exited(&self) -> bool {
+        self.exited.load(Ordering::SeqCst)
+    }
+
+    /// The next record in the list of records found by a former ID.
+    pub(super) fn former_next(&self) -> &AtomicPtr<WorldRecord> {
+        &self.former_next
+    }
+
+    /// Whether the record is in that list (under its lock).
+    pub(super) fn in_former_ids(&self) -> &AtomicBool {
+        &self.in_former_ids
     }
 
     /// Reserves the entry of `slot` if it is empty and the world has not
@@ -300,11 +447,6 @@ impl Iterator for DeferredRecords {
     }
 }
 
-/// The slot of the region named `handle`.
-pub(super) fn slot_of(handle: u64) -> usize {
-    (handle & 0xffff_ffff) as usize
-}
-
 /// A record's lock, held: the only way to write the record's entries and
 /// `exited`.
 ///
@@ -330,41 +472,39 @@ impl RecordGuard<'_> {
 
     /// The world exits: no object is added after this.
     pub(super) fn mark_exited(&self) {
-        self.record.exited.store(true, Ordering::Relaxed);
+        // INVARIANT: under the lock, which every reservation, fill and move
+        // takes and checks `exited` under.
+        self.record.exited.store(true, Ordering::SeqCst);
     }
 
-    /// Replaces the entries by `longer`, a copy, unless they were replaced
-    /// since their length was `len` (then `longer` is freed).
+    /// Replaces the entries by `longer`, moving every entry there, unless
+    /// they were replaced since their length was `len` or the world exited
+    /// (then `longer` is freed).
     pub(super) fn replace_entries(&self, longer: NewEntries, len: usize) {
-        self.record.entries.replace(self, longer, len);
+        if !self.exited() {
+            self.record.entries.replace(self, longer, len);
+        }
     }
 
-    /// Puts `obj` (or, if `None`, nothing) in the reserved entry of `slot`,
-    /// as the object of the region named `handle`.
-    pub(super) fn fill(&self, slot: usize, handle: u64, obj: Option<RcuBox<ObjectRecord>>) {
+    /// Puts `object` (or, if `None`, nothing) in the reserved entry of
+    /// `slot`, as the object of the region of `generation`; `false` (and
+    /// the reservation dropped) if the world has exited meanwhile: the
+    /// caller keeps `object` and must destroy it.
+    pub(super) fn fill(&self, slot: usize, generation: u32, object: Option<NonNull<u8>>) -> bool {
         // Reserved, so present: the array only gets longer.
         let Some(entry) = self.entries().get(slot) else {
-            return;
+            return false;
         };
-        match obj {
-            Some(obj) => entry.fill(self, obj, handle),
-            None => entry.unreserve(self),
+        match object {
+            Some(object) if !self.exited() => {
+                entry.fill(self, object, generation);
+                true
+            }
+            _ => {
+                entry.unreserve(self);
+                false
+            }
         }
-    }
-
-    /// Removes `obj` from the entry of `slot` if it is still there; the
-    /// caller then owns it (and must destruct and retire it).
-    pub(super) fn claim(&self, slot: usize, obj: &ObjectRecord) -> Option<RcuBox<ObjectRecord>> {
-        let entry = self.entries().get(slot)?;
-        if !entry.holds(obj) {
-            return None;
-        }
-        entry.take(self)
-    }
-
-    /// Removes and returns any one object, which the caller now owns.
-    pub(super) fn take_any(&self) -> Option<RcuBox<ObjectRecord>> {
-        self.entries().iter().find_map(|entry| entry.take(self))
     }
 }
 
@@ -372,24 +512,14 @@ impl RecordGuard<'_> {
 #[kunit_tests(world_storage_world_record)]
 mod tests {
     use super::*;
-    use crate::world::fixture::{handle_of_slot, TestRegion};
+    use crate::world::fixture::TestRegion;
     use core::ptr;
 
-    /// Empties `record`, dropping its objects (never seen by a reader).
-    fn empty(record: &WorldRecord) {
-        loop {
-            let obj = record.lock().take_any();
-            let Some(obj) = obj else {
-                break;
-            };
-            drop(obj);
-        }
-    }
-
     /// Reserving a slot beyond the entry array grows it (more than once if
-    /// need be) and keeps every object where lookups find it; a reserved
-    /// slot is not reserved twice until the constructor gives it up; an
-    /// exited world reserves nothing.
+    /// need be) and keeps every object where lookups find it, with the
+    /// references taken before the growth; a reserved slot is not reserved
+    /// twice until the constructor gives it up; an exited world reserves
+    /// nothing and refuses a fill.
     #[test]
     fn reserve_grows_the_array_and_keeps_every_object() -> Result {
         let region = TestRegion::new()?;
@@ -399,22 +529,35 @@ mod tests {
         for slot in Iterator::chain(0..8, [20, 100]) {
             assert!(record.reserve(slot, AllocContext::Sleepable)?);
             assert!(!record.reserve(slot, AllocContext::Sleepable)?);
-            let obj = region.object(&record)?;
-            let handle = handle_of_slot(slot)?;
-            filled.push((handle, obj.data()), GFP_KERNEL)?;
-            record.lock().fill(slot, handle, Some(obj));
+            let handle = region.handle_at(slot)?;
+            let object = region.object()?;
+            filled.push((handle, object), GFP_KERNEL)?;
+            assert!(record.lock().fill(slot, handle.generation(), Some(object)));
+            if slot == 3 {
+                let guard = rcu::read_lock();
+                assert!(
+                    matches!(record.take_ref(handle, &guard), Reference::Taken(o) if o == object)
+                );
+            }
         }
         let mut lost = 0;
         {
             let guard = rcu::read_lock();
             assert!(record.entries(&guard).len() > 100);
-            for &(handle, data) in filled.iter() {
-                let found = record.object_memory(handle, &guard) == Some(data)
-                    && record
-                        .object(handle, &guard)
-                        .is_some_and(|obj| obj.data() == data && ptr::eq(obj.record(), &*record));
-                lost += usize::from(!found);
+            for &(handle, object) in filled.iter() {
+                lost += usize::from(record.object_memory(handle.encode(), &guard) != Some(object));
             }
+            // The reference taken before the growth is still counted.
+            let (handle, object) = filled[3];
+            assert!(record.claim(handle, &guard).is_none());
+            assert!(matches!(
+                record.drop_ref(object.as_ptr(), &guard),
+                (Dropped::Released, 3)
+            ));
+            assert!(matches!(
+                record.drop_ref(object.as_ptr(), &guard),
+                (Dropped::NotHeld, _)
+            ));
         }
         if lost != 0 {
             pr_err!("{lost} objects not found after the entry array grew\n");
@@ -422,18 +565,95 @@ mod tests {
         assert_eq!(lost, 0);
 
         assert!(record.reserve(300, AllocContext::Sleepable)?);
-        record.lock().fill(300, handle_of_slot(300)?, None);
+        assert!(!record.lock().fill(300, 1, None));
         assert!(record.reserve(300, AllocContext::Sleepable)?);
-        record.lock().fill(300, handle_of_slot(300)?, None);
-
         record.lock().mark_exited();
+        let spare = region.object()?;
+        assert!(!record.lock().fill(300, 1, Some(spare)));
+        region.free(spare);
         assert!(!record.reserve(9, AllocContext::Sleepable)?);
         assert!(!record.reserve(1000, AllocContext::Sleepable)?);
-        empty(&record);
         let guard = rcu::read_lock();
-        assert!(filled
-            .iter()
-            .all(|&(handle, _)| record.object_memory(handle, &guard).is_none()));
+        let mut claimed = 0;
+        while let Some((slot, object)) = record.claim_any(&guard) {
+            assert!(filled
+                .iter()
+                .any(|&(h, o)| h.slot() == slot && ptr::eq(o.as_ptr(), object.as_ptr())));
+            region.free(object);
+            claimed += 1;
+        }
+        drop(guard);
+        assert_eq!(claimed, filled.len());
+        Ok(())
+    }
+
+    /// An exit claims every object without a reference and orphans each
+    /// with one, counting it: the first orphan starts the count; the last
+    /// reference of an orphan says so, and a lookup refuses an orphan.
+    #[test]
+    fn exit_claims_or_orphans_each_object() -> Result {
+        let region = TestRegion::new()?;
+        let me: &Task = kernel::current!();
+        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let mut objects = KVec::new();
+        for slot in 0..4 {
+            assert!(record.reserve(slot, AllocContext::Sleepable)?);
+            let object = region.object()?;
+            assert!(record
+                .lock()
+                .fill(slot, region.handle_at(slot)?.generation(), Some(object)));
+            objects.push(object, GFP_KERNEL)?;
+        }
+        let guard = rcu::read_lock();
+        for slot in [1, 3] {
+            assert!(matches!(
+                record.take_ref(region.handle_at(slot)?, &guard),
+                Reference::Taken(_)
+            ));
+        }
+        record.lock().mark_exited();
+        assert!(record.has_exited());
+        assert!(record.is_referenced(&guard));
+        let mut started = 0;
+        let mut destroyed = KVec::new();
+        record.orphan_or_claim(
+            &guard,
+            || {
+                started += 1;
+                record.start_orphans();
+            },
+            |slot, object| {
+                let _ = destroyed.push((slot, object), GFP_ATOMIC);
+            },
+        );
+        assert_eq!(started, 1);
+        assert_eq!(destroyed.len(), 2);
+        assert!(destroyed.iter().all(|&(slot, _)| slot == 0 || slot == 2));
+        assert!(matches!(
+            record.take_ref(region.handle_at(1)?, &guard),
+            Reference::Absent
+        ));
+        assert!(!record.orphan_dropped());
+        assert!(matches!(
+            record.drop_ref(objects[1].as_ptr(), &guard),
+            (Dropped::LastOfOrphan, 1)
+        ));
+        assert!(!record.orphan_dropped());
+        assert!(matches!(
+            record.drop_ref(objects[3].as_ptr(), &guard),
+            (Dropped::LastOfOrphan, 3)
+        ));
+        assert!(record.orphan_dropped());
+        let mut left = 0;
+        while let Some((_, object)) = record.claim_any(&guard) {
+            region.free(object);
+            left += 1;
+        }
+        drop(guard);
+        assert_eq!(left, 2);
+        for (_, object) in destroyed {
+            region.free(object);
+        }
         Ok(())
     }
 

@@ -34,6 +34,16 @@ impl<'t> RecordRef<'t> {
         }
     }
 
+    /// Another count of the same record.
+    pub(super) fn another(&self) -> Self {
+        self.refs().get_another();
+        // INVARIANT: the count just taken, on a record kept live by ours.
+        Self {
+            record: self.record,
+            table: self.table,
+        }
+    }
+
     /// A reference made of a count its caller owns.
     ///
     /// # Safety

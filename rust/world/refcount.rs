@@ -43,6 +43,11 @@ impl RecordRefcount {
         kernel::error::to_result(unsafe { ws_refcount_get_below(count, MAX_RECORD_REFS) })
     }
 
+    /// Takes another count; the caller holds one.
+    pub(super) fn get_another(&self) {
+        self.0.inc();
+    }
+
     /// Drops a count; `true` if it was the last.
     #[must_use = "the last count's holder tears the record down"]
     pub(super) fn put(&self) -> bool {

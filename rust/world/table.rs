@@ -1,25 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`WorldTable`]: every world record and every object, and every path
-//! that finds them: records by task or world ID, objects by handle in a
-//! record (the lookups) or by address (Release, Destroy's sweep).
+//! that finds them: records by task or world ID, objects by slot in a
+//! record (the lookups, Destroy's sweep) or by address in a record
+//! (Release).
 
 use super::{
     current_cache,
-    object::ObjectRecord,
+    entries::{Dropped, Reference},
+    former_ids::FormerIds,
     record::{DeferredRecords, WorldRecord},
     record_ref::RecordRef,
 };
 use crate::{
     deferred,
-    glue::ws_direct_map_offset,
+    handle::{RegionHandle, MAX_REGIONS},
     object_cache::AllocContext,
     rcu_box::RcuBox,
     region::{ObjectMemory, Region},
     tasks,
-    xarray_rcu::{RcuXArray, XaGuard, XaKind},
+    xarray_rcu::{RcuXArray, XaGuard},
 };
-use core::ptr::{self, NonNull};
+// `core`'s atomics, not `kernel::sync::atomic`: Release reads the residents
+// (see "Atomics" in Documentation/world-storage.rst).
+use core::{
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicPtr, Ordering},
+};
 use kernel::{
     prelude::*,
     sync::{
@@ -30,17 +37,15 @@ use kernel::{
     task::Task,
 };
 
-/// The key of an object in the object index: its offset in the direct map
-/// (where the slab allocates) over 8 (every slab object is at least 8-byte
-/// aligned), so the keys, and the index, stay a few levels shallow.
-fn index_key(data: *const u8) -> Option<usize> {
-    let addr = data as usize;
-    // SAFETY: `ws_direct_map_offset` has no requirement; it only computes
-    // with the address.
-    (addr % 8 == 0 && addr != 0).then(|| unsafe { ws_direct_map_offset(data.cast()) } / 8)
-}
-
 /// Every world record and every object.
+///
+/// # Invariants
+///
+/// `residents[slot]` is null or a region whose handle names `slot`, from
+/// before its region is published until after it is dropped; an object or
+/// a remote reference of that region keeps it alive (its drop waits for its
+/// objects' memory, its Destroy for its references), so whoever holds one,
+/// found in the slot's entry, may use the region.
 #[pin_data]
 pub(crate) struct WorldTable {
     /// Records of live worlds by task (`tasks::key`): the entry at a task's
@@ -61,31 +66,66 @@ pub(crate) struct WorldTable {
     /// record without objects: `ENOENT`, not `ESRCH`.)
     #[pin]
     worlds: RcuXArray<WorldRecord>,
-    /// Every object not yet retired, by address / 8: Release checks a
-    /// caller's pointer here before touching it, and Destroy finds a
-    /// region's objects here, including those of exited worlds. Stored and
-    /// erased under its lock with interrupts off; loaded under RCU. Owns
-    /// nothing (the records' entries own the objects).
+    /// Records out of `worlds` (exited with references outstanding) or
+    /// named by an ID that is no longer theirs (exec), for Release.
     #[pin]
-    index: RcuXArray<ObjectRecord>,
+    former_ids: FormerIds,
+    /// The region whose objects each slot's entries hold (see the type
+    /// invariants). Stored (release) under the region table's lock: set
+    /// before the region is published, cleared after it is dropped. Loaded
+    /// (acquire) by whoever holds one of its objects or references.
+    residents: KVec<AtomicPtr<Region>>,
     /// Records attached and not yet torn down.
     records: Atomic<usize>,
 }
 
 impl WorldTable {
     /// Empty tables.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            worlds <- RcuXArray::new(XaKind::Worlds),
-            index <- RcuXArray::new(XaKind::Index),
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        let mut residents = KVec::with_capacity(MAX_REGIONS, GFP_KERNEL)?;
+        for _ in 0..MAX_REGIONS {
+            residents.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+        }
+        // INVARIANT: no resident yet.
+        Ok(try_pin_init!(Self {
+            worlds <- RcuXArray::new(),
+            former_ids <- FormerIds::new(),
+            residents,
             records: Atomic::new(0),
-        })
+        }))
     }
 
     /// Worlds with a record that is not yet torn down (live, or exited with
     /// references outstanding).
     pub(crate) fn records(&self) -> usize {
         self.records.load(Relaxed)
+    }
+
+    /// `region` is about to be published: its objects will sit in its
+    /// slot's entries. Called under the region table's lock.
+    pub(crate) fn settle(&self, region: &Region) {
+        // INVARIANT: before it is published; its handle names the slot.
+        self.residents[region.slot()].store(ptr::from_ref(region).cast_mut(), Ordering::Release);
+    }
+
+    /// The region of `slot` has been dropped. Called under the region
+    /// table's lock.
+    pub(crate) fn unsettle(&self, slot: usize) {
+        // INVARIANT: after its drop.
+        self.residents[slot].store(ptr::null_mut(), Ordering::Release);
+    }
+
+    /// The region whose objects `slot`'s entries hold.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds an object of that region taken from the slot's
+    /// entry, or a remote reference to one, for as long as it uses the
+    /// result.
+    unsafe fn resident(&self, slot: usize) -> &Region {
+        // SAFETY: by the type invariants, the region is alive and in
+        // `residents[slot]` while the caller's object or reference is held.
+        unsafe { &*self.residents[slot].load(Ordering::Acquire) }
     }
 
     /// The record of live task `task`, valid while `guard` is held.
@@ -143,10 +183,9 @@ impl WorldTable {
         }
         // Its exit hook may have run: the record must not stay. Taken out
         // here, unless that hook has just done so.
-        let taken = self.take_out(&mut worlds, key);
         drop(worlds);
-        if let Some(taken) = taken {
-            self.retire_record(taken);
+        if let Ok(Some(record)) = record {
+            self.retire_record(&record, || self.take_out(&mut self.worlds.lock(), key));
         }
         Ok(None)
     }
@@ -160,49 +199,102 @@ impl WorldTable {
         Some(unsafe { RecordRef::adopt(record, self) })
     }
 
-    /// A record just taken out of `worlds`: it gets no new object and is
-    /// torn down at its last reference.
-    fn retire_record(&self, record: RecordRef<'_>) {
+    /// Retires `record`, a record leaving the table through `take_out`
+    /// (which hands over the table's count, unless it is already out): it
+    /// gets no new object, its objects without a reference are destroyed
+    /// now, the others when their last reference goes (orphans).
+    fn retire_record<'t>(
+        &'t self,
+        record: &RecordRef<'t>,
+        take_out: impl FnOnce() -> Option<RecordRef<'t>>,
+    ) {
         // Clears its task first: no lookup finds it through a CPU after this.
-        current_cache::forget(&record);
+        current_cache::forget(record);
+        // After this no entry is reserved, filled or moved, and a lookup
+        // that takes a reference gives it back (see `lookup`).
         record.lock().mark_exited();
+        let mut orphans = false;
+        let mut first_orphan = || {
+            if !orphans {
+                orphans = true;
+                record.start_orphans();
+                // The orphans' count of the record: dropped by whoever drops
+                // the last of `orphans` (`drop_orphans_count`).
+                core::mem::forget(record.another());
+                self.former_ids.add(record);
+            }
+        };
+        let guard = rcu::read_lock();
+        // Sequentially consistent after the mark: every reference taken and
+        // kept by a lookup is seen here, and the record goes among the
+        // former IDs before it leaves `worlds`, so Release always finds it.
+        if record.is_referenced(&guard) {
+            first_orphan();
+        }
+        drop(guard);
+        let table_count = take_out();
+        let guard = rcu::read_lock();
+        record.orphan_or_claim(&guard, first_orphan, |slot, object| {
+            // SAFETY: claimed from the entry of `slot`, so ours.
+            unsafe { self.destroy_object(slot, object, record.wid()) };
+        });
+        drop(guard);
+        if record.has_orphans() && record.orphan_dropped() {
+            self.drop_orphans_count(record);
+        }
+        drop(table_count);
+    }
+
+    /// Drops the count of `record` taken for its orphans, whose last count
+    /// of `orphans` the caller dropped.
+    fn drop_orphans_count(&self, record: &WorldRecord) {
+        // SAFETY: the count taken (and forgotten) in `retire_record` for the
+        // orphans, which the caller, by dropping the last of them, owns.
+        drop(unsafe { RecordRef::adopt(NonNull::from(record), self) });
     }
 
     /// `task` has called `execve()` and may have taken its leader's TID: its
-    /// record notes the world's new ID. Called in `task`'s own context.
+    /// record notes the world's new ID, and Release finds it by its first
+    /// one among the former IDs. Called in `task`'s own context.
     pub(crate) fn exec(&self, task: &Task) {
         let guard = rcu::read_lock();
         if let Some(record) = self.get(task, &guard) {
             record.note_wid(task);
+            if record.changed_id() {
+                self.former_ids.add(record);
+            }
         }
     }
 
     /// The world of `task` exits: it is no longer found, gets no new object,
-    /// and its record is torn down once no remote reference is left. Called
-    /// in `task`'s own context.
+    /// and each of its objects is destroyed once no remote reference to it
+    /// is left. Called in `task`'s own context.
     ///
     /// A task without a record (no region was live while it lived, or the
     /// last Destroy took its record out) takes no lock and touches no other
     /// CPU's data.
     pub(crate) fn detach(&self, task: &Task) {
-        {
+        let record = {
             let guard = rcu::read_lock();
             // Pairs with the barrier in `attach` (see `worlds`): `task` has
             // set `PF_EXITING`.
             smp_mb(Full);
-            if self.get(task, &guard).is_none() {
+            let Some(record) = self.get(task, &guard) else {
                 return;
-            }
-        }
-        let record = self.take_out(&mut self.worlds.lock(), tasks::key(task));
-        if let Some(record) = record {
+            };
             record.note_wid(task);
-            self.retire_record(record);
-        }
+            // Dying already: `detach_all` retires it.
+            let Ok(Some(record)) = RecordRef::try_new(record, self) else {
+                return;
+            };
+            record
+        };
+        self.retire_record(&record, || {
+            self.take_out(&mut self.worlds.lock(), tasks::key(task))
+        });
     }
 
-    /// Detaches every record left (last region gone, or module unload):
-    /// each is torn down once its last reference goes.
+    /// Detaches every record left (last region gone, or module unload).
     pub(crate) fn detach_all(&self) {
         loop {
             let record = {
@@ -213,7 +305,7 @@ impl WorldTable {
                 self.take_out(&mut worlds, key)
             };
             if let Some(record) = record {
-                self.retire_record(record);
+                self.retire_record(&record, || None);
             }
         }
     }
@@ -232,48 +324,62 @@ impl WorldTable {
         if !record.reserve(slot, context)? {
             return Ok(());
         }
-        let (obj, result) = match self.build_object(record, region, context) {
-            Ok(obj) => (Some(obj), Ok(())),
+        let (object, result) = match Self::build_object(record, region, context) {
+            Ok(memory) => (Some(memory.into_raw()), Ok(())),
             Err(e) => (None, Err(e)),
         };
         // Fill or drop the reservation; nobody else removes it, since we hold
         // a reference on the record and Destroy cannot sweep a published
         // region.
-        record.lock().fill(slot, region.handle().encode(), obj);
+        let generation = region.handle().generation();
+        if !record.lock().fill(slot, generation, object) {
+            if let Some(object) = object {
+                // The world exited meanwhile: the object was never seen.
+                // SAFETY: `object` is `region`'s memory, given up just above
+                // and taken back once, here.
+                let memory = unsafe { ObjectMemory::from_raw(region, object) };
+                Self::destroy_memory(memory, record.wid());
+            }
+        }
         result
     }
 
-    /// Allocates, constructs and indexes one object (not yet in a record).
+    /// Allocates and constructs one object (not yet in a record).
     fn build_object(
-        &self,
         record: &WorldRecord,
         region: &Region,
         context: AllocContext,
-    ) -> Result<RcuBox<ObjectRecord>> {
+    ) -> Result<ObjectMemory> {
         let memory = ObjectMemory::alloc(region, context)?;
-        let data = memory.as_ptr();
-        let key = index_key(data.as_ptr()).ok_or(EINVAL)?;
-        // From here, an error drops the object unshared, and its memory with
-        // it.
-        let obj = RcuBox::new(ObjectRecord::new(memory, record), context.flags())?;
-        region.construct(record.wid(), data)?;
-        if let Err(e) = self.index.lock().store(key, obj.as_ptr()) {
-            region.destruct(record.wid(), data);
-            return Err(e);
-        }
+        region.construct(record.wid(), memory.as_ptr())?;
         region.object_constructed();
-        Ok(obj)
+        Ok(memory)
     }
 
-    /// Destructs and retires an object its caller has claimed.
-    fn destroy_object(&self, obj: RcuBox<ObjectRecord>) {
-        obj.region().destruct(obj.record().wid(), obj.data());
-        obj.region().object_destructed();
-        if let Some(key) = index_key(obj.data().as_ptr()) {
-            self.index.lock().erase(key);
-        }
-        // Unreachable now but for RCU readers.
-        RcuBox::retire(obj);
+    /// Destructs and frees an object of world `wid`.
+    fn destroy_memory(memory: ObjectMemory, wid: i32) {
+        memory.region().destruct(wid, memory.as_ptr());
+        memory.region().object_destructed();
+        // No reader uses it any more: a lookup or Release touches an object
+        // only through its entry's count, and its owner's local lookups are
+        // over (the exit hook, or Destroy's grace period).
+        drop(memory);
+    }
+
+    /// Destructs and frees `object`, claimed from the entry of `slot` of
+    /// world `wid`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `object`: it claimed it from the slot's entry.
+    unsafe fn destroy_object(&self, slot: usize, object: NonNull<u8>, wid: i32) {
+        // SAFETY: the caller holds `object`, an object of the slot's region,
+        // until it is freed below.
+        let region = unsafe { self.resident(slot) };
+        // SAFETY: `object` is the region's memory, put in the entry by
+        // `construct` after `ObjectMemory::into_raw`, and now the caller's.
+        let memory = unsafe { ObjectMemory::from_raw(region, object) };
+        Self::destroy_memory(memory, wid);
     }
 
     /// Tears down `record`, whose last count was just dropped: here if this
@@ -286,21 +392,20 @@ impl WorldTable {
         }
     }
 
-    /// Destructs and retires every object of a record without references,
-    /// then frees it after a grace period.
+    /// Destroys the orphans left without references, takes the record out
+    /// of the former IDs, then frees it after a grace period.
     fn tear_down(&self, record: RcuBox<WorldRecord>) {
-        loop {
-            // The guard goes at the end of the statement: destructors run
-            // with the lock released.
-            let obj = record.lock().take_any();
-            let Some(obj) = obj else {
-                break;
-            };
-            self.destroy_object(obj);
+        {
+            let guard = rcu::read_lock();
+            while let Some((slot, object)) = record.claim_any(&guard) {
+                // SAFETY: claimed from the entry of `slot`, so ours.
+                unsafe { self.destroy_object(slot, object, record.wid()) };
+            }
         }
+        self.former_ids.remove(&record);
         self.records.fetch_sub(1, Relaxed);
-        // Dead (no entry, no reference, not in the table); freed after a
-        // grace period, for RCU readers.
+        // Dead (no object, no count, in no table); freed after a grace
+        // period, for RCU readers.
         RcuBox::retire(record);
     }
 
@@ -332,13 +437,21 @@ impl WorldTable {
             // task, left without objects): as if its constructors failed.
             None => return Err(ENOENT),
         };
-        let obj = record
-            .object(region.handle().encode(), guard)
-            .ok_or(ENOENT)?;
-        // The count goes with the remote reference (`release` adopts it).
-        record.refs().try_get()?;
-        obj.take_remote();
-        Ok(obj.data())
+        let object = match record.take_ref(region.handle(), guard) {
+            Reference::Taken(object) => object,
+            Reference::Overflow => return Err(EOVERFLOW),
+            Reference::Absent | Reference::Moved => return Err(ENOENT),
+        };
+        // Sequentially consistent after the reference (see `exited`): the
+        // exit either saw the reference (and Release will find the record)
+        // or is seen here, and the reference is given back.
+        if record.has_exited() {
+            let (dropped, _) = record.drop_ref(object.as_ptr(), guard);
+            self.after_drop(record, dropped);
+            return Err(ESRCH);
+        }
+        region.remote_ref_taken();
+        Ok(object)
     }
 
     /// Local lookup's slow path: the object of `region` of the current
@@ -361,81 +474,86 @@ impl WorldTable {
             .ok_or(ENOENT)
     }
 
+    /// What follows a reference's drop on `record`: the last reference of
+    /// an orphan lowers the record's orphans, and the last of those drops
+    /// their count of the record (which may tear it down).
+    fn after_drop(&self, record: &WorldRecord, dropped: Dropped) {
+        if matches!(dropped, Dropped::LastOfOrphan) && record.orphan_dropped() {
+            self.drop_orphans_count(record);
+        }
+    }
+
     /// Drops a reference taken by [`WorldTable::lookup`] on object `data` of
     /// world `wid`. `EINVAL` if `data` is not an object of that world or has
-    /// no reference outstanding.
+    /// no reference outstanding. Never touches `data`.
     pub(crate) fn release(&self, wid: i32, data: *const u8) -> Result {
-        let record = {
-            let guard = rcu::read_lock();
-            let obj = self.handed_out(wid, data, &guard).ok_or(EINVAL)?;
-            if !obj.drop_remote() {
-                return Err(EINVAL);
-            }
-            let record = obj.record_ptr();
-            obj.region().remote_ref_dropped();
-            // SAFETY: the remote reference just dropped owned a count of its
-            // object's record (taken by `lookup`), which is ours now.
-            unsafe { RecordRef::adopt(record, self) }
+        let guard = rcu::read_lock();
+        // A live world by its ID now; else one that had `wid` (an exited
+        // world, or a thread that called `execve()`).
+        let found = self
+            .get_by_wid(wid, &guard)
+            .map(|record| (record, record.drop_ref(data, &guard)))
+            .filter(|(_, (dropped, _))| !matches!(dropped, Dropped::NotHeld))
+            .or_else(|| {
+                let mut found = None;
+                self.former_ids
+                    .find(&guard, |record| {
+                        if !record.had_wid(wid) {
+                            return false;
+                        }
+                        let dropped = record.drop_ref(data, &guard);
+                        let held = !matches!(dropped.0, Dropped::NotHeld);
+                        if held {
+                            found = Some(dropped);
+                        }
+                        held
+                    })
+                    .zip(found)
+            });
+        let Some((record, (dropped, slot))) = found else {
+            return Err(EINVAL);
         };
-        // Dropped outside the RCU section, which must not make the context
-        // look atomic to the teardown.
-        drop(record);
+        // SAFETY: the reference just dropped was one of the slot's region,
+        // counted in its `remote_refs` until the next line: Destroy waits
+        // for that count, so the region is alive and resident.
+        let region = unsafe { self.resident(slot) };
+        region.remote_ref_dropped();
+        self.after_drop(record, dropped);
         Ok(())
     }
 
-    /// The object whose memory is `data`, if it has a reference outstanding
-    /// and belongs to world `wid`: a world is named by an ID a lookup could
-    /// have used (a thread that calls `execve()` changes ID), its first or
-    /// last noted one, or while it lives the one the pid hash gives now.
-    /// Never touches `data`.
-    fn handed_out<'a>(
-        &self,
-        wid: i32,
-        data: *const u8,
-        guard: &'a rcu::Guard,
-    ) -> Option<&'a ObjectRecord> {
-        let obj = self.index.load(index_key(data)?, guard)?;
-        // Checked first: an object with a reference outstanding is not
-        // claimed by Destroy, and its record, which that reference keeps,
-        // is freed only a grace period after the last one goes, so past
-        // `guard`. (An object claimed by Destroy stays in the index while
-        // its destructor runs, after its record may be gone.)
-        if !obj.has_remote() {
-            return None;
-        }
-        let record = obj.record();
-        // The last check covers a lookup by the new ID between the ID change
-        // and the exec hook.
-        (record.had_wid(wid)
-            || self
-                .get_by_wid(wid, guard)
-                .is_some_and(|r| ptr::eq(r, record)))
-        .then_some(obj)
-    }
-
-    /// Destructs and retires every object of `region`, in live and exited
-    /// worlds. The region must be unpublished, a grace period past and its
-    /// remote references drained, so no object of it is added or looked up.
+    /// Destructs and frees every object of `region`, in live worlds and in
+    /// exited ones with references left on other objects. The region must
+    /// be unpublished, a grace period past and its remote references
+    /// drained, so no object of it is added or looked up.
     pub(crate) fn sweep(&self, region: &Region) {
+        let handle = region.handle();
         let mut key = 0;
         loop {
             let guard = rcu::read_lock();
-            let Some(obj) = self.index.find(&mut key, &guard) else {
+            let Some(record) = self.worlds.find(&mut key, &guard) else {
                 break;
             };
-            if ptr::eq(obj.region(), region) {
-                // The guard goes at the end of the statement: the destructor
-                // runs with the lock released.
-                let claimed = obj.record().lock().claim(region.slot(), obj);
-                if let Some(claimed) = claimed {
-                    self.destroy_object(claimed);
-                }
-            }
+            self.sweep_record(record, handle, &guard);
             drop(guard);
             let Some(next) = key.checked_add(1) else {
                 break;
             };
             key = next;
+        }
+        let guard = rcu::read_lock();
+        self.former_ids.find(&guard, |record| {
+            self.sweep_record(record, handle, &guard);
+            false
+        });
+    }
+
+    /// Destroys `record`'s object of the region named `handle`, if it has
+    /// one without references (the sweep's).
+    fn sweep_record(&self, record: &WorldRecord, handle: RegionHandle, guard: &rcu::Guard) {
+        if let Some(object) = record.claim(handle, guard) {
+            // SAFETY: claimed from the entry of the handle's slot, so ours.
+            unsafe { self.destroy_object(handle.slot(), object, record.wid()) };
         }
     }
 }
@@ -462,10 +580,12 @@ mod tests {
     #[test]
     fn live_task_without_record_has_no_object() -> Result {
         let regions = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
-        let worlds = KBox::pin_init(WorldTable::new(), GFP_KERNEL)?;
+        let worlds = KBox::pin_init(WorldTable::new()?, GFP_KERNEL)?;
         let handle = regions
             .lock()
-            .publish(RegionProps::without_callbacks(8, 8)?)?;
+            .publish(RegionProps::without_callbacks(8, 8)?, |region| {
+                worlds.settle(region)
+            })?;
         let me: &Task = kernel::current!();
         {
             let guard = rcu::read_lock();
@@ -476,6 +596,7 @@ mod tests {
             assert_eq!(lookup(World::Id(0x3fff_fff0)), Some(ESRCH));
         }
         drop(regions.lock().unpublish(handle.encode())?);
+        worlds.unsettle(handle.slot());
         Ok(())
     }
 }
