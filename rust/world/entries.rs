@@ -572,3 +572,126 @@ impl Drop for RecordEntries {
         unsafe { ws_entries_free(*self.array.get_mut()) };
     }
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_entries)]
+mod tests {
+    use super::*;
+    use crate::world::record::WorldRecord;
+    use kernel::task::Task;
+
+    /// Two distinct addresses for objects: entries never dereference them.
+    fn objects() -> (NonNull<u8>, NonNull<u8>) {
+        static A: u64 = 0;
+        static B: u64 = 0;
+        (NonNull::from(&A).cast(), NonNull::from(&B).cast())
+    }
+
+    /// An entry is empty, reserved or full; a reservation blocks another
+    /// and holds no object; the fast path's generation appears with the
+    /// fill; references are counted on the entry, refused past the cap,
+    /// and an object with one is not claimed; a claim empties the entry.
+    #[test]
+    fn entry_reserve_fill_count_claim() -> Result {
+        let me: &Task = kernel::current!();
+        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let lock = record.lock();
+        let entry = lock.entries().get(0).ok_or(EINVAL)?;
+        let (object, other) = objects();
+        assert_eq!(entry.object_of(5), Ok(None));
+        assert!(matches!(entry.take_ref(5), Reference::Absent));
+        assert!(matches!(entry.claim(5), Claim::Left));
+        assert!(entry.reserve(&lock));
+        assert!(!entry.reserve(&lock));
+        assert_eq!(entry.holding().0, 0);
+        assert!(matches!(entry.take_ref(0), Reference::Absent));
+        entry.unreserve(&lock);
+        assert!(entry.reserve(&lock));
+
+        entry.fill(&lock, object, 5);
+        assert_eq!(entry.state.load(Ordering::Relaxed) >> 32, 5);
+        assert_eq!(entry.object_of(5), Ok(Some(object)));
+        assert_eq!(entry.object_of(4), Ok(None));
+        assert!(!entry.reserve(&lock));
+        assert!(matches!(entry.take_ref(5), Reference::Taken(o) if o == object));
+        assert!(matches!(entry.take_ref(5), Reference::Taken(_)));
+        assert!(entry.is_referenced());
+        assert!(matches!(entry.claim(5), Claim::Left));
+        assert!(matches!(entry.drop_ref(other.as_ptr()), Dropped::NotHeld));
+        assert!(matches!(entry.drop_ref(object.as_ptr()), Dropped::Released));
+        assert!(matches!(entry.drop_ref(object.as_ptr()), Dropped::Released));
+        assert!(matches!(entry.drop_ref(object.as_ptr()), Dropped::NotHeld));
+        assert!(!entry.is_referenced());
+
+        entry
+            .state
+            .store((5 << 32) | (MAX_REFS - 1), Ordering::Relaxed);
+        assert!(matches!(entry.take_ref(5), Reference::Taken(_)));
+        assert!(matches!(entry.take_ref(5), Reference::Overflow));
+        entry.state.store(5 << 32, Ordering::Relaxed);
+
+        assert!(matches!(entry.claim(4), Claim::Left));
+        assert!(matches!(entry.claim(5), Claim::Claimed(o) if o == object));
+        assert_eq!(entry.state.load(Ordering::Relaxed), EMPTY);
+        assert_eq!(entry.object_of(5), Ok(None));
+        assert!(matches!(entry.claim(5), Claim::Left));
+        Ok(())
+    }
+
+    /// At exit an unreferenced object is claimed and a referenced one
+    /// orphaned (counted once); an orphan takes no new reference, its last
+    /// Release says so, and it is claimed after. A moved entry sends every
+    /// reader to the next array, which holds the same state and object.
+    #[test]
+    fn entry_exit_orphan_and_move() -> Result {
+        let me: &Task = kernel::current!();
+        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let lock = record.lock();
+        let (a, b) = (
+            lock.entries().get(0).ok_or(EINVAL)?,
+            lock.entries().get(1).ok_or(EINVAL)?,
+        );
+        let (object, other) = objects();
+        for (entry, o) in [(a, object), (b, other)] {
+            assert!(entry.reserve(&lock));
+            entry.fill(&lock, o, 7);
+        }
+        assert!(matches!(b.take_ref(7), Reference::Taken(_)));
+        let mut marked = 0;
+        let mut undone = 0;
+        assert!(
+            matches!(a.at_exit(|| marked += 1, || undone += 1), AtExit::Claimed(o) if o == object)
+        );
+        assert!(matches!(
+            b.at_exit(|| marked += 1, || undone += 1),
+            AtExit::Orphaned
+        ));
+        assert!(matches!(
+            b.at_exit(|| marked += 1, || undone += 1),
+            AtExit::Empty
+        ));
+        assert_eq!((marked, undone), (1, 0));
+        assert!(matches!(b.take_ref(7), Reference::Absent));
+        assert!(matches!(b.claim(7), Claim::Left));
+        assert!(matches!(b.drop_ref(other.as_ptr()), Dropped::LastOfOrphan));
+        assert!(matches!(b.claim(7), Claim::Claimed(o) if o == other));
+
+        assert!(a.reserve(&lock));
+        a.fill(&lock, object, 9);
+        assert!(matches!(a.take_ref(9), Reference::Taken(_)));
+        let longer = NewEntries::alloc(MIN_ENTRIES * 2, AllocContext::Sleepable)?;
+        let to = longer.entries().get(0).ok_or(EINVAL)?;
+        a.move_to(&lock, to);
+        assert_eq!(a.object_of(9), Err(()));
+        assert!(matches!(a.take_ref(9), Reference::Moved));
+        assert!(matches!(a.drop_ref(object.as_ptr()), Dropped::Moved));
+        assert!(matches!(a.claim(9), Claim::Moved));
+        assert_eq!(to.object_of(9), Ok(Some(object)));
+        assert!(matches!(to.drop_ref(object.as_ptr()), Dropped::Released));
+        assert!(matches!(to.claim(9), Claim::Claimed(_)));
+        // The moved-from entry is abandoned with its array; the record's
+        // own entry is emptied for its drop.
+        a.state.store(EMPTY, Ordering::Relaxed);
+        Ok(())
+    }
+}

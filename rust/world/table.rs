@@ -239,18 +239,10 @@ impl WorldTable {
             unsafe { self.destroy_object(slot, object, record.wid()) };
         });
         drop(guard);
-        if record.has_orphans() && record.orphan_dropped() {
-            self.drop_orphans_count(record);
+        if record.has_orphans() {
+            drop(self.after_drop(record, Dropped::LastOfOrphan));
         }
         drop(table_count);
-    }
-
-    /// Drops the count of `record` taken for its orphans, whose last count
-    /// of `orphans` the caller dropped.
-    fn drop_orphans_count(&self, record: &WorldRecord) {
-        // SAFETY: the count taken (and forgotten) in `retire_record` for the
-        // orphans, which the caller, by dropping the last of them, owns.
-        drop(unsafe { RecordRef::adopt(NonNull::from(record), self) });
     }
 
     /// `task` has called `execve()` and may have taken its leader's TID: its
@@ -447,7 +439,7 @@ impl WorldTable {
         // or is seen here, and the reference is given back.
         if record.has_exited() {
             let (dropped, _) = record.drop_ref(object.as_ptr(), guard);
-            self.after_drop(record, dropped);
+            drop(self.after_drop(record, dropped));
             return Err(ESRCH);
         }
         region.remote_ref_taken();
@@ -475,12 +467,16 @@ impl WorldTable {
     }
 
     /// What follows a reference's drop on `record`: the last reference of
-    /// an orphan lowers the record's orphans, and the last of those drops
-    /// their count of the record (which may tear it down).
-    fn after_drop(&self, record: &WorldRecord, dropped: Dropped) {
-        if matches!(dropped, Dropped::LastOfOrphan) && record.orphan_dropped() {
-            self.drop_orphans_count(record);
+    /// an orphan lowers the record's orphans, and the last of those hands
+    /// over their count of the record, for the caller to drop (which may
+    /// tear the record down).
+    fn after_drop(&self, record: &WorldRecord, dropped: Dropped) -> Option<RecordRef<'_>> {
+        if !matches!(dropped, Dropped::LastOfOrphan) || !record.orphan_dropped() {
+            return None;
         }
+        // SAFETY: the count taken (and forgotten) in `retire_record` for the
+        // orphans, which we own by having dropped the last of them.
+        Some(unsafe { RecordRef::adopt(NonNull::from(record), self) })
     }
 
     /// Drops a reference taken by [`WorldTable::lookup`] on object `data` of
@@ -518,7 +514,11 @@ impl WorldTable {
         // for that count, so the region is alive and resident.
         let region = unsafe { self.resident(slot) };
         region.remote_ref_dropped();
-        self.after_drop(record, dropped);
+        let orphans_count = self.after_drop(record, dropped);
+        // Dropped outside the RCU section, which must not make the context
+        // look atomic to the teardown.
+        drop(guard);
+        drop(orphans_count);
         Ok(())
     }
 
