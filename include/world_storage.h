@@ -169,7 +169,8 @@ struct world_storage_entry_v2 {
 
 struct world_storage_entries_v2 {
 	struct rcu_head rcu;
-	u32 nr;		/* at most 1024, the region slots */
+	u32 nr;		/* entries, at most 1024, the region slots */
+	u32 base;	/* the slot of entry[0] */
 	struct world_storage_entry_v2 entry[];
 };
 
@@ -189,7 +190,7 @@ static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **o
 {
 	const struct world_storage_record_v2 *r;
 	const struct world_storage_entries_v2 *es;
-	u32 slot = (u32)handle;
+	u32 slot = (u32)handle, i;
 	bool hit = false;
 
 	/* Pins the CPU's pointer and keeps the record and entries alive. */
@@ -197,14 +198,15 @@ static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **o
 	r = this_cpu_read(world_storage_current_v2);
 	if (likely(READ_ONCE(r->task) == current && object)) {
 		es = READ_ONCE(r->entries);
+		i = slot - es->base;
 		/*
 		 * Acquire: pairs with the store of the state after the object.
 		 * The slot's published handle: Destroy clears it first.
 		 */
-		if (likely(slot < es->nr &&
-			   smp_load_acquire(&es->entry[slot].state) >> 32 == handle >> 32 &&
+		if (likely(i < es->nr && slot < 1024 &&
+			   smp_load_acquire(&es->entry[i].state) >> 32 == handle >> 32 &&
 			   READ_ONCE(world_storage_handles_v2[slot]) == handle)) {
-			*object = READ_ONCE(es->entry[slot].object);
+			*object = READ_ONCE(es->entry[i].object);
 			this_cpu_inc(world_storage_local_lookups_v2);
 			hit = true;
 		}

@@ -139,7 +139,9 @@ mod fast {
         rcu: bindings::callback_head,
         /// How many entries follow.
         nr: u32,
-        /// One entry per region slot below `nr`.
+        /// The slot of the first entry.
+        base: u32,
+        /// One entry per region slot from `base` on.
         entry: [Entry; 0],
     }
 
@@ -164,6 +166,7 @@ mod fast {
                 offset_of!(Record, entries),
             ),
             (c"world_storage_entries_v2.nr", offset_of!(Entries, nr)),
+            (c"world_storage_entries_v2.base", offset_of!(Entries, base)),
             (
                 c"world_storage_entries_v2.entry",
                 offset_of!(Entries, entry),
@@ -228,18 +231,21 @@ mod fast {
         // SAFETY: with preemption off, the record this CPU points at and
         // its entry array are alive (world storage frees them with
         // `call_rcu()` after forgetting them on every CPU); its `task` is
-        // current only if it is current's record. An entry array has at
-        // most 1024 entries, so `slot < nr` indexes the published handles.
+        // current only if it is current's record. `index < nr` indexes its
+        // entries, `slot < 1024` the published handles.
         let object = unsafe {
             let slot = (handle & 0xffff_ffff) as usize;
             // Volatile, as C's `READ_ONCE()`: the record's owner may replace
             // its array meanwhile (by a longer one, freed after a grace
             // period).
             let entries = core::ptr::read_volatile(&raw const (*record).entries);
+            // The entry's index: `slot - base`, wrapping below `base`.
+            let index = slot.wrapping_sub((*entries).base as usize);
             if core::ptr::read_volatile(&raw const (*record).task) == current
-                && slot < (*entries).nr as usize
+                && index < (*entries).nr as usize
+                && slot < world_storage_handles_v2.len()
             {
-                let entry = &*(&raw const (*entries).entry).cast::<Entry>().add(slot);
+                let entry = &*(&raw const (*entries).entry).cast::<Entry>().add(index);
                 // Acquire: pairs with the store of the state after the
                 // object. Then the slot's published handle, which Destroy
                 // clears first.

@@ -82,8 +82,9 @@ extern "C" {
     /// Points every CPU that points at `record` elsewhere.
     pub(crate) fn ws_current_forget(record: *mut WorldRecord);
 
-    /// A new array of `nr` empty entries, or null.
-    pub(crate) fn ws_entries_new(nr: u32, gfp: bindings::gfp_t) -> *mut EntryArray;
+    /// A new array of `nr` empty entries, the first for slot `base`, or
+    /// null.
+    pub(crate) fn ws_entries_new(nr: u32, base: u32, gfp: bindings::gfp_t) -> *mut EntryArray;
     /// Frees `entries` after a grace period.
     pub(crate) fn ws_entries_free_rcu(entries: *mut EntryArray);
     /// Frees `entries` now.

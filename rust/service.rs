@@ -125,7 +125,7 @@ impl Service {
             let record = match self.worlds.get_ref(task)? {
                 Some(record) => record,
                 None => match self.worlds.attach(
-                    WorldRecord::new(task, self.regions.slots_in_use(), AllocContext::Sleepable)?,
+                    WorldRecord::new(task, self.regions.live_slots(), AllocContext::Sleepable)?,
                     task,
                 )? {
                     Some(record) => record,
@@ -285,7 +285,7 @@ impl Service {
             return;
         }
         let mut failed = false;
-        match WorldRecord::new(task, self.regions.slots_in_use(), AllocContext::NewTask)
+        match WorldRecord::new(task, self.regions.live_slots(), AllocContext::NewTask)
             .and_then(|fresh| self.worlds.attach(fresh, task))
         {
             Ok(Some(record)) => self.regions.for_each(&guard, |region| {

@@ -232,6 +232,7 @@ static const struct {
 	WS_FIELD(world_storage_record_v2, task),
 	WS_FIELD(world_storage_record_v2, entries),
 	WS_FIELD(world_storage_entries_v2, nr),
+	WS_FIELD(world_storage_entries_v2, base),
 	WS_FIELD(world_storage_entries_v2, entry),
 	WS_FIELD(world_storage_entry_v2, object),
 	WS_FIELD(world_storage_entry_v2, state),
@@ -385,7 +386,7 @@ void ws_current_forget(struct world_storage_record_v2 *record)
 	}
 }
 
-struct world_storage_entries_v2 *ws_entries_new(u32 nr, gfp_t gfp)
+struct world_storage_entries_v2 *ws_entries_new(u32 nr, u32 base, gfp_t gfp)
 {
 	struct world_storage_entries_v2 *es = kmalloc(struct_size(es, entry, nr), gfp);
 	u32 i;
@@ -393,6 +394,7 @@ struct world_storage_entries_v2 *ws_entries_new(u32 nr, gfp_t gfp)
 	if (!es)
 		return NULL;
 	es->nr = nr;
+	es->base = base;
 	for (i = 0; i < nr; i++) {
 		es->entry[i].object = NULL;
 		es->entry[i].state = 0;

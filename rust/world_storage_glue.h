@@ -102,7 +102,7 @@ void ws_current_forget(struct world_storage_record_v2 *record);
  * Entry arrays: a new one with @nr empty entries (NULL without memory,
  * charged to the memory cgroup); freed after a grace period, or at once.
  */
-struct world_storage_entries_v2 *ws_entries_new(u32 nr, gfp_t gfp);
+struct world_storage_entries_v2 *ws_entries_new(u32 nr, u32 base, gfp_t gfp);
 void ws_entries_free_rcu(struct world_storage_entries_v2 *es);
 void ws_entries_free(struct world_storage_entries_v2 *es);
 

@@ -9,6 +9,7 @@ use super::{
     Region, RegionProps, Unpublished,
 };
 use crate::handle::{RegionHandle, MAX_REGIONS};
+use core::ops::Range;
 use kernel::{
     bindings,
     prelude::*,
@@ -59,16 +60,19 @@ impl RegionTable {
         self.live.load(Relaxed) != 0
     }
 
-    /// One past the highest slot with a published region: a new world
-    /// record's entries cover these slots. Not `high_water`: after a burst
-    /// of regions every new task would get an array for slots long unused
-    /// (at 1024 slots a 32 KiB kmalloc: order 3, atomic). A region published
-    /// meanwhile makes the record's array longer when it gets its object.
-    pub(crate) fn slots_in_use(&self) -> usize {
+    /// The slots from the lowest to the highest with a published region
+    /// (empty if none): a new world record's entries cover these. Not up to
+    /// `high_water`: after a burst of regions every new task would get
+    /// entries for slots long unused. A region published meanwhile makes
+    /// the record's array cover it when it gets its object.
+    pub(crate) fn live_slots(&self) -> Range<usize> {
         let end = self.high_water.load(Relaxed);
-        (0..end)
-            .rposition(|slot| self.slots.is_published(slot))
-            .map_or(0, |slot| slot + 1)
+        let first = (0..end).position(|slot| self.slots.is_published(slot));
+        let last = (0..end).rposition(|slot| self.slots.is_published(slot));
+        match (first, last) {
+            (Some(first), Some(last)) => first..last + 1,
+            _ => 0..0,
+        }
     }
 
     /// The live region named by `raw`, valid while `guard` is held.
@@ -170,7 +174,8 @@ mod tests {
 
     /// The lowest free slot is taken; a retiring slot is not reused until
     /// released, and then with the next generation, so the old handle never
-    /// names the new region.
+    /// names the new region; the live slots span the lowest to the highest
+    /// published one.
     #[test]
     fn slots_and_generations_are_reused() -> Result {
         let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
@@ -179,7 +184,7 @@ mod tests {
         let b = locked.publish(props()?, |_| {})?;
         assert_eq!((a.slot(), a.generation()), (0, 1));
         assert_eq!((b.slot(), b.generation()), (1, 1));
-        assert_eq!(table.slots_in_use(), 2);
+        assert_eq!(table.live_slots(), 0..2);
 
         let retired = locked.unpublish(a.encode())?;
         assert_eq!(retired.handle(), a);
@@ -187,6 +192,7 @@ mod tests {
         assert_eq!(locked.unpublish(a.encode()).err(), Some(EINVAL));
         let c = locked.publish(props()?, |_| {})?;
         assert_eq!((c.slot(), c.generation()), (2, 1));
+        assert_eq!(table.live_slots(), 1..3);
 
         drop(retired);
         locked.release_slot(a.slot());
@@ -194,7 +200,7 @@ mod tests {
         assert_eq!((d.slot(), d.generation()), (0, 2));
         assert!(locked.get(a.encode()).is_err());
         assert_eq!(locked.get(d.encode())?.handle(), d);
-        assert_eq!(table.slots_in_use(), 3);
+        assert_eq!(table.live_slots(), 0..3);
         {
             let guard = rcu::read_lock();
             assert!(table.get(a.encode(), &guard).is_err());
@@ -205,6 +211,7 @@ mod tests {
             drop(locked.unpublish(h.encode())?);
         }
         assert!(!table.any_live());
+        assert!(table.live_slots().is_empty());
         Ok(())
     }
 }

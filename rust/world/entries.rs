@@ -38,6 +38,7 @@ use crate::{
 use core::{
     marker::PhantomData,
     mem::ManuallyDrop,
+    ops::Range,
     ptr::{self, NonNull},
     sync::atomic::{AtomicPtr, AtomicU64, Ordering},
 };
@@ -343,6 +344,8 @@ pub(crate) struct EntryArray {
     rcu: Opaque<bindings::callback_head>,
     /// Immutable: how many entries follow.
     nr: u32,
+    /// Immutable: the slot of the first entry.
+    base: u32,
     entries: [Entry; 0],
 }
 
@@ -361,6 +364,10 @@ pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
     (
         c"world_storage_entries_v2.nr",
         core::mem::offset_of!(EntryArray, nr),
+    ),
+    (
+        c"world_storage_entries_v2.base",
+        core::mem::offset_of!(EntryArray, base),
     ),
     (
         c"world_storage_entries_v2.entry",
@@ -395,30 +402,36 @@ pub(super) struct Entries<'a> {
 }
 
 impl<'a> Entries<'a> {
-    /// How many entries the array has.
-    pub(super) fn len(self) -> usize {
-        // SAFETY: the array is alive for `'a` (type invariant); `nr` is
-        // immutable.
-        unsafe { (*self.array.as_ptr()).nr as usize }
+    /// The slots the array has entries for.
+    pub(super) fn span(self) -> Range<usize> {
+        // SAFETY: the array is alive for `'a` (type invariant); `nr` and
+        // `base` are immutable.
+        let (nr, base) = unsafe {
+            let array = self.array.as_ptr();
+            ((*array).nr as usize, (*array).base as usize)
+        };
+        base..base + nr
     }
 
     /// The entry of region slot `slot`, if the array has it.
     pub(super) fn get(self, slot: usize) -> Option<&'a Entry> {
-        if slot >= self.len() {
+        let span = self.span();
+        if !span.contains(&slot) {
             return None;
         }
-        // SAFETY: `slot < nr`, and the array has `nr` initialised entries
-        // after its header, alive for `'a` (type invariant).
+        // SAFETY: `slot - base < nr`, and the array has `nr` initialised
+        // entries after its header, alive for `'a` (type invariant).
         Some(unsafe {
             &*(&raw const (*self.array.as_ptr()).entries)
                 .cast::<Entry>()
-                .add(slot)
+                .add(slot - span.start)
         })
     }
 
-    /// Every entry, by slot.
-    pub(super) fn iter(self) -> impl Iterator<Item = &'a Entry> {
-        (0..self.len()).filter_map(move |slot| self.get(slot))
+    /// Every entry, with its slot.
+    pub(super) fn iter(self) -> impl Iterator<Item = (usize, &'a Entry)> {
+        self.span()
+            .filter_map(move |slot| Some((slot, self.get(slot)?)))
     }
 
     /// Whether this is the array `array` points at.
@@ -438,12 +451,21 @@ pub(super) struct NewEntries {
 }
 
 impl NewEntries {
-    /// A new array of at least `nr` empty entries (at most `MAX_REGIONS`).
-    pub(super) fn alloc(nr: usize, context: AllocContext) -> Result<Self> {
-        let nr = nr.max(MIN_ENTRIES).next_power_of_two().min(MAX_REGIONS);
-        // SAFETY: `ws_entries_new` has no requirement; `nr` is at most
-        // `MAX_REGIONS`, so it fits in a `u32`.
-        let array = unsafe { ws_entries_new(nr as u32, context.gfp()) };
+    /// A new array of empty entries for the slots of `slots` at least
+    /// (within `MAX_REGIONS`): it starts at a multiple of `MIN_ENTRIES` and
+    /// has a power of two of them. Sized by what the world holds, not by
+    /// the highest slot: a world whose only region is at slot 600 gets 8
+    /// entries, not 1024 (a 24 KiB allocation, order 3, where a new task
+    /// may not sleep).
+    pub(super) fn alloc(slots: Range<usize>, context: AllocContext) -> Result<Self> {
+        let base = slots.start.min(MAX_REGIONS - 1) & !(MIN_ENTRIES - 1);
+        let nr = (slots.end.max(slots.start + 1) - base)
+            .next_power_of_two()
+            .max(MIN_ENTRIES)
+            .min(MAX_REGIONS - base);
+        // SAFETY: `ws_entries_new` has no requirement; `nr` and `base` are
+        // below `MAX_REGIONS`, so they fit in a `u32`.
+        let array = unsafe { ws_entries_new(nr as u32, base as u32, context.gfp()) };
         // INVARIANT: a new array, initialised by `ws_entries_new`.
         Ok(Self {
             array: NonNull::new(array).ok_or(ENOMEM)?,
@@ -543,16 +565,19 @@ impl RecordEntries {
         }
     }
 
-    /// Replaces the entries by `longer`, moving every entry there, if they
-    /// are still `len` long (if they were replaced meanwhile, `longer` is
-    /// freed).
-    pub(super) fn replace(&self, lock: &RecordGuard<'_>, longer: NewEntries, len: usize) {
+    /// Replaces the entries by `longer`, which covers their slots, moving
+    /// every entry there, if they still cover `span` (if they were replaced
+    /// meanwhile, `longer` is freed).
+    pub(super) fn replace(&self, lock: &RecordGuard<'_>, longer: NewEntries, span: Range<usize>) {
         let old = self.locked(lock);
-        if old.len() != len {
+        let new = longer.entries().span();
+        if old.span() != span || new.start > span.start || new.end < span.end {
             return;
         }
-        for (from, to) in old.iter().zip(longer.entries().iter()) {
-            from.move_to(lock, to);
+        for (slot, from) in old.iter() {
+            if let Some(to) = longer.entries().get(slot) {
+                from.move_to(lock, to);
+            }
         }
         // Release: readers of the new array see its entries.
         // INVARIANT: `longer` is new and ours; `old` is freed a grace period
@@ -594,7 +619,7 @@ mod tests {
     #[test]
     fn entry_reserve_fill_count_claim() -> Result {
         let me: &Task = kernel::current!();
-        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let record = WorldRecord::new(me, 0..1, AllocContext::Sleepable)?;
         let lock = record.lock();
         let entry = lock.entries().get(0).ok_or(EINVAL)?;
         let (object, other) = objects();
@@ -645,7 +670,7 @@ mod tests {
     #[test]
     fn entry_exit_orphan_and_move() -> Result {
         let me: &Task = kernel::current!();
-        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let record = WorldRecord::new(me, 0..1, AllocContext::Sleepable)?;
         let lock = record.lock();
         let (a, b) = (
             lock.entries().get(0).ok_or(EINVAL)?,
@@ -679,7 +704,7 @@ mod tests {
         assert!(a.reserve(&lock));
         a.fill(&lock, object, 9);
         assert!(matches!(a.take_ref(9), Reference::Taken(_)));
-        let longer = NewEntries::alloc(MIN_ENTRIES * 2, AllocContext::Sleepable)?;
+        let longer = NewEntries::alloc(0..MIN_ENTRIES * 2, AllocContext::Sleepable)?;
         let to = longer.entries().get(0).ok_or(EINVAL)?;
         a.move_to(&lock, to);
         assert_eq!(a.object_of(9), Err(()));

@@ -17,6 +17,7 @@ use crate::{
 // `core`'s atomics, not `kernel::sync::atomic`: lookups and Release read these
 // fields (see "Atomics" in Documentation/world-storage.rst).
 use core::{
+    ops::Range,
     ptr::NonNull,
     sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering},
 };
@@ -132,7 +133,11 @@ impl WorldRecord {
     /// A record for `task`, not yet in the table, counting one reference
     /// (the table's, once attached), with entries for region slots below
     /// `slots` at least.
-    pub(crate) fn new(task: &Task, slots: usize, context: AllocContext) -> Result<RcuBox<Self>> {
+    pub(crate) fn new(
+        task: &Task,
+        slots: Range<usize>,
+        context: AllocContext,
+    ) -> Result<RcuBox<Self>> {
         let wid = tasks::world_id(task);
         let entries = NewEntries::alloc(slots, context)?;
         RcuBox::pin_init(
@@ -249,7 +254,7 @@ impl WorldRecord {
     pub(super) fn drop_ref(&self, object: *const u8, guard: &rcu::Guard) -> (Dropped, usize) {
         let mut entries = self.entries(guard);
         'arrays: loop {
-            for (slot, entry) in entries.iter().enumerate() {
+            for (slot, entry) in entries.iter() {
                 match entry.drop_ref(object) {
                     Dropped::NotHeld => {}
                     Dropped::Moved => {
@@ -280,7 +285,7 @@ impl WorldRecord {
     /// reference was dropped, at the record's teardown), with its slot.
     pub(super) fn claim_any(&self, guard: &rcu::Guard) -> Option<(usize, NonNull<u8>)> {
         let entries = self.entries(guard);
-        entries.iter().enumerate().find_map(|(slot, entry)| {
+        entries.iter().find_map(|(slot, entry)| {
             let (generation, _) = entry.holding();
             match entry.claim(generation) {
                 Claim::Claimed(object) => Some((slot, object)),
@@ -294,7 +299,7 @@ impl WorldRecord {
     pub(super) fn is_referenced(&self, guard: &rcu::Guard) -> bool {
         self.entries(guard)
             .iter()
-            .any(|entry| entry.is_referenced())
+            .any(|(_, entry)| entry.is_referenced())
     }
 
     /// The world has exited (`exited` is set): each object without a
@@ -308,7 +313,7 @@ impl WorldRecord {
         mut first_orphan: impl FnMut(),
         mut destroy: impl FnMut(usize, NonNull<u8>),
     ) {
-        for (slot, entry) in self.entries(guard).iter().enumerate() {
+        for (slot, entry) in self.entries(guard).iter() {
             let outcome = entry.at_exit(
                 || {
                     if self.orphans.load(Ordering::Relaxed) == 0 {
@@ -363,11 +368,11 @@ impl WorldRecord {
 
     /// Reserves the entry of `slot` if it is empty and the world has not
     /// exited; `Ok(false)` if it is taken or reserved, or the world exited.
-    /// Makes the array longer if it has no entry for `slot` (allocating
-    /// with the lock released).
+    /// Makes the array cover `slot` if it does not (allocating with the
+    /// lock released).
     pub(super) fn reserve(&self, slot: usize, context: AllocContext) -> Result<bool> {
         loop {
-            let len = {
+            let span = {
                 let lock = self.lock();
                 if lock.exited() {
                     return Ok(false);
@@ -376,10 +381,11 @@ impl WorldRecord {
                 if let Some(entry) = entries.get(slot) {
                     return Ok(entry.reserve(&lock));
                 }
-                entries.len()
+                entries.span()
             };
-            let longer = NewEntries::alloc(slot + 1, context)?;
-            self.lock().replace_entries(longer, len);
+            let wider = span.start.min(slot)..span.end.max(slot + 1);
+            let longer = NewEntries::alloc(wider, context)?;
+            self.lock().replace_entries(longer, span);
         }
     }
 
@@ -478,11 +484,11 @@ impl RecordGuard<'_> {
     }
 
     /// Replaces the entries by `longer`, moving every entry there, unless
-    /// they were replaced since their length was `len` or the world exited
+    /// they were replaced since they covered `span` or the world exited
     /// (then `longer` is freed).
-    pub(super) fn replace_entries(&self, longer: NewEntries, len: usize) {
+    pub(super) fn replace_entries(&self, longer: NewEntries, span: Range<usize>) {
         if !self.exited() {
-            self.record.entries.replace(self, longer, len);
+            self.record.entries.replace(self, longer, span);
         }
     }
 
@@ -524,7 +530,7 @@ mod tests {
     fn reserve_grows_the_array_and_keeps_every_object() -> Result {
         let region = TestRegion::new()?;
         let me: &Task = kernel::current!();
-        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let record = WorldRecord::new(me, 0..1, AllocContext::Sleepable)?;
         let mut filled = KVec::new();
         for slot in Iterator::chain(0..8, [20, 100]) {
             assert!(record.reserve(slot, AllocContext::Sleepable)?);
@@ -543,7 +549,7 @@ mod tests {
         let mut lost = 0;
         {
             let guard = rcu::read_lock();
-            assert!(record.entries(&guard).len() > 100);
+            assert!(record.entries(&guard).span().contains(&100));
             for &(handle, object) in filled.iter() {
                 lost += usize::from(record.object_memory(handle.encode(), &guard) != Some(object));
             }
@@ -594,7 +600,7 @@ mod tests {
     fn exit_claims_or_orphans_each_object() -> Result {
         let region = TestRegion::new()?;
         let me: &Task = kernel::current!();
-        let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+        let record = WorldRecord::new(me, 0..1, AllocContext::Sleepable)?;
         let mut objects = KVec::new();
         for slot in 0..4 {
             assert!(record.reserve(slot, AllocContext::Sleepable)?);
@@ -665,7 +671,7 @@ mod tests {
         let mut queued = KVec::new();
         let mut head: *mut bindings::llist_node = ptr::null_mut();
         for _ in 0..3 {
-            let record = WorldRecord::new(me, 1, AllocContext::Sleepable)?;
+            let record = WorldRecord::new(me, 0..1, AllocContext::Sleepable)?;
             let link = record.deferred.get();
             // SAFETY: `link` is the deferral link of a record no one else
             // sees; it is linked once, before the chain is handed over.
