@@ -89,9 +89,9 @@ impl<T: RcuFreed> RcuBox<T> {
     ///
     /// A plain `call_rcu()`, lazy where the kernel has `RCU_LAZY` and the
     /// CPU is offloaded (its grace period may start 10 s later): cheap for
-    /// the exit path. Whoever must wait for the free (Destroy, for its
-    /// region's objects) does not just wait: `rcu_barrier()` flushes lazy
-    /// callbacks and waits for them without that delay.
+    /// the exit path. Nothing may just wait for such a free: whoever must
+    /// (module unload) calls `rcu_barrier()`, which flushes lazy callbacks
+    /// and waits for them without that delay.
     pub(crate) fn retire(this: Self) {
         let head = this
             .as_ptr()

@@ -88,8 +88,8 @@ impl ObjectMemory {
 
 impl Drop for ObjectMemory {
     /// Gives the memory back to the cache. The caller has made sure no one
-    /// refers to it any more (its `ObjectRecord` was retired a grace period
-    /// ago, or it was never shared).
+    /// refers to it any more (it claimed the object from its entry, after
+    /// which no lookup reaches it, or never shared it).
     fn drop(&mut self) {
         let region = self.region();
         // SAFETY: `data` came from `region`'s cache and is freed only here
