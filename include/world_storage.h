@@ -198,12 +198,13 @@ static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **o
 	r = this_cpu_read(world_storage_current_v2);
 	if (likely(READ_ONCE(r->task) == current && object)) {
 		es = READ_ONCE(r->entries);
+		/* Below base it wraps: base + nr is at most 1024, the slots. */
 		i = slot - es->base;
 		/*
 		 * Acquire: pairs with the store of the state after the object.
 		 * The slot's published handle: Destroy clears it first.
 		 */
-		if (likely(i < es->nr && slot < 1024 &&
+		if (likely(i < es->nr &&
 			   smp_load_acquire(&es->entry[i].state) >> 32 == handle >> 32 &&
 			   READ_ONCE(world_storage_handles_v2[slot]) == handle)) {
 			*object = READ_ONCE(es->entry[i].object);

@@ -232,7 +232,8 @@ mod fast {
         // its entry array are alive (world storage frees them with
         // `call_rcu()` after forgetting them on every CPU); its `task` is
         // current only if it is current's record. `index < nr` indexes its
-        // entries, `slot < 1024` the published handles.
+        // entries, and then `slot` the published handles: an array's
+        // `base + nr` is at most 1024.
         let object = unsafe {
             let slot = (handle & 0xffff_ffff) as usize;
             // Volatile, as C's `READ_ONCE()`: the record's owner may replace
@@ -243,7 +244,6 @@ mod fast {
             let index = slot.wrapping_sub((*entries).base as usize);
             if core::ptr::read_volatile(&raw const (*record).task) == current
                 && index < (*entries).nr as usize
-                && slot < world_storage_handles_v2.len()
             {
                 let entry = &*(&raw const (*entries).entry).cast::<Entry>().add(index);
                 // Acquire: pairs with the store of the state after the

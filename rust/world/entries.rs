@@ -344,7 +344,9 @@ pub(crate) struct EntryArray {
     rcu: Opaque<bindings::callback_head>,
     /// Immutable: how many entries follow.
     nr: u32,
-    /// Immutable: the slot of the first entry.
+    /// Immutable: the slot of the first entry. `base + nr` is at most
+    /// `MAX_REGIONS`: the fast paths rely on it to index the published
+    /// handles by any slot an entry has.
     base: u32,
     entries: [Entry; 0],
 }

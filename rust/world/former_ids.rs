@@ -110,3 +110,54 @@ impl FormerIds {
         None
     }
 }
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_former_ids)]
+mod tests {
+    use super::*;
+    use crate::object_cache::AllocContext;
+    use kernel::task::Task;
+
+    /// Records are found while in the list, once each however often they
+    /// are added, and not after they are taken out, wherever they were in
+    /// it; a record never added is taken out without effect.
+    #[test]
+    fn add_find_remove() -> Result {
+        let me: &Task = kernel::current!();
+        let list = KBox::pin_init(FormerIds::new(), GFP_KERNEL)?;
+        let mut records = KVec::new();
+        for _ in 0..3 {
+            records.push(
+                WorldRecord::new(me, 0..1, AllocContext::Sleepable)?,
+                GFP_KERNEL,
+            )?;
+        }
+        let found = |record: &WorldRecord| {
+            let guard = rcu::read_lock();
+            let mut visits = 0;
+            let stopped = list.find(&guard, |r| {
+                visits += usize::from(ptr::eq(r, record));
+                false
+            });
+            assert!(stopped.is_none());
+            visits
+        };
+        for record in records.iter() {
+            list.add(record);
+            list.add(record);
+        }
+        assert!(records.iter().all(|r| found(r) == 1));
+        list.remove(&records[1]);
+        assert_eq!(found(&records[1]), 0);
+        assert_eq!((found(&records[0]), found(&records[2])), (1, 1));
+        list.remove(&records[1]);
+        list.remove(&records[2]);
+        list.remove(&records[0]);
+        assert!(records.iter().all(|r| found(r) == 0));
+        {
+            let guard = rcu::read_lock();
+            assert!(list.find(&guard, |_| true).is_none());
+        }
+        Ok(())
+    }
+}
