@@ -665,6 +665,32 @@ mod tests {
         Ok(())
     }
 
+    /// An array spans the slots asked for, from a multiple of 8, a power
+    /// of two of entries, never past the last slot: a world whose only
+    /// region is at slot 600 gets 8 entries, not 601 or 1,024.
+    #[test]
+    fn arrays_span_the_slots_held() -> Result {
+        for (asked, spans) in [
+            (600..601, 600..608),
+            (0..1, 0..8),
+            (1023..1024, 1016..1024),
+            (5..700, 0..1024),
+            (900..1000, 896..1024),
+            (8..9, 8..16),
+        ] {
+            let array = NewEntries::alloc(asked.clone(), AllocContext::Sleepable)?;
+            let span = array.entries().span();
+            assert_eq!(span, spans);
+            assert!(span.start <= asked.start && asked.end <= span.end);
+            assert!(span.end <= MAX_REGIONS);
+            assert!(array
+                .entries()
+                .iter()
+                .all(|(_, e)| e.holding() == (0, ptr::null_mut())));
+        }
+        Ok(())
+    }
+
     /// At exit an unreferenced object is claimed and a referenced one
     /// orphaned (counted once); an orphan takes no new reference, its last
     /// Release says so, and it is claimed after. A moved entry sends every
