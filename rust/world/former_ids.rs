@@ -93,7 +93,7 @@ impl FormerIds {
     pub(super) fn find<'a>(
         &self,
         _guard: &'a rcu::Guard,
-        mut f: impl FnMut(&WorldRecord) -> bool,
+        mut f: impl FnMut(&'a WorldRecord) -> bool,
     ) -> Option<&'a WorldRecord> {
         let mut p = self.head.load(Ordering::Acquire);
         while !p.is_null() {

@@ -482,30 +482,16 @@ impl WorldTable {
     /// Drops a reference taken by [`WorldTable::lookup`] on object `data` of
     /// world `wid`. `EINVAL` if `data` is not an object of that world or has
     /// no reference outstanding. Never touches `data`.
+    ///
+    /// The world is the live one whose ID `wid` is now, or one that had it
+    /// (`WorldRecord::had_wid`): among the former IDs (exited with
+    /// references, or exec'd), else, for the exec of a thread between
+    /// `de_thread()`, which changes its TID, and its exec hook, which adds
+    /// it to the former IDs, among every record. That last walk is long,
+    /// but only a Release in that window, or a bad one, takes it.
     pub(crate) fn release(&self, wid: i32, data: *const u8) -> Result {
         let guard = rcu::read_lock();
-        // A live world by its ID now; else one that had `wid` (an exited
-        // world, or a thread that called `execve()`).
-        let found = self
-            .get_by_wid(wid, &guard)
-            .map(|record| (record, record.drop_ref(data, &guard)))
-            .filter(|(_, (dropped, _))| !matches!(dropped, Dropped::NotHeld))
-            .or_else(|| {
-                let mut found = None;
-                self.former_ids
-                    .find(&guard, |record| {
-                        if !record.had_wid(wid) {
-                            return false;
-                        }
-                        let dropped = record.drop_ref(data, &guard);
-                        let held = !matches!(dropped.0, Dropped::NotHeld);
-                        if held {
-                            found = Some(dropped);
-                        }
-                        held
-                    })
-                    .zip(found)
-            });
+        let found = self.drop_ref_of(wid, data, &guard);
         let Some((record, (dropped, slot))) = found else {
             return Err(EINVAL);
         };
@@ -520,6 +506,42 @@ impl WorldTable {
         drop(guard);
         drop(orphans_count);
         Ok(())
+    }
+
+    /// Drops a reference on object `data` of the world that is or was
+    /// `wid` (see [`WorldTable::release`]): that world's record, what was
+    /// dropped and the object's slot.
+    fn drop_ref_of<'a>(
+        &self,
+        wid: i32,
+        data: *const u8,
+        guard: &'a rcu::Guard,
+    ) -> Option<(&'a WorldRecord, (Dropped, usize))> {
+        let holding = |record: &'a WorldRecord| {
+            let dropped = record.drop_ref(data, guard);
+            (!matches!(dropped.0, Dropped::NotHeld)).then_some((record, dropped))
+        };
+        if let Some(found) = self.get_by_wid(wid, guard).and_then(holding) {
+            return Some(found);
+        }
+        let mut found = None;
+        let mut had_wid = |record: &'a WorldRecord| {
+            if record.had_wid(wid) {
+                found = holding(record);
+            }
+            found.is_some()
+        };
+        if self.former_ids.find(guard, &mut had_wid).is_some() {
+            return found;
+        }
+        let mut key = 0;
+        while let Some(record) = self.worlds.find(&mut key, guard) {
+            if had_wid(record) {
+                return found;
+            }
+            key = key.checked_add(1)?;
+        }
+        None
     }
 
     /// Destructs and frees every object of `region`, in live worlds and in
