@@ -22,44 +22,16 @@
 
 static const char *const groups[] = { "ws_slot_low", "ws_slot_high", "ws_slot_test" };
 
-/*
- * A child joins `group` and forks TASKS tasks that sleep; returns how much
- * memory.current of `group` grew over those forks.
- */
+/* How much memory.current of `group` grows over TASKS forks in it. */
 static long long growth_of_forks(const char *group)
 {
-	int ready[2], go[2], done[2], i;
+	struct ws_cg_sleepers sleepers;
 	long long before;
-	char c = 0;
-	pid_t pid;
 
-	if (pipe(ready) || pipe(go) || pipe(done))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (ws_cg_write(group, "cgroup.procs", "0") || write(ready[1], "r", 1) != 1 ||
-		    read(go[0], &c, 1) != 1)
-			_exit(1);
-		for (i = 0; i < TASKS; i++) {
-			pid = fork();
-			if (pid < 0)
-				_exit(1);
-			if (pid == 0) {
-				pause();
-				_exit(0);
-			}
-		}
-		if (write(done[1], "d", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	if (read(ready[0], &c, 1) != 1)
+	if (ws_cg_sleepers_start(&sleepers, group, TASKS, ws_fork, 0))
 		return -1;
 	before = ws_cg_memory(group);
-	if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
+	if (ws_cg_sleepers_make(&sleepers))
 		return -1;
 	return ws_cg_memory(group) - before;
 }
@@ -122,12 +94,5 @@ int main(void)
 			 "a_region_at_a_high_slot_costs_a_new_task_no_more\n");
 
 	ws_unload_c_client();
-	ws_cg_write("", "cgroup.procs", "0");
-	for (g = 0; g < ARRAY_SIZE(groups); g++) {
-		char path[256];
-
-		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
-		rmdir(path);
-	}
-	ksft_finished();
+	ws_cgroup_test_end(groups, ARRAY_SIZE(groups));
 }

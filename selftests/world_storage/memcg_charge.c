@@ -98,10 +98,10 @@ static void kill_new_tasks(void)
 static long long growth_of_new_tasks(const char *group, const char *other,
 				     long long *other_growth)
 {
-	int ready[2], go[2], done[2], i, into_fd = -1;
 	long long before, other_before;
-	char c = 0, path[256];
-	pid_t pid;
+	struct ws_cg_sleepers sleepers;
+	int into_fd = -1, err;
+	char path[256];
 
 	if (other) {
 		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", other);
@@ -111,36 +111,14 @@ static long long growth_of_new_tasks(const char *group, const char *other,
 	} else {
 		other = groups[2];
 	}
-	if (pipe(ready) || pipe(go) || pipe(done))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (ws_cg_write(group, "cgroup.procs", "0") || write(ready[1], "r", 1) != 1 ||
-		    read(go[0], &c, 1) != 1)
-			_exit(1);
-		for (i = 0; i < TASKS; i++) {
-			pid = fork_into(into_fd);
-			if (pid < 0)
-				_exit(1);
-			if (pid == 0) {
-				pause();
-				_exit(0);
-			}
-		}
-		if (write(done[1], "d", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
+	err = ws_cg_sleepers_start(&sleepers, group, TASKS, fork_into, into_fd);
 	if (into_fd >= 0)
 		close(into_fd);
-	if (read(ready[0], &c, 1) != 1)
+	if (err)
 		return -1;
 	before = ws_cg_memory(group);
 	other_before = ws_cg_memory(other);
-	if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
+	if (ws_cg_sleepers_make(&sleepers))
 		return -1;
 	*other_growth = ws_cg_memory(other) - other_before;
 	return ws_cg_memory(group) - before;
@@ -187,12 +165,5 @@ int main(void)
 
 	kill_new_tasks();
 	ws_cmd("destroybig");
-	ws_cg_write("", "cgroup.procs", "0");
-	for (g = 0; g < ARRAY_SIZE(groups); g++) {
-		char path[256];
-
-		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
-		rmdir(path);
-	}
-	ksft_finished();
+	ws_cgroup_test_end(groups, ARRAY_SIZE(groups));
 }

@@ -36,34 +36,11 @@ static const char *const groups[] = { "ws_memcg_holders", "ws_memcg_creator" };
  */
 static int start_holders(void)
 {
-	int done[2], i;
-	char c;
-	pid_t pid;
+	struct ws_cg_sleepers holders;
 
-	if (pipe(done))
+	if (ws_cg_sleepers_start(&holders, HOLDERS, TASKS, ws_fork, 0))
 		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (ws_cg_write(HOLDERS, "cgroup.procs", "0"))
-			_exit(1);
-		for (i = 0; i < TASKS; i++) {
-			pid = fork();
-			if (pid < 0)
-				_exit(1);
-			if (pid == 0) {
-				pause();
-				_exit(0);
-			}
-		}
-		if (write(done[1], "d", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(done[1]);
-	return read(done[0], &c, 1) == 1 ? 0 : -1;
+	return ws_cg_sleepers_make(&holders);
 }
 
 int main(void)
@@ -103,12 +80,5 @@ int main(void)
 	ws_cg_write(HOLDERS, "cgroup.kill", "1");
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
-	ws_cg_write("", "cgroup.procs", "0");
-	for (g = 0; g < ARRAY_SIZE(groups); g++) {
-		char path[256];
-
-		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
-		rmdir(path);
-	}
-	ksft_finished();
+	ws_cgroup_test_end(groups, ARRAY_SIZE(groups));
 }

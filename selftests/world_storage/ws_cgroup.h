@@ -107,4 +107,93 @@ static inline void ws_cg_make(const char *group)
 		ksft_exit_fail_msg("mkdir %s: %s\n", path, strerror(errno));
 }
 
+/*
+ * The end of every memory cgroup test that made `n` cgroups `groups`: back
+ * to the root cgroup, the cgroups removed, the totals.
+ */
+static inline void __attribute__((noreturn)) ws_cgroup_test_end(const char *const *groups,
+								  unsigned int n)
+{
+	char path[256];
+	unsigned int g;
+
+	ws_cg_write("", "cgroup.procs", "0");
+	for (g = 0; g < n; g++) {
+		snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s", groups[g]);
+		rmdir(path);
+	}
+	ksft_finished();
+}
+
+/*
+ * Tasks that sleep in a cgroup until it is killed: a child joins the cgroup
+ * (ws_cg_sleepers_start()), then, when told (ws_cg_sleepers_make()), makes
+ * the tasks and reports. The caller reads the cgroup's memory in between.
+ */
+struct ws_cg_sleepers {
+	int ready[2], go[2], done[2];
+};
+
+/*
+ * Forks a child that joins `group` and waits to make `tasks` tasks with
+ * `spawn(arg)` (a fork()), each of which sleeps. 0 once it is in the
+ * cgroup, or -1.
+ */
+static inline int ws_cg_sleepers_start(struct ws_cg_sleepers *s, const char *group, int tasks,
+				       pid_t (*spawn)(int), int arg)
+{
+	pid_t pid;
+	char c;
+	int i;
+
+	if (pipe(s->ready) || pipe(s->go) || pipe(s->done))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (ws_cg_write(group, "cgroup.procs", "0") || write(s->ready[1], "r", 1) != 1 ||
+		    read(s->go[0], &c, 1) != 1)
+			_exit(1);
+		for (i = 0; i < tasks; i++) {
+			pid = spawn(arg);
+			if (pid < 0)
+				_exit(1);
+			if (pid == 0) {
+				pause();
+				_exit(0);
+			}
+		}
+		if (write(s->done[1], "d", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	/* The child's ends: a child that fails is then seen at once. */
+	close(s->ready[1]);
+	close(s->go[0]);
+	close(s->done[1]);
+	return read(s->ready[0], &c, 1) == 1 ? 0 : -1;
+}
+
+/* Has the child make its tasks; 0 once they all exist, or -1. */
+static inline int ws_cg_sleepers_make(struct ws_cg_sleepers *s)
+{
+	int ret;
+	char c;
+
+	ret = write(s->go[1], "g", 1) == 1 && read(s->done[0], &c, 1) == 1 ? 0 : -1;
+	close(s->ready[0]);
+	close(s->go[1]);
+	close(s->done[0]);
+	return ret;
+}
+
+/* fork(), for ws_cg_sleepers_start(). */
+static inline pid_t ws_fork(int unused)
+{
+	(void)unused;
+	return fork();
+}
+
 #endif /* WS_CGROUP_H */
