@@ -2,7 +2,7 @@
 
 //! [`DrainCount`]: a count that a destroyer waits to see drain to zero.
 
-use crate::glue::{ws_drained, ws_wait_var_zero, ws_wait_var_zero_timeout};
+use crate::glue::{ws_drained, ws_wait_var_zero};
 // `core`'s atomics, not `kernel::sync::atomic`: every remote lookup and Release
 // counts here (see "Atomics" in Documentation/world-storage.rst).
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +23,8 @@ impl DrainCount {
         Self(AtomicUsize::new(0))
     }
 
-    /// The current value.
+    /// The current value (for tests).
+    #[cfg(world_storage_kunit)]
     pub(crate) fn get(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
@@ -56,16 +57,6 @@ impl DrainCount {
         // only reads it with READ_ONCE() inside `wait_var_event()`.
         unsafe { ws_wait_var_zero(self.0.as_ptr()) };
     }
-
-    /// Sleeps until the count is zero, for at most `timeout_ms`
-    /// milliseconds; whether it is zero. Process context only.
-    pub(crate) fn wait_for_zero_timeout(&self, timeout_ms: u32) -> bool {
-        if self.0.load(Ordering::Acquire) == 0 {
-            return true;
-        }
-        // SAFETY: as in `wait_for_zero`.
-        unsafe { ws_wait_var_zero_timeout(self.0.as_ptr(), timeout_ms) }
-    }
 }
 
 #[cfg(world_storage_kunit)]
@@ -93,17 +84,6 @@ mod tests {
         assert_eq!(count.get(), 1);
         count.dec();
         assert_eq!(count.get(), 0);
-    }
-
-    /// A wait with a time limit answers whether the count drained.
-    #[test]
-    fn wait_with_a_limit_answers() {
-        let count = DrainCount::new();
-        assert!(count.wait_for_zero_timeout(1));
-        count.inc();
-        assert!(!count.wait_for_zero_timeout(1));
-        count.dec();
-        assert!(count.wait_for_zero_timeout(1));
     }
 
     /// The waiter sleeps until a work item brings the count to zero, and

@@ -15,7 +15,7 @@
 use crate::world::{EntryArray, WorldRecord};
 use kernel::{
     bindings,
-    ffi::{c_int, c_uint, c_ulong, c_void},
+    ffi::{c_int, c_long, c_ulong, c_void},
 };
 
 // Only pointers to these structures cross the boundary (bindgen's
@@ -24,11 +24,17 @@ use kernel::{
 extern "C" {
     /// Sleeps until `*counter` is 0.
     pub(crate) fn ws_wait_var_zero(counter: *mut c_ulong);
-    /// Sleeps until `*counter` is 0, for at most `timeout_ms`; whether it
-    /// is 0.
-    pub(crate) fn ws_wait_var_zero_timeout(counter: *mut c_ulong, timeout_ms: c_uint) -> bool;
     /// Wakes every `ws_wait_var_zero()` waiter; any context.
     pub(crate) fn ws_drained();
+
+    /// A per-CPU `long`, zero on every CPU, or null.
+    pub(crate) fn ws_percpu_count_alloc() -> *mut c_long;
+    /// Frees a per-CPU `long` of `ws_percpu_count_alloc()`.
+    pub(crate) fn ws_percpu_count_free(count: *mut c_long);
+    /// Adds `n` to this CPU's `*count` (`this_cpu_add()`); any context.
+    pub(crate) fn ws_percpu_count_add(count: *mut c_long, n: c_long);
+    /// The sum of every possible CPU's `*count`.
+    pub(crate) fn ws_percpu_count_sum(count: *mut c_long) -> c_long;
 
     /// `tracepoint_synchronize_unregister()`.
     pub(crate) fn ws_tracepoint_synchronize_unregister();

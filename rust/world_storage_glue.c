@@ -81,13 +81,6 @@ void ws_wait_var_zero(unsigned long *counter)
 	wait_var_event(&ws_drain_event, !smp_load_acquire(counter));
 }
 
-bool ws_wait_var_zero_timeout(unsigned long *counter, unsigned int timeout_ms)
-{
-	/* Acquire, as above; positive once the count is 0. */
-	return wait_var_event_timeout(&ws_drain_event, !smp_load_acquire(counter),
-				      msecs_to_jiffies(timeout_ms)) > 0;
-}
-
 static void ws_drain_irq_work_fn(struct irq_work *work)
 {
 	wake_up_var(&ws_drain_event);
@@ -103,6 +96,31 @@ void ws_drained(void)
 		wake_up_var(&ws_drain_event);
 	else
 		irq_work_queue(&ws_drain_irq_work);
+}
+
+long __percpu *ws_percpu_count_alloc(void)
+{
+	return alloc_percpu(long);
+}
+
+void ws_percpu_count_free(long __percpu *count)
+{
+	free_percpu(count);
+}
+
+void ws_percpu_count_add(long __percpu *count, long n)
+{
+	this_cpu_add(*count, n);
+}
+
+long ws_percpu_count_sum(long __percpu *count)
+{
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(*per_cpu_ptr(count, cpu));
+	return sum;
 }
 
 void ws_tracepoint_synchronize_unregister(void)

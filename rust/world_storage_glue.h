@@ -33,9 +33,15 @@ int ws_refcount_get_below(refcount_t *r, unsigned int max);
  * (any context).
  */
 void ws_wait_var_zero(unsigned long *counter);
-/* The same for at most @timeout_ms; whether *counter is 0. */
-bool ws_wait_var_zero_timeout(unsigned long *counter, unsigned int timeout_ms);
 void ws_drained(void);
+
+/* A per-CPU long (PerCpuCount, rust/percpu_count.rs): zero, or NULL. */
+long __percpu *ws_percpu_count_alloc(void);
+void ws_percpu_count_free(long __percpu *count);
+/* this_cpu_add(): any context. */
+void ws_percpu_count_add(long __percpu *count, long n);
+/* The sum of every possible CPU's. */
+long ws_percpu_count_sum(long __percpu *count);
 
 void ws_tracepoint_synchronize_unregister(void);
 

@@ -35,6 +35,7 @@ mod introspection;
 mod memcg;
 mod object_cache;
 mod object_layout;
+mod percpu_count;
 mod rcu_box;
 mod region;
 mod service;

@@ -32,7 +32,8 @@ pub(crate) use {
 };
 
 use crate::{
-    drain::DrainCount, handle::RegionHandle, object_cache::ObjectCache, object_layout::ObjectLayout,
+    drain::DrainCount, handle::RegionHandle, object_cache::ObjectCache,
+    object_layout::ObjectLayout, percpu_count::PerCpuCount,
 };
 use core::{marker::PhantomPinned, ptr::NonNull};
 use kernel::{
@@ -112,10 +113,12 @@ pub(crate) struct Region {
     allocated: DrainCount,
     /// Objects constructed and not yet destructed: what worlds hold.
     live_objects: Atomic<usize>,
-    /// LookUp references not yet released. Lookups increment it under RCU
-    /// only after seeing the region published; Destroy unpublishes, waits
-    /// for a grace period, then for this to drain.
-    remote_refs: DrainCount,
+    /// LookUp references not yet released, counted per CPU (a lookup and
+    /// its Release write no line other CPUs write). Lookups increment it
+    /// under RCU only after seeing the region published; Destroy
+    /// unpublishes, waits for a grace period (from then on it only goes
+    /// down), then for its sum to drain.
+    remote_refs: PerCpuCount,
     /// Constructor failures, in Create and at task creation.
     constructor_failures: Atomic<usize>,
     /// A region never moves: [`ObjectMemory`] points at it.
@@ -150,7 +153,7 @@ impl Region {
             cache,
             allocated: DrainCount::new(),
             live_objects: Atomic::new(0),
-            remote_refs: DrainCount::new(),
+            remote_refs: PerCpuCount::new()?,
             constructor_failures: Atomic::new(0),
             _pin: PhantomPinned,
         };
@@ -223,9 +226,11 @@ impl Region {
         self.live_objects.load(Relaxed)
     }
 
-    /// References taken by lookups and not yet released.
+    /// References taken by lookups and not yet released (exact once the
+    /// region is unpublished and a grace period passed, a close figure
+    /// before).
     pub(crate) fn remote_refs(&self) -> usize {
-        self.remote_refs.get()
+        self.remote_refs.sum().max(0) as usize
     }
 
     /// Constructor failures so far.
@@ -241,12 +246,12 @@ impl Region {
         if self.remote_refs.wait_for_zero_timeout(report_after_ms) {
             return;
         }
-        let left = self.remote_refs.get();
+        let left = self.remote_refs();
         // Not if the last one went since the time ran out.
         if left != 0 {
             report(left);
         }
-        self.remote_refs.wait_for_zero();
+        while !self.remote_refs.wait_for_zero_timeout(u32::MAX) {}
     }
 
     /// Runs the constructor, if any, on a fresh object of world `wid`.
