@@ -62,8 +62,13 @@ impl FormerIds {
     }
 
     /// Takes `record` out, if it is in the list. Its link is left as it was
-    /// for readers standing on it.
+    /// for readers standing on it. Called by the record's teardown, when no
+    /// one adds it any more (its exit and exec hooks are over, its last
+    /// count dropped): a record never added is seen without the lock.
     pub(super) fn remove(&self, record: &WorldRecord) {
+        if !record.in_former_ids().load(Ordering::Relaxed) {
+            return;
+        }
         let _lock = self.lock.lock();
         if !record.in_former_ids().load(Ordering::Relaxed) {
             return;

@@ -88,7 +88,9 @@ pub(crate) struct WorldRecord {
     /// The next record in `WorldTable`'s list of records found by a former
     /// ID (`FormerIds`): written under that list's lock, read under RCU.
     former_next: AtomicPtr<WorldRecord>,
-    /// Whether the record is in that list: read and written under its lock.
+    /// Whether the record is in that list: written under its lock, read
+    /// under it, or by the record's teardown, after every writer (see
+    /// `FormerIds::remove`).
     in_former_ids: AtomicBool,
     /// Whether a CPU may point at this record: set, never cleared, by
     /// `current_cache::set` before it points a CPU here (the full barrier
