@@ -249,12 +249,23 @@ impl WorldTable {
     /// record notes the world's new ID, and Release finds it by its first
     /// one among the former IDs. Called in `task`'s own context.
     pub(crate) fn exec(&self, task: &Task) {
-        let guard = rcu::read_lock();
-        if let Some(record) = self.get(task, &guard) {
-            record.note_wid(task);
-            if record.changed_id() {
-                self.former_ids.add(record);
-            }
+        let record = {
+            let guard = rcu::read_lock();
+            let Some(record) = self.get(task, &guard) else {
+                return;
+            };
+            // A count: the last Destroy's `detach_all` may take the record
+            // out and tear it down meanwhile, and a record added to the
+            // former IDs after its teardown took it out would stay there
+            // once freed. With the count, the teardown comes after the add.
+            let Ok(Some(record)) = RecordRef::try_new(record, self) else {
+                return;
+            };
+            record
+        };
+        record.note_wid(task);
+        if record.changed_id() {
+            self.former_ids.add(&record);
         }
     }
 
