@@ -32,6 +32,15 @@
  *   unhold              releases every held reference (it does not wait
  *                       for a command that blocks, such as a destroy
  *                       waiting for these references)
+ *   execarm I TID       remote lookup by TID, kept; the reference is then
+ *                       released by the thread TID itself, from its
+ *                       task_rename tracepoint once its TID changed: in an
+ *                       execve() from a thread, after de_thread() gave it
+ *                       its leader's TID and before world storage's exec
+ *                       hook (one at a time)
+ *   execresult          result: "release=R cleanup=C": that release's
+ *                       answer (1: it did not run), and the answer of a
+ *                       release by TID done here if it did not succeed
  *   exitwatch create    creates the exitwatch region (below)
  *   exitwatch destroy   destroys it
  *   exitwatch result    result: the last report of the exitwatch file's
@@ -55,6 +64,7 @@
 #include <linux/sched.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/tracepoint.h>
 #include <linux/uaccess.h>
 
 #include "../../include/world_storage.h"
@@ -192,6 +202,88 @@ static int unhold(void)
 	return err;
 }
 
+/*
+ * execarm: the armed thread, its TID when armed, the reference kept on its
+ * object (NULL once released) and the answer of the release from its
+ * task_rename probe (1 until then). Written under `lock` while the probe is
+ * not registered; the probe claims the release by moving exec_result from 1.
+ */
+static struct tracepoint *rename_tp;
+static struct task_struct *exec_task;
+static pid_t exec_wid;
+static void *exec_object;
+static int exec_result = 1;
+
+static void find_rename_tp(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "task_rename"))
+		*(struct tracepoint **)priv = tp;
+}
+
+/* The armed thread, renamed once its TID changed: inside its execve(). */
+static void exec_rename_probe(void *data, struct task_struct *task, const char *comm)
+{
+	int err;
+
+	if (task != exec_task || task != current || task_pid_nr(task) == exec_wid)
+		return;
+	err = world_storage_release(exec_wid, exec_object);
+	if (cmpxchg(&exec_result, 1, err) == 1 && !err)
+		WRITE_ONCE(exec_object, NULL);
+}
+
+static int exec_arm(unsigned int i, pid_t tid)
+{
+	struct pid *pid;
+	u64 handle;
+	int err = region(i, &handle);
+
+	if (err)
+		return err;
+	if (exec_task)
+		return -EBUSY;
+	if (!rename_tp)
+		for_each_kernel_tracepoint(find_rename_tp, &rename_tp);
+	if (!rename_tp)
+		return -ENOENT;
+	pid = find_get_pid(tid);
+	exec_task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	if (!exec_task)
+		return -ESRCH;
+	err = world_storage_lookup(tid, handle, &exec_object);
+	if (!err) {
+		exec_wid = tid;
+		exec_result = 1;
+		err = tracepoint_probe_register(rename_tp, exec_rename_probe, NULL);
+		if (err)
+			world_storage_release(tid, exec_object);
+	}
+	if (err) {
+		put_task_struct(exec_task);
+		exec_task = NULL;
+	}
+	return err;
+}
+
+/* Stops watching; releases the reference if the probe did not. */
+static int exec_disarm(void)
+{
+	int cleanup = 0;
+
+	if (!exec_task)
+		return -ENOENT;
+	tracepoint_probe_unregister(rename_tp, exec_rename_probe, NULL);
+	tracepoint_synchronize_unregister();
+	if (exec_object)
+		cleanup = world_storage_release(exec_wid, exec_object);
+	exec_object = NULL;
+	snprintf(result, sizeof(result), "release=%d cleanup=%d", exec_result, cleanup);
+	put_task_struct(exec_task);
+	exec_task = NULL;
+	return 0;
+}
+
 static int watch_ctor(pid_t wid, void *object, u32 size, void *arg)
 {
 	struct watched *w = object;
@@ -317,6 +409,10 @@ static int run(char *cmd)
 		return hold(i, tid);
 	if (sscanf(cmd, "exitwatch %15s", verb) == 1)
 		return exitwatch(verb);
+	if (sscanf(cmd, "execarm %u %d", &i, &tid) == 2)
+		return exec_arm(i, tid);
+	if (!strcmp(cmd, "execresult"))
+		return exec_disarm();
 	if (!strcmp(cmd, "unpin")) {
 		if (!pinned)
 			return -ENOENT;
@@ -443,6 +539,7 @@ module_init(ws_c_client_init);
 static void __exit ws_c_client_exit(void)
 {
 	debugfs_remove_recursive(dir);
+	exec_disarm();
 	unhold();
 	if (watch_handle != WORLD_STORAGE_HANDLE_INVALID)
 		world_storage_destroy(watch_handle);
