@@ -119,8 +119,8 @@ int world_storage_create(const struct world_storage_props *props, u64 *handle);
  *
  * Lookups of @handle fail from the moment this starts. Waits until every
  * reference taken by world_storage_lookup() is released, then runs the
- * destructor on every object and frees it, waiting for the grace period of
- * the frees (not for the delay of lazy RCU callbacks). Process context; may
+ * destructor on every object and frees it (no RCU callback to wait for,
+ * lazy or not). Process context; may
  * block for long. If another Destroy of the region is under way (another
  * module's, or its owner's unload), waits until that one has run every
  * destructor, then fails: on return no destructor of the region runs any
@@ -141,9 +141,9 @@ int world_storage_destroy(u64 handle);
  * exists, until the current task's exit hook runs (the sched_process_exit
  * tracepoint, early in do_exit(), before exit_mm() and exit_files()): there
  * its destructor runs, unless a remote reference is held, and its memory is
- * freed a grace period later. So do not keep the pointer for code that runs
+ * freed right after. So do not keep the pointer for code that runs
  * later in the task's exit: a file's ->release called when the exiting task
- * closes its files, or task_work, would use a destructed, then freed object
+ * closes its files, or task_work, would use a destructed and freed object
  * (and world_storage_lookup_local() there returns -ENOENT). A task keeps its
  * objects across execve(), even when the exec'ing thread takes its leader's
  * TID.

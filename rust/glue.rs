@@ -27,6 +27,11 @@ extern "C" {
     /// Wakes every `ws_wait_var_zero()` waiter; any context.
     pub(crate) fn ws_drained();
 
+    /// `local_irq_save()`: this CPU's interrupts off; the flags to restore.
+    pub(crate) fn ws_local_irq_save() -> c_ulong;
+    /// `local_irq_restore()`.
+    pub(crate) fn ws_local_irq_restore(flags: c_ulong);
+
     /// A per-CPU `long`, zero on every CPU, or null.
     pub(crate) fn ws_percpu_count_alloc() -> *mut c_long;
     /// Frees a per-CPU `long` of `ws_percpu_count_alloc()`.

@@ -98,6 +98,19 @@ void ws_drained(void)
 		irq_work_queue(&ws_drain_irq_work);
 }
 
+unsigned long ws_local_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+void ws_local_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
+}
+
 long __percpu *ws_percpu_count_alloc(void)
 {
 	return alloc_percpu(long);

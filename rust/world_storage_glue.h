@@ -35,6 +35,10 @@ int ws_refcount_get_below(refcount_t *r, unsigned int max);
 void ws_wait_var_zero(unsigned long *counter);
 void ws_drained(void);
 
+/* local_irq_save() and local_irq_restore() (IrqsOff, rust/irqs_off.rs). */
+unsigned long ws_local_irq_save(void);
+void ws_local_irq_restore(unsigned long flags);
+
 /* A per-CPU long (PerCpuCount, rust/percpu_count.rs): zero, or NULL. */
 long __percpu *ws_percpu_count_alloc(void);
 void ws_percpu_count_free(long __percpu *count);

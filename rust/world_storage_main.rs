@@ -32,6 +32,7 @@ mod glue;
 mod handle;
 mod hooks;
 mod introspection;
+mod irqs_off;
 mod memcg;
 mod object_cache;
 mod object_layout;

@@ -30,6 +30,7 @@ use super::record::RecordGuard;
 use crate::{
     glue::{ws_entries_free, ws_entries_free_rcu, ws_entries_new},
     handle::MAX_REGIONS,
+    irqs_off::IrqsOff,
     object_cache::AllocContext,
 };
 // `core`'s atomics, not `kernel::sync::atomic`: the local lookup's paths, C's
@@ -509,15 +510,16 @@ impl Drop for NewEntries {
 /// record's teardown, or never shared).
 #[repr(transparent)]
 pub(super) struct RecordEntries {
-    /// Replaced (release) under the record's lock by a longer array when a
-    /// region in a higher slot gets an object: every entry is first moved
+    /// Replaced (release) under the record's lock by a wider array when a
+    /// region outside its span gets an object: every entry is first moved
     /// there (`MOVED` left behind); the old array is freed a grace period
     /// later (`call_rcu`), the last one with the record. Loaded (acquire)
     /// under RCU or with preemption off. A reader that finds `MOVED` loads
-    /// it again until it changes: the mover holds the lock with interrupts
-    /// off for as long as it copies at most `MAX_REGIONS` entries, so the
-    /// wait is short and never on an interrupted mover of the same CPU (no
-    /// lookup is made from NMI context).
+    /// it again until it changes: the mover keeps this CPU's interrupts off
+    /// (`IrqsOff`, on `PREEMPT_RT` too) from the first move to the
+    /// publication, at most `MAX_REGIONS` entries, so the wait is short and
+    /// never on an interrupted or preempted mover of the same CPU (no lookup
+    /// is made from NMI context).
     array: AtomicPtr<EntryArray>,
 }
 
@@ -576,6 +578,10 @@ impl RecordEntries {
         if old.span() != span || new.start > span.start || new.end < span.end {
             return;
         }
+        // Readers that meet `MOVED` spin until the new array is published:
+        // nothing interrupts or preempts this on its CPU meanwhile (the
+        // record's lock does not keep interrupts off on `PREEMPT_RT`).
+        let irqs_off = IrqsOff::new();
         for (slot, from) in old.iter() {
             if let Some(to) = longer.entries().get(slot) {
                 from.move_to(lock, to);
@@ -585,6 +591,7 @@ impl RecordEntries {
         // INVARIANT: `longer` is new and ours; `old` is freed a grace period
         // after this.
         self.array.store(longer.into_raw(), Ordering::Release);
+        drop(irqs_off);
         // SAFETY: `old` came from `ws_entries_new` and was ours; it is no
         // longer reachable but for readers under RCU or with preemption
         // off, which the grace period waits for.

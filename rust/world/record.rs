@@ -478,11 +478,13 @@ impl RecordGuard<'_> {
         self.record.exited.load(Ordering::Relaxed)
     }
 
-    /// The world exits: no object is added after this.
-    pub(super) fn mark_exited(&self) {
+    /// The world exits: no object is added after this. `false` if it was
+    /// marked already (by another path retiring the record).
+    #[must_use = "only the first to mark the world retires its record"]
+    pub(super) fn mark_exited(&self) -> bool {
         // INVARIANT: under the lock, which every reservation, fill and move
         // takes and checks `exited` under.
-        self.record.exited.store(true, Ordering::SeqCst);
+        !self.record.exited.swap(true, Ordering::SeqCst)
     }
 
     /// Replaces the entries by `longer`, moving every entry there, unless
@@ -575,7 +577,7 @@ mod tests {
         assert!(record.reserve(300, AllocContext::Sleepable)?);
         assert!(!record.lock().fill(300, 1, None));
         assert!(record.reserve(300, AllocContext::Sleepable)?);
-        record.lock().mark_exited();
+        assert!(record.lock().mark_exited());
         let spare = region.object()?;
         assert!(!record.lock().fill(300, 1, Some(spare)));
         region.free(spare);
@@ -619,7 +621,8 @@ mod tests {
                 Reference::Taken(_)
             ));
         }
-        record.lock().mark_exited();
+        assert!(record.lock().mark_exited());
+        assert!(!record.lock().mark_exited());
         assert!(record.has_exited());
         assert!(record.is_referenced(&guard));
         let mut started = 0;

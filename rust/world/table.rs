@@ -211,8 +211,12 @@ impl WorldTable {
         // Clears its task first: no lookup finds it through a CPU after this.
         current_cache::forget(record);
         // After this no entry is reserved, filled or moved, and a lookup
-        // that takes a reference gives it back (see `lookup`).
-        record.lock().mark_exited();
+        // that takes a reference gives it back (see `lookup`). Only the
+        // first path to retire the record (its exit hook, `attach`'s race
+        // with it, `detach_all`) goes on: that one takes it out.
+        if !record.lock().mark_exited() {
+            return;
+        }
         let mut orphans = false;
         let mut first_orphan = || {
             if !orphans {
