@@ -583,17 +583,21 @@ mod tests {
         region.free(spare);
         assert!(!record.reserve(9, AllocContext::Sleepable)?);
         assert!(!record.reserve(1000, AllocContext::Sleepable)?);
-        let guard = rcu::read_lock();
-        let mut claimed = 0;
-        while let Some((slot, object)) = record.claim_any(&guard) {
-            assert!(filled
-                .iter()
-                .any(|&(h, o)| h.slot() == slot && ptr::eq(o.as_ptr(), object.as_ptr())));
-            region.free(object);
-            claimed += 1;
+        let mut claimed = KVec::new();
+        {
+            let guard = rcu::read_lock();
+            while let Some((slot, object)) = record.claim_any(&guard) {
+                assert!(filled
+                    .iter()
+                    .any(|&(h, o)| h.slot() == slot && ptr::eq(o.as_ptr(), object.as_ptr())));
+                claimed.push(object, GFP_ATOMIC)?;
+            }
         }
-        drop(guard);
-        assert_eq!(claimed, filled.len());
+        assert_eq!(claimed.len(), filled.len());
+        // Freed outside RCU: freeing takes the region table's mutex.
+        for object in claimed {
+            region.free(object);
+        }
         Ok(())
     }
 
@@ -655,14 +659,14 @@ mod tests {
             (Dropped::LastOfOrphan, 3)
         ));
         assert!(record.orphan_dropped());
-        let mut left = 0;
+        let mut left = KVec::new();
         while let Some((_, object)) = record.claim_any(&guard) {
-            region.free(object);
-            left += 1;
+            left.push(object, GFP_ATOMIC)?;
         }
         drop(guard);
-        assert_eq!(left, 2);
-        for (_, object) in destroyed {
+        assert_eq!(left.len(), 2);
+        // Freed outside RCU: freeing takes the region table's mutex.
+        for object in Iterator::chain(left.into_iter(), destroyed.into_iter().map(|(_, o)| o)) {
             region.free(object);
         }
         Ok(())
