@@ -81,10 +81,11 @@ rmmod world_storage
 # case's median over the rounds, and for a case with the module,
 # <case>_ratio, the median of its per-round ratio to the same operation
 # without the module in that round: what drifts over the boot falls on
-# both sides of a ratio. 15 rounds (odd: the median is a round's value)
-# add a few minutes per boot. "ROUND <round> <case> <value> <ratio>"
-# lines on /dev/results keep every round.
-rounds=15
+# both sides of a ratio. A round's ratio varies by about 2% (-icount),
+# and the median of 51 rounds by some 0.4%, at about 2 s of TCG per round;
+# odd, so that the median is one round's value. "ROUND <round> <case>
+# <value> <ratio>" lines on /dev/results keep every round.
+rounds=51
 : >/tmp/rounds
 # sample ROUND CASE fork|thread [BASE]: one round of CASE, with its ratio
 # to BASE of the same round if given.
