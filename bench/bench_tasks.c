@@ -4,6 +4,8 @@
  *
  *   bench_tasks fork N      fork + exit + wait, N times: "<ns per op>"
  *   bench_tasks thread N    pthread_create + exit + join, N times: "<ns per op>"
+ *                           (fork and thread: pinned to CPU 0, children and
+ *                           threads too, after N / 10 untimed operations)
  *   bench_tasks create N    with N extra sleeping threads, reads
  *                           /sys/kernel/debug/ws_bench/create (Create and
  *                           Destroy over every thread) and prints it
@@ -14,7 +16,9 @@
  *                           prints its TID
  */
 
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,48 +55,55 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+/* One fork + exit + wait. */
+static int fork_op(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		_exit(0);
+	return waitpid(pid, NULL, 0) == pid ? 0 : -1;
+}
+
+/* One pthread_create + exit + join. */
+static int thread_op(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, thread_fn, NULL))
+		return -1;
+	return pthread_join(t, NULL) ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 2 ? atol(argv[2]) : 0, i;
-	long long t0, best = -1;
-	int round;
+	long long t0;
 
 	if (argc < 3)
 		return 2;
-	if (!strcmp(argv[1], "fork")) {
-		/* Best of three rounds: the least disturbed one. */
-		for (round = 0; round < 3; round++) {
-			t0 = now_ns();
-			for (i = 0; i < n; i++) {
-				pid_t pid = fork();
+	if (!strcmp(argv[1], "fork") || !strcmp(argv[1], "thread")) {
+		int (*op)(void) = strcmp(argv[1], "fork") ? thread_op : fork_op;
+		cpu_set_t cpu0;
 
-				if (pid == 0)
-					_exit(0);
-				waitpid(pid, NULL, 0);
-			}
-			t0 = (now_ns() - t0) / n;
-			if (best < 0 || t0 < best)
-				best = t0;
-		}
-		printf("%lld\n", best);
-		return 0;
-	}
-	if (!strcmp(argv[1], "thread")) {
-		/* Best of three rounds, as for fork. */
-		for (round = 0; round < 3; round++) {
-			t0 = now_ns();
-			for (i = 0; i < n; i++) {
-				pthread_t t;
-
-				if (pthread_create(&t, NULL, thread_fn, NULL))
-					return 1;
-				pthread_join(t, NULL);
-			}
-			t0 = (now_ns() - t0) / n;
-			if (best < 0 || t0 < best)
-				best = t0;
-		}
-		printf("%lld\n", best);
+		/*
+		 * One CPU: the parent waits while its child runs, and no
+		 * operation pays for a wakeup on another CPU or its idle time.
+		 */
+		CPU_ZERO(&cpu0);
+		CPU_SET(0, &cpu0);
+		if (sched_setaffinity(0, sizeof(cpu0), &cpu0))
+			return 1;
+		for (i = 0; i < n / 10; i++)
+			if (op())
+				return 1;
+		t0 = now_ns();
+		for (i = 0; i < n; i++)
+			if (op())
+				return 1;
+		printf("%lld\n", (now_ns() - t0) / n);
 		return 0;
 	}
 	if (!strcmp(argv[1], "sleep")) {

@@ -6,9 +6,10 @@
 # instruction), or bytes for the memory cases.
 
 emit() { echo "BENCH $*" >/dev/results; }
-fork_case() { emit "$1" "$(/bench/bench_tasks fork 300)"; }
-thread_case() { emit "$1" "$(/bench/bench_tasks thread 300)"; }
 control() { echo "$*" >/sys/kernel/debug/ws_bench/control; }
+# Waits until every pending RCU callback has run (ws_bench/threads waits
+# for them): Destroy's deferred frees.
+rcu_settle() { cat /sys/kernel/debug/ws_bench/threads >/dev/null; }
 debugfs_cases() {
 	while read -r name value; do
 		emit "$name" "$value"
@@ -58,31 +59,82 @@ fi
 
 # The remote cases first, while the largest TID is as small as it gets
 # (below 64 if the boot started few tasks), then with a live task of TID
-# >= 64 (two levels) and >= 4096 (three levels).
+# >= 64 (two levels) and >= 4096 (three levels), before the fork rounds
+# take thousands of TIDs.
 insmod /modules/world_storage.ko || exit 1
 insmod /modules/ws_bench.ko || exit 1
 debugfs_cases /sys/kernel/debug/ws_bench/remote
-rmmod ws_bench
-rmmod world_storage
-
-fork_case fork_exit_no_module
-thread_case thread_exit_no_module
-insmod /modules/world_storage.ko || exit 1
-fork_case fork_exit_0_regions
-insmod /modules/ws_bench.ko || exit 1
-control regions 1 8
-fork_case fork_exit_1_region_8
-control regions 16 64
-fork_case fork_exit_16_regions
-thread_case thread_exit_16_regions
-control regions 0 8
-fork_case fork_exit_0_regions_after_destroy
 
 for tid in 64 4096; do
 	/bench/bench_tasks hold-tid "$tid" >/dev/null || exit 1
 	debugfs_cases /sys/kernel/debug/ws_bench/remote
 done
+rmmod ws_bench
+rmmod world_storage
 
+# fork+exit and thread create+exit with and without world storage, in
+# alternating rounds: each round measures them without the module, loads a
+# fresh instance (so no region was ever live in it) and measures with no
+# region, 1 region of 8 B, 16 of 64 B and none again (every region
+# destroyed, its RCU-deferred frees run), then unloads it. Each case is
+# 300 operations on one CPU (bench_tasks pins itself). Emitted: each
+# case's median over the rounds, and for a case with the module,
+# <case>_ratio, the median of its per-round ratio to the same operation
+# without the module in that round: what drifts over the boot falls on
+# both sides of a ratio. A round's ratio varies by about 2% (-icount),
+# and the median of 51 rounds by some 0.4%, at about 2 s of TCG per round;
+# odd, so that the median is one round's value. "ROUND <round> <case>
+# <value> <ratio>" lines on /dev/results keep every round.
+rounds=51
+: >/tmp/rounds
+# sample ROUND CASE fork|thread [BASE]: one round of CASE, with its ratio
+# to BASE of the same round if given.
+sample() {
+	value=$(/bench/bench_tasks "$3" 300) || exit 1
+	eval "value_$2=$value"
+	ratio=-
+	if [ -n "$4" ]; then
+		ratio=$(eval "echo \$value_$4" |
+			awk -v v="$value" '{ printf "%.4f", v / $1 }')
+	fi
+	echo "$2 $value $ratio" >>/tmp/rounds
+	echo "ROUND $1 $2 $value $ratio" >/dev/results
+}
+# median CASE FIELD: the median of FIELD (2: value, 3: ratio) of CASE's rounds.
+median() {
+	awk -v c="$1" -v f="$2" '$1 == c { print $f }' /tmp/rounds | sort -n |
+		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+for round in $(seq "$rounds"); do
+	sample "$round" fork_exit_no_module fork
+	sample "$round" thread_exit_no_module thread
+	insmod /modules/world_storage.ko || exit 1
+	sample "$round" fork_exit_0_regions fork fork_exit_no_module
+	insmod /modules/ws_bench.ko || exit 1
+	control regions 1 8
+	sample "$round" fork_exit_1_region_8 fork fork_exit_no_module
+	control regions 16 64
+	rcu_settle
+	sample "$round" fork_exit_16_regions fork fork_exit_no_module
+	sample "$round" thread_exit_16_regions thread thread_exit_no_module
+	control regions 0 8
+	rcu_settle
+	sample "$round" fork_exit_0_regions_after_destroy fork fork_exit_no_module
+	rmmod ws_bench
+	rmmod world_storage
+done
+for case in fork_exit_no_module thread_exit_no_module fork_exit_0_regions \
+	fork_exit_1_region_8 fork_exit_16_regions thread_exit_16_regions \
+	fork_exit_0_regions_after_destroy; do
+	emit "$case" "$(median "$case" 2)"
+	case $case in
+	*_no_module) ;;
+	*) emit "${case}_ratio" "$(median "$case" 3)" ;;
+	esac
+done
+
+insmod /modules/world_storage.ko || exit 1
+insmod /modules/ws_bench.ko || exit 1
 debugfs_cases /sys/kernel/debug/ws_bench/run
 
 insmod /modules/ws_bench_rust.ko || exit 1
