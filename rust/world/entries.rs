@@ -706,6 +706,8 @@ mod tests {
     fn entry_exit_orphan_and_move() -> Result {
         let me: &Task = kernel::current!();
         let record = WorldRecord::new(me, 0..1, AllocContext::Sleepable)?;
+        // Allocated before the lock, which keeps interrupts off.
+        let longer = NewEntries::alloc(0..MIN_ENTRIES * 2, AllocContext::Sleepable)?;
         let lock = record.lock();
         let (a, b) = (
             lock.entries().get(0).ok_or(EINVAL)?,
@@ -739,7 +741,6 @@ mod tests {
         assert!(a.reserve(&lock));
         a.fill(&lock, object, 9);
         assert!(matches!(a.take_ref(9), Reference::Taken(_)));
-        let longer = NewEntries::alloc(0..MIN_ENTRIES * 2, AllocContext::Sleepable)?;
         let to = longer.entries().get(0).ok_or(EINVAL)?;
         a.move_to(&lock, to);
         assert_eq!(a.object_of(9), Err(()));
