@@ -250,7 +250,7 @@ static __always_inline int world_storage_lookup_local_inline(u64 handle, void **
  *
  * Return: 0; -EINVAL for a bad @handle or a NULL @object; -ESRCH if no live
  * world has ID @wid; -ENOENT if the world has no object; -EOVERFLOW if the
- * world already has 2^30 references outstanding (a caller leaking them).
+ * object already has 2^30 references outstanding (a caller leaking them).
  */
 int world_storage_lookup(pid_t wid, u64 handle, void **object);
 

@@ -66,7 +66,9 @@ pub(crate) struct WorldRecord {
     /// read anywhere. Destructors get it.
     wid: AtomicI32,
     /// See the type invariants. Taken only while not zero and below a cap
-    /// (`RecordRefcount::try_get`), by lookups.
+    /// (`RecordRefcount::try_get`), by Create's scan, the hooks and an exit
+    /// with orphans; never by a lookup (remote references are counted on
+    /// the entries).
     refs: RecordRefcount,
     /// The record's lock, taken with interrupts off ([`RecordGuard`]):
     /// guards every reservation, fill and move of the entries (and their

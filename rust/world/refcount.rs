@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`RecordRefcount`]: a world record's reference count, which lookups take
-//! only while it is not zero and below a cap.
+//! [`RecordRefcount`]: a world record's reference count, which its holders
+//! (a constructor in progress, an exit or exec hook, the orphans) take only
+//! while it is not zero and below a cap.
 
 use crate::glue::ws_refcount_get_below;
 use core::ptr;
 use kernel::{bindings, prelude::*, sync::Refcount};
 
-/// The most references one record takes: a lookup past it fails with
+/// The most references one record takes: a holder past it fails with
 /// `EOVERFLOW` rather than saturate the count (a `refcount_t` warning).
-/// Only a client leaking about 2^30 references reaches it; lookups racing
+/// Remote references are counted on the entries, not here, so only a leak
+/// of counts in world storage itself could get near it; holders racing
 /// past the check (each may be preempted between check and increment)
 /// overshoot it by at most one per task, far below 2^31.
 const MAX_RECORD_REFS: u32 = 1 << 30;
@@ -20,8 +22,8 @@ const MAX_RECORD_REFS: u32 = 1 << 30;
 /// A [`Refcount`]; 7.3's has no `inc_not_zero()`, let alone one with a cap,
 /// so [`RecordRefcount::try_get`] calls the C glue's
 /// `ws_refcount_get_below()` (`refcount_read()`, then
-/// `refcount_inc_not_zero()`): one call on the remote lookup's path, where a
-/// compare-and-exchange loop over `Refcount::as_atomic()` would cost two.
+/// `refcount_inc_not_zero()`): one call, where a compare-and-exchange loop
+/// over `Refcount::as_atomic()` would cost two.
 pub(super) struct RecordRefcount(Refcount);
 
 impl RecordRefcount {

@@ -222,8 +222,8 @@ impl WorldTable {
             if !orphans {
                 orphans = true;
                 record.start_orphans();
-                // The orphans' count of the record: dropped by whoever drops
-                // the last of `orphans` (`drop_orphans_count`).
+                // The orphans' count of the record: adopted and dropped by
+                // whoever drops the last of `orphans` (`after_drop`).
                 core::mem::forget(record.another());
                 self.former_ids.add(record);
             }
