@@ -76,17 +76,29 @@ impl PerCpuCount {
     /// milliseconds (summing every `WAIT_STEP_MS` at most); whether it is.
     /// Process context only.
     pub(crate) fn wait_for_zero_timeout(&self, timeout_ms: u32) -> bool {
-        let mut waited = 0;
+        self.wait(Some(timeout_ms))
+    }
+
+    /// Sleeps until the sum is zero or below, however long that takes.
+    /// Process context only.
+    pub(crate) fn wait_for_zero(&self) {
+        self.wait(None);
+    }
+
+    /// Sums, then sleeps 1, 2, 4, then `WAIT_STEP_MS` ms between sums until
+    /// the sum is zero or below (`true`), or `limit` ms went by (`false`).
+    fn wait(&self, limit: Option<u32>) -> bool {
+        let mut waited: u32 = 0;
         let mut step = 1;
         loop {
             if self.sum() <= 0 {
                 return true;
             }
-            if waited >= timeout_ms {
+            if limit.is_some_and(|limit| waited >= limit) {
                 return false;
             }
             fsleep(Delta::from_millis(i64::from(step)));
-            waited += step;
+            waited = waited.saturating_add(step);
             step = (step * 2).min(WAIT_STEP_MS);
         }
     }

@@ -251,7 +251,7 @@ impl Region {
         if left != 0 {
             report(left);
         }
-        while !self.remote_refs.wait_for_zero_timeout(u32::MAX) {}
+        self.remote_refs.wait_for_zero();
     }
 
     /// Runs the constructor, if any, on a fresh object of world `wid`.
