@@ -93,6 +93,16 @@ extern "C" {
     /// Points every CPU that points at `record` elsewhere.
     pub(crate) fn ws_current_forget(record: *mut WorldRecord);
 
+    /// A zero-filled block of `size` bytes from `cache` (if not null, its
+    /// objects at least that large), else from kmalloc; null without memory.
+    pub(crate) fn ws_block_alloc(
+        cache: *mut bindings::kmem_cache,
+        size: usize,
+        gfp: bindings::gfp_t,
+    ) -> *mut c_void;
+    /// Frees a block from `ws_block_alloc`.
+    pub(crate) fn ws_block_free(block: *mut c_void);
+
     /// A new array of `nr` empty entries, the first for slot `base`, or
     /// null.
     pub(crate) fn ws_entries_new(nr: u32, base: u32, gfp: bindings::gfp_t) -> *mut EntryArray;

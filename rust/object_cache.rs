@@ -4,7 +4,7 @@
 
 use crate::object_layout::ObjectLayout;
 use core::ptr::NonNull;
-use kernel::{alloc::Flags, bindings, ffi::c_void, prelude::*, str::CString};
+use kernel::{bindings, ffi::c_void, prelude::*, str::CString};
 
 /// Where an allocation happens, which decides how it may wait for memory.
 /// Every allocation is accounted (`__GFP_ACCOUNT`): charged to a memory
@@ -30,16 +30,6 @@ pub(crate) enum AllocContext {
 }
 
 impl AllocContext {
-    /// The allocation flags for the kernel crate's allocators.
-    pub(crate) fn flags(self) -> Flags {
-        match self {
-            // `__GFP_ACCOUNT`, which the kernel crate has only in
-            // `GFP_KERNEL_ACCOUNT`.
-            Self::NewTask => GFP_NOWAIT | (GFP_KERNEL_ACCOUNT & !GFP_KERNEL),
-            Self::Sleepable => GFP_KERNEL_ACCOUNT,
-        }
-    }
-
     /// The allocation flags for C allocators.
     pub(crate) fn gfp(self) -> bindings::gfp_t {
         match self {
@@ -95,6 +85,11 @@ impl ObjectCache {
             zeroed,
             _name: name,
         })
+    }
+
+    /// The kmem cache, for C allocators.
+    pub(crate) fn as_raw(&self) -> *mut bindings::kmem_cache {
+        self.cache.as_ptr()
     }
 
     /// One object, or `None` when memory is short.

@@ -11,8 +11,17 @@
 //! dropped and freed. A box dropped is freed at once: only a box never
 //! seen by a reader may be.
 
-use core::{mem::ManuallyDrop, ops::Deref, ptr::NonNull};
-use kernel::{alloc::Flags, bindings, prelude::*};
+use crate::{
+    glue::{ws_block_alloc, ws_block_free},
+    object_cache::ObjectCache,
+};
+use core::{
+    mem::ManuallyDrop,
+    ops::Deref,
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{bindings, prelude::*, sync::rcu};
 
 /// A type an [`RcuBox`] frees after a grace period, through one of its
 /// fields. A retired value is dropped in RCU callback context (softirq or
@@ -27,12 +36,40 @@ pub(crate) unsafe trait RcuFreed: Sized + Send {
     const RCU_HEAD: usize;
 }
 
-/// An owned, pinned `T` on the heap.
+/// The memory of a box after its value (its tail), zero-filled, handed to
+/// the value's initialiser: it lives exactly as long as the value, which
+/// may keep other data there (a world record keeps its first entry array
+/// and the objects it holds in place).
 ///
 /// # Invariants
 ///
-/// `ptr` comes from [`KBox::into_raw`] of a pinned box that this value
-/// owns; no `&mut T` is handed out, so `*ptr` never moves.
+/// `start..start + len` is zero-filled memory of one box, right after its
+/// value, aligned to 8 bytes, and freed with the box.
+#[derive(Clone, Copy)]
+pub(crate) struct Tail {
+    start: NonNull<u8>,
+    len: usize,
+}
+
+impl Tail {
+    /// The address `offset` bytes into the tail, if `size` bytes fit there.
+    pub(crate) fn at(self, offset: usize, size: usize) -> Option<NonNull<u8>> {
+        if offset.checked_add(size)? > self.len {
+            return None;
+        }
+        // In bounds (checked above) of the box's allocation.
+        NonNull::new(self.start.as_ptr().wrapping_add(offset))
+    }
+}
+
+/// An owned, pinned `T` on the heap, maybe followed by a [`Tail`].
+///
+/// # Invariants
+///
+/// `ptr` points at an initialised `T` at the start of a block from
+/// `ws_block_alloc` that this value owns; no `&mut T` is handed out, so
+/// `*ptr` never moves. The block is freed (`ws_block_free`) only after the
+/// value is dropped in place.
 #[must_use = "a box dropped is freed at once; a published one is retired"]
 pub(crate) struct RcuBox<T: RcuFreed> {
     ptr: NonNull<T>,
@@ -46,18 +83,54 @@ unsafe impl<T: RcuFreed + Sync> Sync for RcuBox<T> {}
 
 impl<T: RcuFreed> RcuBox<T> {
     /// A new box, initialised in place.
-    pub(crate) fn pin_init<E>(init: impl PinInit<T, E>, flags: Flags) -> Result<Self>
+    pub(crate) fn pin_init<E>(init: impl PinInit<T, E>, gfp: bindings::gfp_t) -> Result<Self>
     where
         Error: From<E>,
     {
-        let pinned = KBox::pin_init(init, flags)?;
-        // SAFETY: the box is never moved out of: this type hands out no
-        // `&mut T` and frees it in place (type invariant).
-        let boxed = unsafe { Pin::into_inner_unchecked(pinned) };
-        // INVARIANT: from `KBox::into_raw` of the pinned box just made.
-        Ok(Self {
-            ptr: NonNull::from(KBox::leak(boxed)),
-        })
+        Self::pin_init_with_tail(core::mem::size_of::<T>(), None, gfp, |_| Ok(init))
+    }
+
+    /// A new box of `size` bytes (the value, then its tail), from `cache`
+    /// (whose objects are `size` bytes at least) or kmalloc, initialised in
+    /// place by what `init` returns for the tail.
+    pub(crate) fn pin_init_with_tail<I, E>(
+        size: usize,
+        cache: Option<&ObjectCache>,
+        gfp: bindings::gfp_t,
+        init: impl FnOnce(Tail) -> Result<I>,
+    ) -> Result<Self>
+    where
+        I: PinInit<T, E>,
+        Error: From<E>,
+    {
+        const {
+            assert!(core::mem::align_of::<T>() <= 8 && core::mem::size_of::<T>() % 8 == 0);
+        }
+        let len = size.checked_sub(core::mem::size_of::<T>()).ok_or(EINVAL)?;
+        let cache = cache.map_or(core::ptr::null_mut(), ObjectCache::as_raw);
+        // SAFETY: no requirement; `cache`, if not null, is a live cache whose
+        // objects hold `size` bytes (caller's contract via `ObjectCache`).
+        let block = unsafe { ws_block_alloc(cache, size, gfp) };
+        let ptr = NonNull::new(block.cast::<T>()).ok_or(ENOMEM)?;
+        // INVARIANT: the rest of the block, zero-filled; slab objects and
+        // kmalloc are aligned to 8 bytes at least, and so is `T`'s size.
+        let tail = Tail {
+            start: NonNull::new(block.cast::<u8>().wrapping_add(core::mem::size_of::<T>()))
+                .ok_or(EINVAL)?,
+            len,
+        };
+        let made = init(tail).and_then(|init| {
+            // SAFETY: `ptr` is fresh memory for a `T`, aligned (above), which
+            // is pinned from now on: it is freed in place, never moved.
+            unsafe { init.__init(ptr.as_ptr()) }.map_err(Error::from)
+        });
+        if let Err(e) = made {
+            // SAFETY: the block is ours, its value not initialised.
+            unsafe { ws_block_free(block) };
+            return Err(e);
+        }
+        // INVARIANT: an initialised `T` at the start of our block.
+        Ok(Self { ptr })
     }
 
     /// The value's address, e.g. to publish it while still owning it.
@@ -117,9 +190,66 @@ impl<T: RcuFreed> Deref for RcuBox<T> {
 
 impl<T: RcuFreed> Drop for RcuBox<T> {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from `KBox::into_raw` and we own it (type
-        // invariant); it is freed in place, never moved.
-        drop(unsafe { KBox::from_raw(self.ptr.as_ptr()) });
+        // SAFETY: `ptr` is an initialised `T` at the start of a block we own
+        // (type invariant), dropped once, here, in place, then freed.
+        unsafe {
+            core::ptr::drop_in_place(self.ptr.as_ptr());
+            ws_block_free(self.ptr.as_ptr().cast());
+        }
+    }
+}
+
+/// A published [`RcuBox`] or none, that readers under RCU load and whose
+/// owner replaces it, retiring the old one.
+///
+/// # Invariants
+///
+/// `ptr` is null or comes from [`RcuBox::into_raw`] of a box this value
+/// owns; a box it held before is retired when it is replaced.
+pub(crate) struct RcuPointer<T: RcuFreed> {
+    /// Stored (release) by `replace`, whose callers serialise it; loaded
+    /// (acquire) under RCU.
+    ptr: AtomicPtr<T>,
+}
+
+impl<T: RcuFreed + Sync> RcuPointer<T> {
+    /// None published.
+    pub(crate) const fn new() -> Self {
+        // INVARIANT: null.
+        Self {
+            ptr: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// The value published now, valid while `_guard` is held.
+    pub(crate) fn get<'a>(&self, _guard: &'a rcu::Guard) -> Option<&'a T> {
+        let ptr = self.ptr.load(Ordering::Acquire);
+        // SAFETY: null or a box we own (type invariant), retired (so freed
+        // a grace period later, which `_guard` holds off) only after it is
+        // replaced here.
+        unsafe { ptr.as_ref() }
+    }
+
+    /// Publishes `value` instead of the value published now, which is
+    /// retired. Callers serialise their calls (a lock of theirs).
+    pub(crate) fn replace(&self, value: Option<RcuBox<T>>) {
+        let new = value.map_or(core::ptr::null_mut(), |v| RcuBox::into_raw(v).as_ptr());
+        // INVARIANT: `new` is null or a box given up to us.
+        let old = self.ptr.swap(new, Ordering::AcqRel);
+        if let Some(old) = NonNull::new(old) {
+            // SAFETY: a box we owned (type invariant), no longer published.
+            RcuBox::retire(unsafe { RcuBox::from_raw(old) });
+        }
+    }
+}
+
+impl<T: RcuFreed> Drop for RcuPointer<T> {
+    fn drop(&mut self) {
+        if let Some(last) = NonNull::new(*self.ptr.get_mut()) {
+            // SAFETY: a box we own (type invariant); dropped with its owner,
+            // when no reader can reach it any more.
+            drop(unsafe { RcuBox::from_raw(last) });
+        }
     }
 }
 
@@ -186,7 +316,7 @@ mod tests {
     #[test]
     fn drop_frees_at_once() -> Result {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let boxed = RcuBox::pin_init(Counted::new(&DROPS), GFP_KERNEL)?;
+        let boxed = RcuBox::pin_init(Counted::new(&DROPS), bindings::GFP_KERNEL)?;
         assert_eq!(DROPS.load(Ordering::Relaxed), 0);
         drop(boxed);
         assert_eq!(DROPS.load(Ordering::Relaxed), 1);
@@ -198,7 +328,7 @@ mod tests {
     #[test]
     fn into_raw_and_back_is_the_same_value() -> Result {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let boxed = RcuBox::pin_init(Counted::new(&DROPS), GFP_KERNEL)?;
+        let boxed = RcuBox::pin_init(Counted::new(&DROPS), bindings::GFP_KERNEL)?;
         let address = boxed.as_ptr();
         let raw = RcuBox::into_raw(boxed);
         assert_eq!(raw.as_ptr(), address);
@@ -217,7 +347,7 @@ mod tests {
     #[test]
     fn retire_frees_after_a_grace_period() -> Result {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let boxed = RcuBox::pin_init(Counted::new(&DROPS), GFP_KERNEL)?;
+        let boxed = RcuBox::pin_init(Counted::new(&DROPS), bindings::GFP_KERNEL)?;
         let reader = rcu::read_lock();
         RcuBox::retire(boxed);
         assert_eq!(DROPS.load(Ordering::Relaxed), 0);

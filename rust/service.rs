@@ -13,7 +13,7 @@ use crate::{
     threads::ThreadList,
     world::{DeferredRecords, World, WorldRecord, WorldTable},
 };
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use kernel::{
     bindings, fmt, pr_warn_once,
     prelude::*,
@@ -111,6 +111,9 @@ impl Service {
             self.retire(table, region);
             return Err(e);
         }
+        // New worlds hold the new region's object in their block from now
+        // on: its scan is over.
+        self.worlds.remake_layout(table.live(), table.version());
         Ok(handle)
     }
 
@@ -165,6 +168,8 @@ impl Service {
     /// drain lookups and references, sweep objects, wait for their frees,
     /// free the region, then let its slot be reused.
     fn retire(&self, table: LockedTable<'_>, region: Unpublished) {
+        // New worlds no longer make room for its object.
+        self.worlds.remake_layout(table.live(), table.version());
         // Listed before the table is unlocked: an owner's unload that no
         // longer finds the region in the table finds it in the list, and
         // waits until none of its destructors can run (`owner_going`).
@@ -285,17 +290,40 @@ impl Service {
             return;
         }
         let mut failed = false;
-        match WorldRecord::new(task, self.regions.live_slots(), AllocContext::NewTask)
-            .and_then(|fresh| self.worlds.attach(fresh, task))
-        {
-            Ok(Some(record)) => self.regions.for_each(&guard, |region| {
+        // The layout, if it holds every live region: no region was published
+        // or unpublished since it was made.
+        let layout = self
+            .worlds
+            .layout(&guard)
+            .filter(|layout| layout.version() == self.regions.version());
+        let fresh = match layout {
+            Some(layout) => WorldRecord::in_layout(task, layout, AllocContext::NewTask),
+            None => WorldRecord::new(task, self.regions.live_slots(), AllocContext::NewTask),
+        };
+        let attached = fresh.and_then(|fresh| {
+            let block = fresh.as_ptr();
+            Ok((self.worlds.attach(fresh, task)?, block))
+        });
+        match (attached, layout) {
+            // Our block, made in the layout: its objects, in place.
+            (Ok((Some(record), block)), Some(layout)) if ptr::eq(&*record, block) => {
+                failed = self
+                    .worlds
+                    .construct_in_place(&record, layout, |handle| {
+                        self.regions.get(handle.encode(), &guard).ok()
+                    })
+                    .is_err();
+            }
+            // Another record (Create's scan attached it first), or no
+            // layout: each object apart.
+            (Ok((Some(record), _)), _) => self.regions.for_each(&guard, |region| {
                 failed |= self
                     .worlds
                     .construct(&record, region, AllocContext::NewTask)
                     .is_err();
             }),
-            Ok(None) => {}
-            Err(_) => failed = true,
+            (Ok((None, _)), _) => {}
+            (Err(_), _) => failed = true,
         }
         drop(guard);
         if !failed {

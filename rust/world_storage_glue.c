@@ -417,6 +417,18 @@ void ws_current_forget(struct world_storage_record_v2 *record)
 	}
 }
 
+void *ws_block_alloc(struct kmem_cache *cache, size_t size, gfp_t gfp)
+{
+	if (cache)
+		return kmem_cache_zalloc(cache, gfp);
+	return kzalloc(size, gfp);
+}
+
+void ws_block_free(void *block)
+{
+	kfree(block);
+}
+
 struct world_storage_entries_v2 *ws_entries_new(u32 nr, u32 base, gfp_t gfp)
 {
 	struct world_storage_entries_v2 *es = kmalloc(struct_size(es, entry, nr), gfp);

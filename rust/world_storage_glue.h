@@ -108,6 +108,23 @@ bool ws_current_set(struct world_storage_record_v2 *record);
 void ws_current_clear_task(struct world_storage_record_v2 *record);
 void ws_current_forget(struct world_storage_record_v2 *record);
 
+/**
+ * ws_block_alloc() - allocate a world block: a record with its first entry
+ * array and the objects it holds in place
+ * @cache: the kmem cache of blocks of this size, or NULL for kmalloc()
+ * @size: the block's size in bytes (at most the cache's object size)
+ * @gfp: allocation flags
+ *
+ * Return: the zero-filled block, or NULL without memory.
+ */
+void *ws_block_alloc(struct kmem_cache *cache, size_t size, gfp_t gfp);
+
+/**
+ * ws_block_free() - free a block from ws_block_alloc()
+ * @block: the block; kfree() takes objects of any kmem cache
+ */
+void ws_block_free(void *block);
+
 /*
  * Entry arrays: a new one with @nr empty entries (NULL without memory,
  * charged to the memory cgroup); freed after a grace period, or at once.

@@ -34,6 +34,12 @@ pub(crate) struct RegionTable {
     /// One past the highest slot ever published: walks over live regions
     /// stop there. Only grows, under the slots' lock.
     high_water: Atomic<usize>,
+    /// Counts every publication and unpublication, under the slots' lock
+    /// (before the region table's other changes are visible: a new region
+    /// is published after it, and Create's barrier orders both before its
+    /// scan). A layout of new worlds' blocks made at one version holds
+    /// every live region as long as the version does not change.
+    version: Atomic<u64>,
 }
 
 impl RegionTable {
@@ -43,6 +49,7 @@ impl RegionTable {
             slots <- RegionSlots::new()?,
             live: Atomic::new(0),
             high_water: Atomic::new(0),
+            version: Atomic::new(0),
         }))
     }
 
@@ -73,6 +80,11 @@ impl RegionTable {
             (Some(first), Some(last)) => first..last + 1,
             _ => 0..0,
         }
+    }
+
+    /// The table's version now (see `version`).
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Acquire)
     }
 
     /// The live region named by `raw`, valid while `guard` is held.
@@ -122,9 +134,21 @@ impl LockedTable<'_> {
             self.table.high_water.store(slot + 1, Release);
         }
         settle(&region);
+        self.table.version.fetch_add(1, Release);
         self.slots.publish(region)?;
         self.table.live.add(1, Relaxed);
         Ok(handle)
+    }
+
+    /// The table's version now.
+    pub(crate) fn version(&self) -> u64 {
+        self.table.version.load(Relaxed)
+    }
+
+    /// Every live region, in slot order.
+    pub(crate) fn live(&self) -> impl Iterator<Item = &Region> + Clone {
+        let end = self.table.high_water.load(Relaxed);
+        (0..end).filter_map(|slot| self.slots.get(slot))
     }
 
     /// The live region named by `raw`.
@@ -142,6 +166,7 @@ impl LockedTable<'_> {
     pub(crate) fn unpublish(&mut self, raw: u64) -> Result<Unpublished> {
         let handle = RegionHandle::decode(raw).ok_or(EINVAL)?;
         let region = self.slots.take(handle).ok_or(EINVAL)?;
+        self.table.version.fetch_add(1, Release);
         self.table.live.fetch_sub(1, Relaxed);
         Ok(region)
     }

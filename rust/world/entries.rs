@@ -26,12 +26,13 @@
 //! taken and dropped, and objects claimed, by compare-and-exchange on
 //! `state` without the lock.
 
-use super::record::RecordGuard;
+use super::record::{RecordGuard, RECORD_TAIL};
 use crate::{
     glue::{ws_entries_free, ws_entries_free_rcu, ws_entries_new},
     handle::MAX_REGIONS,
     irqs_off::IrqsOff,
     object_cache::AllocContext,
+    rcu_box::Tail,
 };
 // `core`'s atomics, not `kernel::sync::atomic`: the local lookup's paths, C's
 // fast path included, read the entries, and every remote lookup and Release
@@ -461,11 +462,8 @@ impl NewEntries {
     /// entries, not 1024 (a 24 KiB allocation, order 3, where a new task
     /// may not sleep).
     pub(super) fn alloc(slots: Range<usize>, context: AllocContext) -> Result<Self> {
-        let base = slots.start.min(MAX_REGIONS - 1) & !(MIN_ENTRIES - 1);
-        let nr = (slots.end.max(slots.start + 1) - base)
-            .next_power_of_two()
-            .max(MIN_ENTRIES)
-            .min(MAX_REGIONS - base);
+        let span = Self::span_for(slots);
+        let (nr, base) = (span.len(), span.start);
         // SAFETY: `ws_entries_new` has no requirement; `nr` and `base` are
         // below `MAX_REGIONS`, so they fit in a `u32`.
         let array = unsafe { ws_entries_new(nr as u32, base as u32, context.gfp()) };
@@ -473,6 +471,17 @@ impl NewEntries {
         Ok(Self {
             array: NonNull::new(array).ok_or(ENOMEM)?,
         })
+    }
+
+    /// The slots an array for `slots` covers: from a multiple of
+    /// `MIN_ENTRIES`, a power of two of them, within `MAX_REGIONS`.
+    pub(super) fn span_for(slots: Range<usize>) -> Range<usize> {
+        let base = slots.start.min(MAX_REGIONS - 1) & !(MIN_ENTRIES - 1);
+        let nr = (slots.end.max(slots.start + 1) - base)
+            .next_power_of_two()
+            .max(MIN_ENTRIES)
+            .min(MAX_REGIONS - base);
+        base..base + nr
     }
 
     /// The entries, for the owner to fill before it shares them.
@@ -499,37 +508,71 @@ impl Drop for NewEntries {
 }
 
 /// A record's entry array (`struct world_storage_record_v2.entries`), one
-/// entry per region slot below its length.
+/// entry per region slot of its span.
 ///
 /// # Invariants
 ///
-/// `array` is never null and points to an array from `ws_entries_new`,
-/// owned by this value. An array it pointed to before is freed a grace
-/// period after it was replaced. A `RecordEntries` is dropped only with
-/// its record, when no reader can reach it (a grace period after the
-/// record's teardown, or never shared).
+/// It is the `entries` field of a `WorldRecord`, whose tail
+/// (`RECORD_TAIL` bytes past this field) starts with the record's first
+/// array. `array` is never null: it points to that first array (freed with
+/// the record), or to an array from `ws_entries_new` owned by this value.
+/// An array from `ws_entries_new` it pointed to before is freed a grace
+/// period after it was replaced. A `RecordEntries` is dropped only with its
+/// record, when no reader can reach it (a grace period after the record's
+/// teardown, or never shared).
 #[repr(transparent)]
 pub(super) struct RecordEntries {
     /// Replaced (release) under the record's lock by a wider array when a
     /// region outside its span gets an object: every entry is first moved
     /// there (`MOVED` left behind); the old array is freed a grace period
-    /// later (`call_rcu`), the last one with the record. Loaded (acquire)
-    /// under RCU or with preemption off. A reader that finds `MOVED` loads
-    /// it again until it changes: the mover keeps this CPU's interrupts off
-    /// (`IrqsOff`, on `PREEMPT_RT` too) from the first move to the
-    /// publication, at most `MAX_REGIONS` entries, so the wait is short and
-    /// never on an interrupted or preempted mover of the same CPU (no lookup
-    /// is made from NMI context).
+    /// later (`call_rcu`; the first, in the record's block, with the
+    /// record), the last one with the record. Loaded (acquire) under RCU or
+    /// with preemption off. A reader that finds `MOVED` loads it again until
+    /// it changes: the mover keeps this CPU's interrupts off (`IrqsOff`, on
+    /// `PREEMPT_RT` too) from the first move to the publication, at most
+    /// `MAX_REGIONS` entries, so the wait is short and never on an
+    /// interrupted or preempted mover of the same CPU (no lookup is made
+    /// from NMI context).
     array: AtomicPtr<EntryArray>,
 }
 
 impl RecordEntries {
-    /// The record's entries, starting with `first`.
-    pub(super) fn new(first: NewEntries) -> Self {
-        // INVARIANT: `first` is a new array, not null, and ours now.
-        Self {
-            array: AtomicPtr::new(first.into_raw()),
+    /// The bytes of a first array covering `span`, at the start of a
+    /// record's tail.
+    pub(super) fn first_bytes(span: &Range<usize>) -> usize {
+        core::mem::size_of::<EntryArray>() + span.len() * core::mem::size_of::<Entry>()
+    }
+
+    /// The record's entries, starting with an array covering `span` (at
+    /// most `MAX_REGIONS` slots) at the start of `tail`, the tail of the
+    /// record's block. The caller makes it the record's `entries` field.
+    pub(super) fn in_tail(tail: Tail, span: Range<usize>) -> Result<Self> {
+        if span.end > MAX_REGIONS || span.is_empty() {
+            return Err(EINVAL);
         }
+        let array = tail
+            .at(0, Self::first_bytes(&span))
+            .ok_or(EINVAL)?
+            .cast::<EntryArray>();
+        // SAFETY: `array` is zero-filled memory of the tail, aligned to 8,
+        // large enough for the header and `span.len()` entries (checked by
+        // `at`), used by nothing else; zero-filled entries are `EMPTY`.
+        unsafe {
+            (*array.as_ptr()).nr = span.len() as u32;
+            (*array.as_ptr()).base = span.start as u32;
+        }
+        // INVARIANT: the first array, at the start of the record's tail.
+        Ok(Self {
+            array: AtomicPtr::new(array.as_ptr()),
+        })
+    }
+
+    /// Whether `array` is the record's first array, in its block.
+    fn is_first(&self, array: *mut EntryArray) -> bool {
+        // The record's tail, `RECORD_TAIL` bytes past this field (type
+        // invariant); only addresses are compared.
+        let tail = ptr::from_ref(self).cast::<u8>().wrapping_add(RECORD_TAIL);
+        ptr::eq(array.cast::<u8>(), tail)
     }
 
     /// The entries, valid while `_guard` is held.
@@ -592,18 +635,24 @@ impl RecordEntries {
         // after this.
         self.array.store(longer.into_raw(), Ordering::Release);
         drop(irqs_off);
-        // SAFETY: `old` came from `ws_entries_new` and was ours; it is no
-        // longer reachable but for readers under RCU or with preemption
-        // off, which the grace period waits for.
-        unsafe { ws_entries_free_rcu(old.array.as_ptr()) };
+        if !self.is_first(old.array.as_ptr()) {
+            // SAFETY: `old`, not the first array, came from `ws_entries_new`
+            // and was ours; it is no longer reachable but for readers under
+            // RCU or with preemption off, which the grace period waits for.
+            unsafe { ws_entries_free_rcu(old.array.as_ptr()) };
+        }
     }
 }
 
 impl Drop for RecordEntries {
     fn drop(&mut self) {
-        // SAFETY: the last array, ours; no reader can reach it (type
-        // invariant: dropped only with the record, when no reader can).
-        unsafe { ws_entries_free(*self.array.get_mut()) };
+        let last = *self.array.get_mut();
+        if !self.is_first(last) {
+            // SAFETY: the last array, not the first, so from
+            // `ws_entries_new`, ours; no reader can reach it (type
+            // invariant: dropped only with the record, when no reader can).
+            unsafe { ws_entries_free(last) };
+        }
     }
 }
 

@@ -65,6 +65,7 @@ mod entries;
 #[cfg(world_storage_kunit)]
 mod fixture;
 mod former_ids;
+mod layout;
 mod record;
 mod record_ref;
 mod refcount;

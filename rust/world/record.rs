@@ -5,12 +5,13 @@
 
 use super::{
     entries::{AtExit, Claim, Dropped, Entries, NewEntries, RecordEntries, Reference},
+    layout::WorldLayout,
     refcount::RecordRefcount,
 };
 use crate::{
     deferred,
     handle::RegionHandle,
-    object_cache::AllocContext,
+    object_cache::{AllocContext, ObjectCache},
     rcu_box::{RcuBox, RcuFreed},
     tasks,
 };
@@ -104,25 +105,34 @@ pub(crate) struct WorldRecord {
     /// it) read another setter's store before its own barrier; full
     /// barriers are cumulative, so the same holds for it.
     pointed_at: AtomicBool,
-    /// Link in the list of deferred teardowns: used once, after the last
-    /// reference is dropped where the teardown may not run.
-    deferred: Opaque<bindings::llist_node>,
-    /// For the deferred free (`RcuBox::retire`).
-    rcu: Opaque<bindings::callback_head>,
+    /// Immutable: the bytes of the record's block (the record, its first
+    /// entry array and the objects it holds in place).
+    block_size: u32,
+    /// Used only after the last count is dropped: first, if the teardown is
+    /// deferred, as the link in the list of deferred teardowns (a `struct
+    /// llist_node` at its start), which the teardown has left before it
+    /// retires the record; then for the deferred free (`RcuBox::retire`).
+    link: Opaque<bindings::callback_head>,
 }
+
+/// The offset of a record's tail (its first entry array, then the objects
+/// it holds in place) from its `entries` field.
+pub(super) const RECORD_TAIL: usize =
+    core::mem::size_of::<WorldRecord>() - core::mem::offset_of!(WorldRecord, entries);
 
 // SAFETY: everything is atomic, behind `lock`, or used once by the owner of
 // the last count; nothing is tied to the thread that made it.
 unsafe impl Send for WorldRecord {}
 // SAFETY: shared references read atomics and immutable fields, write the
 // entries' states atomically and all else of them and `exited` only under
-// `lock`, and use `deferred` and `rcu` only as the owner of the last count.
+// `lock`, and use `link` only as the owner of the last count.
 unsafe impl Sync for WorldRecord {}
 
-// SAFETY: `rcu` is an `Opaque<bindings::callback_head>` field that nothing
-// but `RcuBox::retire` uses.
+// SAFETY: `link` is an `Opaque<bindings::callback_head>` field that only
+// `RcuBox::retire` uses once the record is retired (its use as a deferral
+// link is over by then).
 unsafe impl RcuFreed for WorldRecord {
-    const RCU_HEAD: usize = core::mem::offset_of!(WorldRecord, rcu);
+    const RCU_HEAD: usize = core::mem::offset_of!(WorldRecord, link);
 }
 
 /// The offsets of `task` and `entries`, the fields the local lookup's fast
@@ -135,20 +145,52 @@ pub(super) const RECORD_V2_OFFSETS: (usize, usize) = (
 
 impl WorldRecord {
     /// A record for `task`, not yet in the table, counting one reference
-    /// (the table's, once attached), with entries for region slots below
-    /// `slots` at least.
+    /// (the table's, once attached), with entries for region slots in
+    /// `slots` at least, and no room for objects in its block.
     pub(crate) fn new(
         task: &Task,
         slots: Range<usize>,
         context: AllocContext,
     ) -> Result<RcuBox<Self>> {
+        let span = NewEntries::span_for(slots);
+        let size = core::mem::size_of::<Self>() + RecordEntries::first_bytes(&span);
+        Self::in_block(task, span, size, None, context)
+    }
+
+    /// A record for `task` as [`WorldRecord::new`] makes, in a block of
+    /// `layout`: its entries cover the layout's slots, and its block has
+    /// room for the layout's objects (`WorldLayout::objects`).
+    pub(crate) fn in_layout(
+        task: &Task,
+        layout: &WorldLayout,
+        context: AllocContext,
+    ) -> Result<RcuBox<Self>> {
+        Self::in_block(
+            task,
+            layout.span(),
+            layout.block_size(),
+            Some(layout.cache()),
+            context,
+        )
+    }
+
+    /// A record in a block of `size` bytes from `cache` (or kmalloc), whose
+    /// first entry array covers `span`.
+    fn in_block(
+        task: &Task,
+        span: Range<usize>,
+        size: usize,
+        cache: Option<&ObjectCache>,
+        context: AllocContext,
+    ) -> Result<RcuBox<Self>> {
         let wid = tasks::world_id(task);
-        let entries = NewEntries::alloc(slots, context)?;
-        RcuBox::pin_init(
+        let block_size = u32::try_from(size)?;
+        RcuBox::pin_init_with_tail(size, cache, context.gfp(), |tail| {
+            let entries = RecordEntries::in_tail(tail, span)?;
             // INVARIANT: one count, for the table; no object yet.
-            pin_init!(Self {
+            Ok(pin_init!(Self {
                 task: AtomicPtr::new(task.as_ptr()),
-                entries: RecordEntries::new(entries),
+                entries,
                 first_wid: wid,
                 wid: AtomicI32::new(wid),
                 refs: RecordRefcount::new(),
@@ -158,11 +200,36 @@ impl WorldRecord {
                 former_next: AtomicPtr::new(core::ptr::null_mut()),
                 in_former_ids: AtomicBool::new(false),
                 pointed_at: AtomicBool::new(false),
-                deferred: Opaque::uninit(),
-                rcu: Opaque::uninit(),
-            }),
-            context.flags(),
+                block_size,
+                link: Opaque::uninit(),
+            }))
+        })
+    }
+
+    /// The memory `offset` bytes into the record's block, for an object of
+    /// `size` bytes that the block holds in place (`WorldLayout::objects`).
+    pub(super) fn memory_at(&self, offset: usize, size: usize) -> Option<NonNull<u8>> {
+        if offset < core::mem::size_of::<Self>() || offset.checked_add(size)? > self.block_size() {
+            return None;
+        }
+        NonNull::new(
+            core::ptr::from_ref(self)
+                .cast::<u8>()
+                .cast_mut()
+                .wrapping_add(offset),
         )
+    }
+
+    /// Whether `object` lies in the record's block (an object held in
+    /// place, freed with the record), not in its region's cache.
+    pub(super) fn holds_in_place(&self, object: NonNull<u8>) -> bool {
+        let start = core::ptr::from_ref(self).addr();
+        object.as_ptr().addr().wrapping_sub(start) < self.block_size()
+    }
+
+    /// The bytes of the record's block.
+    fn block_size(&self) -> usize {
+        self.block_size as usize
     }
 
     /// Takes the record's lock: the only way to write its entries.
@@ -396,7 +463,7 @@ impl WorldRecord {
     /// Queues the record, whose last count its caller dropped where it may
     /// not be torn down, for a teardown in process context.
     pub(super) fn defer_teardown(this: RcuBox<Self>) {
-        let link = this.deferred.get();
+        let link = this.link.get().cast::<bindings::llist_node>();
         // The list owns the record now, until `DeferredRecords` takes it.
         let _ = RcuBox::into_raw(this);
         // SAFETY: `link` is the record's deferral link, used once (its last
@@ -443,15 +510,15 @@ impl Iterator for DeferredRecords {
         let next = unsafe { (*link.as_ptr()).next };
         // INVARIANT: the rest of the chain, whose links are not yet taken.
         self.next = next;
-        let link = link.as_ptr().cast::<Opaque<bindings::llist_node>>();
-        // SAFETY: `link` is the `deferred` field of a record given up by
+        let link = link.as_ptr().cast::<Opaque<bindings::callback_head>>();
+        // SAFETY: `link` is the `link` field of a record given up by
         // `defer_teardown`'s `RcuBox::into_raw` (type invariant), taken once,
         // here: we own it now.
         Some(unsafe {
             RcuBox::from_raw(NonNull::new_unchecked(kernel::container_of!(
                 link,
                 WorldRecord,
-                deferred
+                link
             )))
         })
     }
@@ -495,6 +562,22 @@ impl RecordGuard<'_> {
     pub(super) fn replace_entries(&self, longer: NewEntries, span: Range<usize>) {
         if !self.exited() {
             self.record.entries.replace(self, longer, span);
+        }
+    }
+
+    /// Puts `object`, an object of the region of `generation` held in the
+    /// record's block, in the entry of `slot` if it is empty; `false` if it
+    /// is not, or the world exited: the caller keeps `object`.
+    pub(super) fn put(&self, slot: usize, generation: u32, object: NonNull<u8>) -> bool {
+        if self.exited() {
+            return false;
+        }
+        match self.entries().get(slot) {
+            Some(entry) if entry.reserve(self) => {
+                entry.fill(self, object, generation);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -683,7 +766,7 @@ mod tests {
         let mut head: *mut bindings::llist_node = ptr::null_mut();
         for _ in 0..3 {
             let record = WorldRecord::new(me, 0..1, AllocContext::Sleepable)?;
-            let link = record.deferred.get();
+            let link = record.link.get().cast::<bindings::llist_node>();
             // SAFETY: `link` is the deferral link of a record no one else
             // sees; it is linked once, before the chain is handed over.
             unsafe { (*link).next = head };

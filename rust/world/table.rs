@@ -9,6 +9,7 @@ use super::{
     current_cache,
     entries::{Dropped, Reference},
     former_ids::FormerIds,
+    layout::{BlockCaches, WorldLayout},
     record::{DeferredRecords, WorldRecord},
     record_ref::RecordRef,
 };
@@ -16,7 +17,7 @@ use crate::{
     deferred,
     handle::{RegionHandle, MAX_REGIONS},
     object_cache::AllocContext,
-    rcu_box::RcuBox,
+    rcu_box::{RcuBox, RcuPointer},
     region::{ObjectMemory, Region},
     tasks,
     xarray_rcu::{RcuXArray, XaGuard},
@@ -32,7 +33,7 @@ use kernel::{
     sync::{
         atomic::{Atomic, Relaxed},
         barrier::{smp_mb, Full},
-        rcu,
+        new_mutex, rcu, Mutex,
     },
     task::Task,
 };
@@ -77,6 +78,15 @@ pub(crate) struct WorldTable {
     residents: KVec<AtomicPtr<Region>>,
     /// Records attached and not yet torn down.
     records: Atomic<usize>,
+    /// The layout of new worlds' blocks, for the region table's version it
+    /// names: replaced under `block_caches`' lock (by Create and Destroy,
+    /// under the region table's lock), loaded under RCU by the task
+    /// creation hook. Declared before `block_caches`, which outlives it.
+    layout: RcuPointer<WorldLayout>,
+    /// The caches of world blocks, kept until the table is dropped (at
+    /// unload, after every record is freed).
+    #[pin]
+    block_caches: Mutex<BlockCaches>,
 }
 
 impl WorldTable {
@@ -92,6 +102,8 @@ impl WorldTable {
             former_ids <- FormerIds::new(),
             residents,
             records: Atomic::new(0),
+            layout: RcuPointer::new(),
+            block_caches <- new_mutex!(BlockCaches::new(), "WorldTable::block_caches"),
         }))
     }
 
@@ -113,6 +125,31 @@ impl WorldTable {
     pub(crate) fn unsettle(&self, slot: usize) {
         // INVARIANT: after its drop.
         self.residents[slot].store(ptr::null_mut(), Ordering::Release);
+    }
+
+    /// The layout of new worlds' blocks, if there is one, valid while
+    /// `guard` is held: it holds every live region while the region
+    /// table's version is its own.
+    pub(crate) fn layout<'a>(&self, guard: &'a rcu::Guard) -> Option<&'a WorldLayout> {
+        self.layout.get(guard)
+    }
+
+    /// Makes the layout of new worlds' blocks for `regions`, the live
+    /// regions at the region table's version `version`. Called under the
+    /// region table's lock. Without memory for it, new worlds get no
+    /// layout (each object is then allocated apart).
+    pub(crate) fn remake_layout<'a>(
+        &self,
+        regions: impl Iterator<Item = &'a Region> + Clone,
+        version: u64,
+    ) {
+        let mut caches = self.block_caches.lock();
+        let layout = WorldLayout::new(regions, version, &mut caches).and_then(|layout| {
+            layout
+                .map(|l| RcuBox::pin_init(l, kernel::bindings::GFP_KERNEL))
+                .transpose()
+        });
+        self.layout.replace(layout.ok().flatten());
     }
 
     /// The region whose objects `slot`'s entries hold.
@@ -240,7 +277,7 @@ impl WorldTable {
         let guard = rcu::read_lock();
         record.orphan_or_claim(&guard, first_orphan, |slot, object| {
             // SAFETY: claimed from the entry of `slot`, so ours.
-            unsafe { self.destroy_object(slot, object, record.wid()) };
+            unsafe { self.destroy_object(record, slot, object) };
         });
         drop(guard);
         if record.has_orphans() {
@@ -344,8 +381,71 @@ impl WorldTable {
                 // The world exited meanwhile: the object was never seen.
                 // SAFETY: `object` is `region`'s memory, given up just above
                 // and taken back once, here.
-                let memory = unsafe { ObjectMemory::from_raw(region, object) };
+                let memory = unsafe { ObjectMemory::from_raw(region, object, false) };
                 Self::destroy_memory(memory, record.wid());
+            }
+        }
+        result
+    }
+
+    /// Constructs the objects that `record`'s block holds in place, as
+    /// `layout`, the layout it was made in, places them, for each of those
+    /// regions that `live` still finds. The constructors run under no lock;
+    /// the objects are then put in their entries under one hold of the
+    /// record's lock. No entry is reserved: no one else constructs these
+    /// regions' objects (Create's scan of a region is over before a layout
+    /// holds it; a Create's scan of another region only moves entries,
+    /// under the lock).
+    pub(crate) fn construct_in_place<'a>(
+        &self,
+        record: &RecordRef<'_>,
+        layout: &WorldLayout,
+        live: impl Fn(RegionHandle) -> Option<&'a Region>,
+    ) -> Result {
+        let mut result = Ok(());
+        // Bit `i`: `layout.objects()[i]` was constructed.
+        let mut built = 0u64;
+        for (i, placed) in layout.objects().iter().enumerate() {
+            let Some(region) = live(placed.handle) else {
+                continue;
+            };
+            let Some(data) = record.memory_at(placed.offset, placed.size) else {
+                continue;
+            };
+            let memory = ObjectMemory::in_block(region, data);
+            match region.construct(record.wid(), memory.as_ptr()) {
+                Ok(()) => {
+                    region.object_constructed();
+                    let _ = memory.into_raw();
+                    built |= 1 << i;
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        let mut lost = 0u64;
+        {
+            let lock = record.lock();
+            for (i, placed) in layout.objects().iter().enumerate() {
+                if built & (1 << i) == 0 {
+                    continue;
+                }
+                let handle = placed.handle;
+                let put = record
+                    .memory_at(placed.offset, placed.size)
+                    .is_some_and(|object| lock.put(handle.slot(), handle.generation(), object));
+                if !put {
+                    lost |= 1 << i;
+                }
+            }
+        }
+        for (i, placed) in layout.objects().iter().enumerate() {
+            if lost & (1 << i) == 0 {
+                continue;
+            }
+            if let Some(object) = record.memory_at(placed.offset, placed.size) {
+                // SAFETY: constructed above and never put in an entry (the
+                // world exited meanwhile): ours.
+                unsafe { self.destroy_object(record, placed.handle.slot(), object) };
             }
         }
         result
@@ -374,19 +474,23 @@ impl WorldTable {
     }
 
     /// Destructs and frees `object`, claimed from the entry of `slot` of
-    /// world `wid`.
+    /// `record` (if it lies in the record's block, it is only destructed:
+    /// the block goes with the record).
     ///
     /// # Safety
     ///
-    /// The caller owns `object`: it claimed it from the slot's entry.
-    unsafe fn destroy_object(&self, slot: usize, object: NonNull<u8>, wid: i32) {
+    /// The caller owns `object`: it claimed it from the slot's entry (or
+    /// constructed it and never put it there), and holds `record`.
+    unsafe fn destroy_object(&self, record: &WorldRecord, slot: usize, object: NonNull<u8>) {
         // SAFETY: the caller holds `object`, an object of the slot's region,
         // until it is freed below.
         let region = unsafe { self.resident(slot) };
-        // SAFETY: `object` is the region's memory, put in the entry by
-        // `construct` after `ObjectMemory::into_raw`, and now the caller's.
-        let memory = unsafe { ObjectMemory::from_raw(region, object) };
-        Self::destroy_memory(memory, wid);
+        // SAFETY: `object` is the region's memory, from `ObjectMemory::into_raw`
+        // in `construct` or `construct_in_place` (then in `record`'s block,
+        // which the caller holds), and now the caller's.
+        let memory =
+            unsafe { ObjectMemory::from_raw(region, object, record.holds_in_place(object)) };
+        Self::destroy_memory(memory, record.wid());
     }
 
     /// Tears down `record`, whose last count was just dropped: here if this
@@ -406,7 +510,7 @@ impl WorldTable {
             let guard = rcu::read_lock();
             while let Some((slot, object)) = record.claim_any(&guard) {
                 // SAFETY: claimed from the entry of `slot`, so ours.
-                unsafe { self.destroy_object(slot, object, record.wid()) };
+                unsafe { self.destroy_object(&record, slot, object) };
             }
         }
         self.former_ids.remove(&record);
@@ -590,7 +694,7 @@ impl WorldTable {
     fn sweep_record(&self, record: &WorldRecord, handle: RegionHandle, guard: &rcu::Guard) {
         if let Some(object) = record.claim(handle, guard) {
             // SAFETY: claimed from the entry of the handle's slot, so ours.
-            unsafe { self.destroy_object(handle.slot(), object, record.wid()) };
+            unsafe { self.destroy_object(record, handle.slot(), object) };
         }
     }
 }
