@@ -158,44 +158,43 @@ int world_storage_lookup_local(u64 handle, void **object);
 
 /*
  * What world_storage_lookup_local_inline() reads: the module's records as
- * seen by its fast path, layout version 2. The version is in the names, so
+ * seen by its fast path, layout version 3. The version is in the names, so
  * a client built against another layout fails to load. Not an interface
  * of its own: use only through world_storage_lookup_local_inline().
  */
-struct world_storage_entry_v2 {
+struct world_storage_entry_v3 {
 	void *object;
 	u64 state;	/* bits 63-32: the generation of the object's region */
 };
 
-struct world_storage_entries_v2 {
-	struct rcu_head rcu;
+struct world_storage_entries_v3 {
 	u32 nr;		/* entries, at most 1024, the region slots */
 	u32 base;	/* the slot of entry[0] */
-	struct world_storage_entry_v2 entry[];
+	struct world_storage_entry_v3 entry[];
 };
 
-struct world_storage_record_v2 {
+struct world_storage_record_v3 {
 	struct task_struct *task;
-	struct world_storage_entries_v2 *entries;
+	struct world_storage_entries_v3 *entries;
 };
 
 /* The handle published at each region slot; invalid from Destroy's start. */
-extern u64 world_storage_handles_v2[1024];
+extern u64 world_storage_handles_v3[1024];
 
-DECLARE_PER_CPU(struct world_storage_record_v2 *, world_storage_current_v2);
-DECLARE_PER_CPU(unsigned long, world_storage_local_lookups_v2);
+DECLARE_PER_CPU(struct world_storage_record_v3 *, world_storage_current_v3);
+DECLARE_PER_CPU(unsigned long, world_storage_local_lookups_v3);
 
 /* The fast path: true, with *@object set, if it answered. */
 static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **object)
 {
-	const struct world_storage_record_v2 *r;
-	const struct world_storage_entries_v2 *es;
+	const struct world_storage_record_v3 *r;
+	const struct world_storage_entries_v3 *es;
 	u32 slot = (u32)handle, i;
 	bool hit = false;
 
 	/* Pins the CPU's pointer and keeps the record and entries alive. */
 	preempt_disable_notrace();
-	r = this_cpu_read(world_storage_current_v2);
+	r = this_cpu_read(world_storage_current_v3);
 	if (likely(READ_ONCE(r->task) == current && object)) {
 		es = READ_ONCE(r->entries);
 		/* Below base it wraps: base + nr is at most 1024, the slots. */
@@ -206,9 +205,9 @@ static __always_inline bool world_storage_lookup_local_fast(u64 handle, void **o
 		 */
 		if (likely(i < es->nr &&
 			   smp_load_acquire(&es->entry[i].state) >> 32 == handle >> 32 &&
-			   READ_ONCE(world_storage_handles_v2[slot]) == handle)) {
+			   READ_ONCE(world_storage_handles_v3[slot]) == handle)) {
 			*object = READ_ONCE(es->entry[i].object);
-			this_cpu_inc(world_storage_local_lookups_v2);
+			this_cpu_inc(world_storage_local_lookups_v3);
 			hit = true;
 		}
 	}

@@ -120,9 +120,8 @@ mod fast {
         ffi::c_void,
         sync::atomic::{AtomicU64, Ordering},
     };
-    use kernel::bindings;
 
-    /// `struct world_storage_entry_v2`.
+    /// `struct world_storage_entry_v3`.
     #[repr(C)]
     struct Entry {
         /// The object.
@@ -132,11 +131,9 @@ mod fast {
         state: AtomicU64,
     }
 
-    /// `struct world_storage_entries_v2`.
+    /// `struct world_storage_entries_v3`.
     #[repr(C)]
     struct Entries {
-        /// Frees the array a grace period after it is replaced.
-        rcu: bindings::callback_head,
         /// How many entries follow.
         nr: u32,
         /// The slot of the first entry.
@@ -145,7 +142,7 @@ mod fast {
         entry: [Entry; 0],
     }
 
-    /// `struct world_storage_record_v2`.
+    /// `struct world_storage_record_v3`.
     #[repr(C)]
     struct Record {
         /// `struct task_struct *`.
@@ -160,31 +157,31 @@ mod fast {
     pub(crate) const LAYOUT: &[(&core::ffi::CStr, usize)] = {
         use core::mem::{offset_of, size_of};
         &[
-            (c"world_storage_record_v2.task", offset_of!(Record, task)),
+            (c"world_storage_record_v3.task", offset_of!(Record, task)),
             (
-                c"world_storage_record_v2.entries",
+                c"world_storage_record_v3.entries",
                 offset_of!(Record, entries),
             ),
-            (c"world_storage_entries_v2.nr", offset_of!(Entries, nr)),
-            (c"world_storage_entries_v2.base", offset_of!(Entries, base)),
+            (c"world_storage_entries_v3.nr", offset_of!(Entries, nr)),
+            (c"world_storage_entries_v3.base", offset_of!(Entries, base)),
             (
-                c"world_storage_entries_v2.entry",
+                c"world_storage_entries_v3.entry",
                 offset_of!(Entries, entry),
             ),
-            (c"world_storage_entry_v2.object", offset_of!(Entry, object)),
-            (c"world_storage_entry_v2.state", offset_of!(Entry, state)),
-            (c"world_storage_entry_v2.sizeof", size_of::<Entry>()),
+            (c"world_storage_entry_v3.object", offset_of!(Entry, object)),
+            (c"world_storage_entry_v3.state", offset_of!(Entry, state)),
+            (c"world_storage_entry_v3.sizeof", size_of::<Entry>()),
         ]
     };
 
     // Per-CPU variables: only their addresses are used, in `asm!`.
     extern "C" {
         /// The handle published at each of the 1024 region slots.
-        static world_storage_handles_v2: [AtomicU64; 1024];
-        /// `struct world_storage_record_v2 *`.
-        static world_storage_current_v2: *const c_void;
+        static world_storage_handles_v3: [AtomicU64; 1024];
+        /// `struct world_storage_record_v3 *`.
+        static world_storage_current_v3: *const c_void;
         /// Local lookups the fast paths answered on this CPU.
-        static world_storage_local_lookups_v2: u64;
+        static world_storage_local_lookups_v3: u64;
         /// `struct task_struct *`.
         static current_task: *const c_void;
         /// 64 bits with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS`, bit 63
@@ -221,7 +218,7 @@ mod fast {
                 "movq %gs:{cur}(%rip), {record}",
                 "movq %gs:{task}(%rip), {current}",
                 pc = sym __preempt_count,
-                cur = sym world_storage_current_v2,
+                cur = sym world_storage_current_v3,
                 task = sym current_task,
                 record = out(reg) record,
                 current = out(reg) current,
@@ -250,14 +247,14 @@ mod fast {
                 // object. Then the slot's published handle, which Destroy
                 // clears first.
                 if entry.state.load(Ordering::Acquire) >> 32 == handle >> 32
-                    && world_storage_handles_v2
+                    && world_storage_handles_v3
                         .get_unchecked(slot)
                         .load(Ordering::Relaxed)
                         == handle
                 {
                     asm!(
                         "incq %gs:{n}(%rip)",
-                        n = sym world_storage_local_lookups_v2,
+                        n = sym world_storage_local_lookups_v3,
                         options(att_syntax, nostack),
                     );
                     Some(core::ptr::read_volatile(&raw const entry.object))

@@ -44,7 +44,7 @@ pub(crate) const RUST_LAYOUT: &[(&core::ffi::CStr, usize)] = &[
     ),
     (c"world_storage_props.arg", offset_of!(Props, arg)),
     (
-        c"world_storage_handles_v2.sizeof",
+        c"world_storage_handles_v3.sizeof",
         core::mem::size_of::<[core::sync::atomic::AtomicU64; crate::handle::MAX_REGIONS]>(),
     ),
 ];

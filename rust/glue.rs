@@ -9,8 +9,8 @@
 //! in a safe or documented-unsafe function of their own module; this module
 //! holds no logic. The project's own structures cross as the Rust types
 //! that mirror them (`#[repr(C)]`, offsets checked by the layout test):
-//! `struct world_storage_record_v2` is the head of a [`WorldRecord`],
-//! `struct world_storage_entries_v2` an [`EntryArray`].
+//! `struct world_storage_record_v3` is the head of a [`WorldRecord`],
+//! `struct world_storage_entries_v3` an [`EntryArray`].
 
 use crate::world::{EntryArray, WorldRecord};
 use kernel::{
@@ -122,10 +122,10 @@ extern "C" {
 }
 
 extern "C" {
-    /// `world_storage_handles_v2` of `include/world_storage.h`: the handle
+    /// `world_storage_handles_v3` of `include/world_storage.h`: the handle
     /// published at each region slot, which the local lookup's fast path
     /// checks.
-    pub(crate) static world_storage_handles_v2:
+    pub(crate) static world_storage_handles_v3:
         [core::sync::atomic::AtomicU64; crate::handle::MAX_REGIONS];
 }
 

@@ -6,6 +6,7 @@
 
 use crate::{
     deferred,
+    handle::RegionHandle,
     memcg::ChargeToTask,
     object_cache::AllocContext,
     region::{DestroyingRegions, LockedTable, Region, RegionProps, RegionTable, Unpublished},
@@ -305,14 +306,20 @@ impl Service {
             Ok((self.worlds.attach(fresh, task)?, block))
         });
         match (attached, layout) {
-            // Our block, made in the layout: its objects, in place.
+            // Our block, made in the layout: its objects in place, then the
+            // others.
             (Ok((Some(record), block)), Some(layout)) if ptr::eq(&*record, block) => {
+                let live = |handle: RegionHandle| self.regions.get(handle.encode(), &guard).ok();
                 failed = self
                     .worlds
-                    .construct_in_place(&record, layout, |handle| {
-                        self.regions.get(handle.encode(), &guard).ok()
-                    })
+                    .construct_in_place(&record, layout, live)
                     .is_err();
+                for region in layout.apart().iter().filter_map(|&handle| live(handle)) {
+                    failed |= self
+                        .worlds
+                        .construct(&record, region, AllocContext::NewTask)
+                        .is_err();
+                }
             }
             // Another record (Create's scan attached it first), or no
             // layout: each object apart.

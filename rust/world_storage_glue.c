@@ -260,15 +260,15 @@ static const struct {
 	WS_FIELD(world_storage_props, constructor),
 	WS_FIELD(world_storage_props, destructor),
 	WS_FIELD(world_storage_props, arg),
-	WS_FIELD(world_storage_record_v2, task),
-	WS_FIELD(world_storage_record_v2, entries),
-	WS_FIELD(world_storage_entries_v2, nr),
-	WS_FIELD(world_storage_entries_v2, base),
-	WS_FIELD(world_storage_entries_v2, entry),
-	WS_FIELD(world_storage_entry_v2, object),
-	WS_FIELD(world_storage_entry_v2, state),
-	{ "world_storage_entry_v2.sizeof", sizeof(struct world_storage_entry_v2) },
-	{ "world_storage_handles_v2.sizeof", sizeof(world_storage_handles_v2) },
+	WS_FIELD(world_storage_record_v3, task),
+	WS_FIELD(world_storage_record_v3, entries),
+	WS_FIELD(world_storage_entries_v3, nr),
+	WS_FIELD(world_storage_entries_v3, base),
+	WS_FIELD(world_storage_entries_v3, entry),
+	WS_FIELD(world_storage_entry_v3, object),
+	WS_FIELD(world_storage_entry_v3, state),
+	{ "world_storage_entry_v3.sizeof", sizeof(struct world_storage_entry_v3) },
+	{ "world_storage_handles_v3.sizeof", sizeof(world_storage_handles_v3) },
 };
 
 size_t ws_layout_c_offset(const char *name)
@@ -286,15 +286,15 @@ size_t ws_layout_c_offset(const char *name)
  * Lookup counters: per CPU, so the lookup paths never write a shared cache
  * line. Summed only when debugfs is read.
  */
-DEFINE_PER_CPU(unsigned long, world_storage_local_lookups_v2);
+DEFINE_PER_CPU(unsigned long, world_storage_local_lookups_v3);
 #ifndef WS_KUNIT_MODULE
-EXPORT_PER_CPU_SYMBOL_GPL(world_storage_local_lookups_v2);
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_local_lookups_v3);
 #endif
 static DEFINE_PER_CPU(unsigned long, ws_remote_lookups);
 
 void ws_count_lookup_local(void)
 {
-	this_cpu_inc(world_storage_local_lookups_v2);
+	this_cpu_inc(world_storage_local_lookups_v3);
 }
 
 void ws_count_lookup_remote(void)
@@ -309,7 +309,7 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
 	*local = 0;
 	*remote = 0;
 	for_each_possible_cpu(cpu) {
-		*local += per_cpu(world_storage_local_lookups_v2, cpu);
+		*local += per_cpu(world_storage_local_lookups_v3, cpu);
 		*remote += per_cpu(ws_remote_lookups, cpu);
 	}
 }
@@ -320,11 +320,11 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote)
  * read by the fast path with READ_ONCE(). A world's entry keeps its handle
  * until Destroy sweeps the object, so the fast path needs both to agree.
  */
-u64 world_storage_handles_v2[WS_MAX_REGIONS] __read_mostly = {
+u64 world_storage_handles_v3[WS_MAX_REGIONS] __read_mostly = {
 	[0 ... WS_MAX_REGIONS - 1] = WORLD_STORAGE_HANDLE_INVALID
 };
 #ifndef WS_KUNIT_MODULE
-EXPORT_SYMBOL_GPL(world_storage_handles_v2);
+EXPORT_SYMBOL_GPL(world_storage_handles_v3);
 #endif
 
 /*
@@ -351,11 +351,11 @@ EXPORT_SYMBOL_GPL(world_storage_handles_v2);
  * before the slow path's barrier, read after the clearing one): the same
  * pairing makes that slow path see the task cleared.
  */
-static struct world_storage_entries_v2 ws_no_entries;
-static struct world_storage_record_v2 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
-DEFINE_PER_CPU(struct world_storage_record_v2 *, world_storage_current_v2) = &ws_no_record;
+static struct world_storage_entries_v3 ws_no_entries;
+static struct world_storage_record_v3 ws_no_record = { .task = NULL, .entries = &ws_no_entries };
+DEFINE_PER_CPU(struct world_storage_record_v3 *, world_storage_current_v3) = &ws_no_record;
 #ifndef WS_KUNIT_MODULE
-EXPORT_PER_CPU_SYMBOL_GPL(world_storage_current_v2);
+EXPORT_PER_CPU_SYMBOL_GPL(world_storage_current_v3);
 #endif
 
 /**
@@ -382,35 +382,35 @@ int world_storage_lookup_local(u64 handle, void **object)
 EXPORT_SYMBOL_GPL(world_storage_lookup_local);
 #endif
 
-bool ws_current_set(struct world_storage_record_v2 *record)
+bool ws_current_set(struct world_storage_record_v3 *record)
 {
 	bool kept = true;
 
 	preempt_disable_notrace();
-	this_cpu_write(world_storage_current_v2, record);
+	this_cpu_write(world_storage_current_v3, record);
 	/* Pairs with the barrier in ws_current_forget(). */
 	smp_mb();
 	if (READ_ONCE(record->task) != current) {
-		cmpxchg(this_cpu_ptr(&world_storage_current_v2), record, &ws_no_record);
+		cmpxchg(this_cpu_ptr(&world_storage_current_v3), record, &ws_no_record);
 		kept = false;
 	}
 	preempt_enable_notrace();
 	return kept;
 }
 
-void ws_current_clear_task(struct world_storage_record_v2 *record)
+void ws_current_clear_task(struct world_storage_record_v3 *record)
 {
 	WRITE_ONCE(record->task, NULL);
 	/* Pairs with the barrier in ws_current_set(). */
 	smp_mb();
 }
 
-void ws_current_forget(struct world_storage_record_v2 *record)
+void ws_current_forget(struct world_storage_record_v3 *record)
 {
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		struct world_storage_record_v2 **c = per_cpu_ptr(&world_storage_current_v2, cpu);
+		struct world_storage_record_v3 **c = per_cpu_ptr(&world_storage_current_v3, cpu);
 
 		if (READ_ONCE(*c) == record)
 			cmpxchg(c, record, &ws_no_record);
@@ -429,13 +429,25 @@ void ws_block_free(void *block)
 	kfree(block);
 }
 
-struct world_storage_entries_v2 *ws_entries_new(u32 nr, u32 base, gfp_t gfp)
+/*
+ * An entry array a record's growth allocates: its RCU head, for the free
+ * after its replacement, before it (a record's first array, in its block,
+ * has none).
+ */
+struct ws_grown_entries {
+	struct rcu_head rcu;
+	struct world_storage_entries_v3 es;
+};
+
+struct world_storage_entries_v3 *ws_entries_new(u32 nr, u32 base, gfp_t gfp)
 {
-	struct world_storage_entries_v2 *es = kmalloc(struct_size(es, entry, nr), gfp);
+	struct ws_grown_entries *grown = kmalloc(struct_size(grown, es.entry, nr), gfp);
+	struct world_storage_entries_v3 *es;
 	u32 i;
 
-	if (!es)
+	if (!grown)
 		return NULL;
+	es = &grown->es;
 	es->nr = nr;
 	es->base = base;
 	for (i = 0; i < nr; i++) {
@@ -447,17 +459,17 @@ struct world_storage_entries_v2 *ws_entries_new(u32 nr, u32 base, gfp_t gfp)
 
 static void ws_entries_free_rcu_fn(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct world_storage_entries_v2, rcu));
+	kfree(container_of(rcu, struct ws_grown_entries, rcu));
 }
 
-void ws_entries_free_rcu(struct world_storage_entries_v2 *es)
+void ws_entries_free_rcu(struct world_storage_entries_v3 *es)
 {
-	call_rcu(&es->rcu, ws_entries_free_rcu_fn);
+	call_rcu(&container_of(es, struct ws_grown_entries, es)->rcu, ws_entries_free_rcu_fn);
 }
 
-void ws_entries_free(struct world_storage_entries_v2 *es)
+void ws_entries_free(struct world_storage_entries_v3 *es)
 {
-	kfree(es);
+	kfree(container_of(es, struct ws_grown_entries, es));
 }
 
 /*

@@ -87,7 +87,7 @@ void ws_count_lookup_remote(void);
 void ws_sum_lookups(unsigned long *local, unsigned long *remote);
 
 /*
- * What the local lookup's fast path reads (struct world_storage_record_v2
+ * What the local lookup's fast path reads (struct world_storage_record_v3
  * and its entries, in include/world_storage.h) is mirrored in rust/world/
  * (`WorldRecord` in record.rs, `EntryArray` and `Entry` in entries.rs; the
  * layout test checks the offsets). Their rules are written there, at the fields.
@@ -104,9 +104,9 @@ void ws_sum_lookups(unsigned long *local, unsigned long *remote);
  * at it.
  */
 int ws_lookup_local_slow(u64 handle, void **object);
-bool ws_current_set(struct world_storage_record_v2 *record);
-void ws_current_clear_task(struct world_storage_record_v2 *record);
-void ws_current_forget(struct world_storage_record_v2 *record);
+bool ws_current_set(struct world_storage_record_v3 *record);
+void ws_current_clear_task(struct world_storage_record_v3 *record);
+void ws_current_forget(struct world_storage_record_v3 *record);
 
 /**
  * ws_block_alloc() - allocate a world block: a record with its first entry
@@ -126,12 +126,13 @@ void *ws_block_alloc(struct kmem_cache *cache, size_t size, gfp_t gfp);
 void ws_block_free(void *block);
 
 /*
- * Entry arrays: a new one with @nr empty entries (NULL without memory,
+ * Entry arrays that replace a record's first one (which lies in the
+ * record's block): a new one with @nr empty entries (NULL without memory,
  * charged to the memory cgroup); freed after a grace period, or at once.
  */
-struct world_storage_entries_v2 *ws_entries_new(u32 nr, u32 base, gfp_t gfp);
-void ws_entries_free_rcu(struct world_storage_entries_v2 *es);
-void ws_entries_free(struct world_storage_entries_v2 *es);
+struct world_storage_entries_v3 *ws_entries_new(u32 nr, u32 base, gfp_t gfp);
+void ws_entries_free_rcu(struct world_storage_entries_v3 *es);
+void ws_entries_free(struct world_storage_entries_v3 *es);
 
 /*
  * Deferred teardowns: whether this context may take a spinlock_t; queue a

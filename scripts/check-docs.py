@@ -29,10 +29,10 @@ top = pathlib.Path(__file__).resolve().parent.parent
 header = " ".join((top / "include/world_storage.h").read_text().split())
 rst = " ".join((top / "Documentation/world-storage.rst").read_text().split())
 glue = (top / "rust/world_storage_glue.c").read_text()
-# The functions; not the fast path's versioned data (*_v2), which the
+# The functions; not the fast path's versioned data (*_v3), which the
 # header declares for world_storage_lookup_local_inline() only.
 exported = [f for f in re.findall(r"^EXPORT_SYMBOL_GPL\((\w+)\);", glue, re.M)
-            if not f.endswith("_v2")]
+            if not f.endswith("_v3")]
 declarations = [re.search(r"typedef \w+ \(\*" + t + r"\)\([^)]*\);", header)
                 for t in ("world_storage_ctor_t", "world_storage_dtor_t")]
 declarations += [re.search(r"\b\w+ \*?" + f + r"\([^)]*\);", header) for f in exported]

@@ -51,7 +51,7 @@ pub(super) struct RegionSlots {
     published: KVec<AtomicPtr<Region>>,
     /// The handle of each slot's published region, or
     /// `WORLD_STORAGE_HANDLE_INVALID`: the C glue's exported
-    /// `world_storage_handles_v2`, which the local lookup's fast path checks
+    /// `world_storage_handles_v3`, which the local lookup's fast path checks
     /// (a world's entry keeps its handle until Destroy sweeps it). Stored
     /// only under `lock`: a handle after its region is in `published`, the
     /// invalid handle before the region leaves it. Loaded anywhere, without
@@ -158,12 +158,12 @@ pub(crate) mod destroy_window {
     }
 }
 
-/// The C glue's `world_storage_handles_v2`.
+/// The C glue's `world_storage_handles_v3`.
 fn exported_handles() -> &'static [AtomicU64; MAX_REGIONS] {
     // SAFETY: a static of the C glue, alive as long as the module, of
     // `MAX_REGIONS` `u64`s (the layout test compares its size), accessed
     // only atomically: here, and with `READ_ONCE()` by the fast paths.
-    unsafe { &crate::glue::world_storage_handles_v2 }
+    unsafe { &crate::glue::world_storage_handles_v3 }
 }
 
 /// The slots with their lock held: the only way to change them.

@@ -21,7 +21,7 @@ pub(super) fn set(record: &WorldRecord) -> bool {
     // Before the pointer and the C side's full barrier: `forget` reads it
     // after its own.
     record.note_pointed_at();
-    // SAFETY: `record` starts with `struct world_storage_record_v2`
+    // SAFETY: `record` starts with `struct world_storage_record_v3`
     // (`repr(C)`) and stays alive until it is forgotten on every CPU and a
     // grace period has passed; the C side writes only this CPU's pointer.
     unsafe { ws_current_set(ptr::from_ref(record).cast_mut()) }
@@ -30,14 +30,14 @@ pub(super) fn set(record: &WorldRecord) -> bool {
 /// Clears `record`'s task and forgets it on every CPU: it has left the
 /// table. A record no CPU pointed at touches no CPU's pointer.
 pub(super) fn forget(record: &WorldRecord) {
-    let record_v2 = ptr::from_ref(record).cast_mut();
-    // SAFETY: `record` starts with `struct world_storage_record_v2`
+    let record_v3 = ptr::from_ref(record).cast_mut();
+    // SAFETY: `record` starts with `struct world_storage_record_v3`
     // (`repr(C)`) and is live (the caller holds a count); the C side writes
     // its `task`, an atomic, then issues a full barrier.
-    unsafe { ws_current_clear_task(record_v2) };
+    unsafe { ws_current_clear_task(record_v3) };
     if record.was_pointed_at() {
         // SAFETY: as above; the C side writes the per-CPU pointers, never
         // the record.
-        unsafe { ws_current_forget(record_v2) };
+        unsafe { ws_current_forget(record_v3) };
     }
 }

@@ -4,8 +4,8 @@
 //! the local lookup's fast path (C) reads with preemption off and no lock,
 //! and on which every remote reference is counted.
 //!
-//! [`Entry`] and [`EntryArray`] are `struct world_storage_entry_v2` and
-//! `struct world_storage_entries_v2` of `include/world_storage.h`; the C
+//! [`Entry`] and [`EntryArray`] are `struct world_storage_entry_v3` and
+//! `struct world_storage_entries_v3` of `include/world_storage.h`; the C
 //! glue allocates and frees the arrays. [`RecordEntries`] is the record's
 //! pointer to its current array; [`Entries`] a view of one array for as
 //! long as it cannot be freed.
@@ -44,7 +44,7 @@ use core::{
     ptr::{self, NonNull},
     sync::atomic::{AtomicPtr, AtomicU64, Ordering},
 };
-use kernel::{bindings, prelude::*, sync::rcu, types::Opaque};
+use kernel::{prelude::*, sync::rcu};
 
 /// No object.
 const EMPTY: u64 = 0;
@@ -115,7 +115,7 @@ pub(super) enum AtExit {
     Empty,
 }
 
-/// One region slot of one world: `struct world_storage_entry_v2`.
+/// One region slot of one world: `struct world_storage_entry_v3`.
 ///
 /// # Invariants
 ///
@@ -338,12 +338,10 @@ impl Entry {
     }
 }
 
-/// A record's entries: `struct world_storage_entries_v2`, allocated by the
+/// A record's entries: `struct world_storage_entries_v3`, allocated by the
 /// C glue (`ws_entries_new`) with `nr` entries after the header.
 #[repr(C)]
 pub(crate) struct EntryArray {
-    /// For the deferred free of an array a larger one replaced.
-    rcu: Opaque<bindings::callback_head>,
     /// Immutable: how many entries follow.
     nr: u32,
     /// Immutable: the slot of the first entry. `base + nr` is at most
@@ -358,35 +356,35 @@ pub(crate) struct EntryArray {
 #[cfg(world_storage_kunit)]
 pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
     (
-        c"world_storage_record_v2.task",
+        c"world_storage_record_v3.task",
         super::record::RECORD_V2_OFFSETS.0,
     ),
     (
-        c"world_storage_record_v2.entries",
+        c"world_storage_record_v3.entries",
         super::record::RECORD_V2_OFFSETS.1,
     ),
     (
-        c"world_storage_entries_v2.nr",
+        c"world_storage_entries_v3.nr",
         core::mem::offset_of!(EntryArray, nr),
     ),
     (
-        c"world_storage_entries_v2.base",
+        c"world_storage_entries_v3.base",
         core::mem::offset_of!(EntryArray, base),
     ),
     (
-        c"world_storage_entries_v2.entry",
+        c"world_storage_entries_v3.entry",
         core::mem::offset_of!(EntryArray, entries),
     ),
     (
-        c"world_storage_entry_v2.object",
+        c"world_storage_entry_v3.object",
         core::mem::offset_of!(Entry, object),
     ),
     (
-        c"world_storage_entry_v2.state",
+        c"world_storage_entry_v3.state",
         core::mem::offset_of!(Entry, state),
     ),
     (
-        c"world_storage_entry_v2.sizeof",
+        c"world_storage_entry_v3.sizeof",
         core::mem::size_of::<Entry>(),
     ),
 ];
@@ -507,7 +505,7 @@ impl Drop for NewEntries {
     }
 }
 
-/// A record's entry array (`struct world_storage_record_v2.entries`), one
+/// A record's entry array (`struct world_storage_record_v3.entries`), one
 /// entry per region slot of its span.
 ///
 /// # Invariants

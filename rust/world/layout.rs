@@ -61,6 +61,8 @@ pub(crate) struct WorldLayout {
     cache: Arc<ObjectCache>,
     /// The objects a block holds, in slot order, at most `MAX_PLACED`.
     objects: KVec<PlacedObject>,
+    /// The other live regions, whose objects are allocated apart.
+    apart: KVec<RegionHandle>,
     /// For the deferred free (`RcuBox::retire`).
     rcu: Opaque<bindings::callback_head>,
 }
@@ -95,6 +97,7 @@ impl WorldLayout {
             8,
         );
         let mut objects = KVec::new();
+        let mut apart = KVec::new();
         for region in regions {
             let layout = region.props_layout();
             let (size, align) = (layout.size() as usize, layout.align() as usize);
@@ -103,6 +106,7 @@ impl WorldLayout {
                 || align > MAX_PLACED_ALIGN
                 || end + size > MAX_BLOCK
             {
+                apart.push(region.handle(), GFP_KERNEL)?;
                 continue;
             }
             objects.push(
@@ -122,6 +126,7 @@ impl WorldLayout {
             block_size: end,
             cache,
             objects,
+            apart,
             rcu: Opaque::uninit(),
         }))
     }
@@ -149,6 +154,11 @@ impl WorldLayout {
     /// The objects a block holds in place, in slot order.
     pub(crate) fn objects(&self) -> &[PlacedObject] {
         &self.objects
+    }
+
+    /// The live regions whose objects are allocated apart, in slot order.
+    pub(crate) fn apart(&self) -> &[RegionHandle] {
+        &self.apart
     }
 }
 

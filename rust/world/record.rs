@@ -32,7 +32,7 @@ use kernel::{
 
 /// The record of one world: its objects, by region slot.
 ///
-/// Its first two fields are `struct world_storage_record_v2` of
+/// Its first two fields are `struct world_storage_record_v3` of
 /// `include/world_storage.h`: the local lookup's fast path reaches them
 /// through a per-CPU pointer (`current_cache.rs`).
 ///

@@ -620,35 +620,35 @@ static void local_lookup_forgets_what_left_the_table(struct kunit *test)
 }
 
 /*
- * How many CPUs' record pointers (world_storage_current_v2, what the fast
+ * How many CPUs' record pointers (world_storage_current_v3, what the fast
  * path reads) point at @record. Only compares addresses: @record may be
  * freed.
  */
-static int cpus_pointing_at(const struct world_storage_record_v2 *record)
+static int cpus_pointing_at(const struct world_storage_record_v3 *record)
 {
 	int cpu, n = 0;
 
 	for_each_possible_cpu(cpu)
-		n += READ_ONCE(per_cpu(world_storage_current_v2, cpu)) == record;
+		n += READ_ONCE(per_cpu(world_storage_current_v3, cpu)) == record;
 	return n;
 }
 
 /* This CPU's record pointer, right after a local lookup filled it. */
-static const struct world_storage_record_v2 *cached_record(u64 h)
+static const struct world_storage_record_v3 *cached_record(u64 h)
 {
-	const struct world_storage_record_v2 *record;
+	const struct world_storage_record_v3 *record;
 	void *obj;
 
 	preempt_disable();
 	record = world_storage_lookup_local(h, &obj) ? NULL :
-		 this_cpu_read(world_storage_current_v2);
+		 this_cpu_read(world_storage_current_v3);
 	preempt_enable();
 	return record;
 }
 
 struct cached_by_exiting {
 	u64 handle;
-	const struct world_storage_record_v2 *record;
+	const struct world_storage_record_v3 *record;
 	struct completion done;
 };
 
@@ -678,7 +678,7 @@ static void no_cpu_points_at_a_record_that_left_the_table(struct kunit *test)
 {
 	struct world_storage_props p = owned_props();
 	struct cached_by_exiting c = { .record = NULL };
-	const struct world_storage_record_v2 *mine;
+	const struct world_storage_record_v3 *mine;
 	struct task_struct *t;
 	int i, left = -1;
 
