@@ -21,7 +21,16 @@ use crate::{
     region::Region,
 };
 use core::ops::Range;
-use kernel::{bindings, prelude::*, str::CString, sync::Arc, types::Opaque};
+use kernel::{
+    bindings,
+    prelude::*,
+    str::CString,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    types::Opaque,
+};
 
 /// The largest object placed in a block; larger ones are allocated apart.
 const MAX_PLACED_SIZE: usize = 512;
@@ -167,6 +176,9 @@ fn round_up(n: usize, to: usize) -> usize {
     (n + to - 1) & !(to - 1)
 }
 
+/// Numbers the block caches, for their names.
+static CACHE_SERIAL: Atomic<u32> = Atomic::new(0);
+
 /// The kmem caches of world blocks, by size: made when a layout first
 /// needs one, kept until the module unloads (every block is freed before:
 /// the last Destroy, or the unload, retires every record, and the unload
@@ -190,10 +202,110 @@ impl BlockCaches {
         if let Some((_, cache)) = self.caches.iter().find(|(s, _)| *s == size) {
             return Ok(cache.clone());
         }
-        let name = CString::try_from_fmt(fmt!("world_storage_block_{size}"))?;
+        // Named apart from every other cache (the KUnit module makes its
+        // own): two caches of one name are a warning under
+        // `CONFIG_DEBUG_VM`.
+        let module = if cfg!(world_storage_kunit) {
+            "world_storage_kunit"
+        } else {
+            "world_storage"
+        };
+        let serial = CACHE_SERIAL.fetch_add(1, Relaxed);
+        let name = CString::try_from_fmt(fmt!("{module}-block-{size}-{serial}"))?;
         let layout = ObjectLayout::new(TYPE_SIMPLE, u32::try_from(size)?, 8)?;
         let cache = Arc::new(ObjectCache::new(name, layout, true)?, GFP_KERNEL)?;
         self.caches.push((size, cache.clone()), GFP_KERNEL)?;
         Ok(cache)
+    }
+}
+
+#[cfg(world_storage_kunit)]
+#[kunit_tests(world_storage_world_layout)]
+mod tests {
+    use super::*;
+    use crate::{
+        object_cache::AllocContext,
+        region::{RegionProps, RegionTable},
+    };
+    use core::ptr::{self, NonNull};
+    use kernel::task::Task;
+
+    /// Regions of these sizes and alignments, at slots 0 to 4.
+    const REGIONS: [(u32, u32); 5] = [(8, 8), (1024, 8), (20, 4), (16, 64), (64, 8)];
+
+    /// A table holding [`REGIONS`].
+    fn table() -> Result<Pin<KBox<RegionTable>>> {
+        let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
+        let mut locked = table.lock();
+        for (size, align) in REGIONS {
+            locked.publish(RegionProps::without_callbacks(size, align)?, |_| {})?;
+        }
+        drop(locked);
+        Ok(table)
+    }
+
+    /// A layout places the small objects of the live regions in slot order,
+    /// each at a multiple of 8 after the record and its first entry array,
+    /// and leaves large and over-aligned ones apart; its block is exactly
+    /// as large as what it holds, and blocks of one size share a cache.
+    #[test]
+    fn places_small_objects_in_slot_order() -> Result {
+        let table = table()?;
+        let locked = table.lock();
+        let mut caches = BlockCaches::new();
+        let layout =
+            WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
+        assert_eq!(layout.span(), 0..5);
+        assert_eq!(layout.version(), 5);
+        let header = core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&(0..5));
+        assert_eq!(header % 8, 0);
+        let mut placed = KVec::new();
+        for p in layout.objects() {
+            placed.push((p.handle.slot(), p.offset, p.size), GFP_KERNEL)?;
+        }
+        assert_eq!(
+            &placed[..],
+            &[(0, header, 8), (2, header + 8, 20), (4, header + 32, 64)]
+        );
+        assert_eq!(layout.block_size(), header + 96);
+        let apart: KVec<usize> = {
+            let mut slots = KVec::new();
+            for h in layout.apart() {
+                slots.push(h.slot(), GFP_KERNEL)?;
+            }
+            slots
+        };
+        assert_eq!(&apart[..], &[1, 3]);
+        let again =
+            WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
+        assert!(ptr::eq(layout.cache(), again.cache()));
+        assert_eq!(caches.caches.len(), 1);
+        Ok(())
+    }
+
+    /// A record made in a layout has its first entries over the layout's
+    /// span and each placed object's memory inside its block, at its
+    /// offset; memory elsewhere is not held in place.
+    #[test]
+    fn record_in_a_layout_holds_its_objects_in_place() -> Result {
+        let table = table()?;
+        let locked = table.lock();
+        let mut caches = BlockCaches::new();
+        let layout =
+            WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
+        let me: &Task = kernel::current!();
+        let record = WorldRecord::in_layout(me, &layout, AllocContext::Sleepable)?;
+        let start = record.as_ptr().addr();
+        assert_eq!(record.lock().entries().span(), layout.span());
+        for p in layout.objects() {
+            let memory = record.memory_at(p.offset, p.size).ok_or(EINVAL)?;
+            assert_eq!(memory.as_ptr().addr() - start, p.offset);
+            assert!(record.holds_in_place(memory));
+        }
+        assert!(record.memory_at(layout.block_size() - 4, 8).is_none());
+        assert!(record.memory_at(0, 8).is_none());
+        let elsewhere = KBox::new(0u64, GFP_KERNEL)?;
+        assert!(!record.holds_in_place(NonNull::from(&*elsewhere).cast()));
+        Ok(())
     }
 }
