@@ -44,7 +44,7 @@ use kernel::{
 ///   is in an [`RcuBox`] given up with `RcuBox::into_raw` when it entered
 ///   `worlds`; whoever drops the last count owns the box again, tears the
 ///   record down (at once, or by a deferred teardown that owns it through
-///   `deferred`) and retires it (freed a grace period later).
+///   `link`) and retires it (freed, with its block, a grace period later).
 /// - A reservation in its entries is held by a constructor in progress,
 ///   which holds a count of the record.
 /// - Once `exited` is set, no entry is reserved, filled or moved.
