@@ -35,7 +35,11 @@ use crate::{
     drain::DrainCount, handle::RegionHandle, object_cache::ObjectCache,
     object_layout::ObjectLayout, percpu_count::PerCpuCount,
 };
-use core::{marker::PhantomPinned, ptr::NonNull};
+use core::{
+    marker::PhantomPinned,
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 use kernel::{
     bindings,
     ffi::{c_int, c_void},
@@ -112,7 +116,9 @@ pub(crate) struct Region {
     /// before it drains (`drop` waits for it).
     allocated: DrainCount,
     /// Objects constructed and not yet destructed: what worlds hold.
-    live_objects: Atomic<usize>,
+    /// `core`'s atomic, inline: every task creation and exit counts here
+    /// once per region (see "Atomics" in Documentation/world-storage.rst).
+    live_objects: AtomicUsize,
     /// LookUp references not yet released, counted per CPU (a lookup and
     /// its Release write no line other CPUs write). Lookups increment it
     /// under RCU only after seeing the region published; Destroy
@@ -152,7 +158,7 @@ impl Region {
             props,
             cache,
             allocated: DrainCount::new(),
-            live_objects: Atomic::new(0),
+            live_objects: AtomicUsize::new(0),
             remote_refs: PerCpuCount::new()?,
             constructor_failures: Atomic::new(0),
             _pin: PhantomPinned,
@@ -202,12 +208,12 @@ impl Region {
 
     /// An object was constructed.
     pub(crate) fn object_constructed(&self) {
-        self.live_objects.add(1, Relaxed);
+        self.live_objects.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An object was destructed; it is freed after a grace period.
     pub(crate) fn object_destructed(&self) {
-        self.live_objects.fetch_sub(1, Relaxed);
+        self.live_objects.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// A lookup took a reference to one of its objects, under RCU, having
@@ -223,7 +229,7 @@ impl Region {
 
     /// Objects constructed and not yet destructed.
     pub(crate) fn live_objects(&self) -> usize {
-        self.live_objects.load(Relaxed)
+        self.live_objects.load(Ordering::Relaxed)
     }
 
     /// References taken by lookups and not yet released (exact once the
