@@ -55,7 +55,7 @@
 //! 2. Spinlocks, never nested in each other: the `worlds` XArray's lock
 //!    (process context: attach, detach), a record's lock (interrupts off;
 //!    `RecordGuard`: reserving, filling and moving its entries, and
-//!    `exited`) and the former IDs' lock (interrupts off). Under none of
+//!    `EXITED`) and the former IDs' lock (interrupts off). Under none of
 //!    them is a constructor or destructor called.
 //!
 //! RCU read-side sections nest anywhere and are held across callbacks:

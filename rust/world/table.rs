@@ -556,7 +556,7 @@ impl WorldTable {
             Reference::Overflow => return Err(EOVERFLOW),
             Reference::Absent | Reference::Moved => return Err(ENOENT),
         };
-        // Sequentially consistent after the reference (see `exited`): the
+        // Sequentially consistent after the reference (see `EXITED`): the
         // exit either saw the reference (and Release will find the record)
         // or is seen here, and the reference is given back.
         if record.has_exited() {
