@@ -39,7 +39,7 @@ pub(crate) unsafe trait RcuFreed: Sized + Send {
 /// The memory of a box after its value (its tail), zero-filled, handed to
 /// the value's initialiser: it lives exactly as long as the value, which
 /// may keep other data there (a world record keeps its first entry array
-/// and the objects it holds in place).
+/// there).
 ///
 /// # Invariants
 ///

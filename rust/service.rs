@@ -6,7 +6,6 @@
 
 use crate::{
     deferred,
-    handle::RegionHandle,
     memcg::ChargeToTask,
     object_cache::AllocContext,
     region::{DestroyingRegions, LockedTable, Region, RegionProps, RegionTable, Unpublished},
@@ -14,7 +13,7 @@ use crate::{
     threads::ThreadList,
     world::{DeferredRecords, World, WorldRecord, WorldTable},
 };
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 use kernel::{
     bindings, fmt, pr_warn_once,
     prelude::*,
@@ -112,8 +111,7 @@ impl Service {
             self.retire(table, region);
             return Err(e);
         }
-        // New worlds hold the new region's object in their block from now
-        // on: its scan is over.
+        // New worlds' entries cover the new region's slot from now on.
         self.worlds.remake_layout(table.live(), table.version());
         Ok(handle)
     }
@@ -169,7 +167,7 @@ impl Service {
     /// drain lookups and references, sweep objects, wait for their frees,
     /// free the region, then let its slot be reused.
     fn retire(&self, table: LockedTable<'_>, region: Unpublished) {
-        // New worlds no longer make room for its object.
+        // New worlds' entries no longer cover its slot.
         self.worlds.remake_layout(table.live(), table.version());
         // Listed before the table is unlocked: an owner's unload that no
         // longer finds the region in the table finds it in the list, and
@@ -291,46 +289,25 @@ impl Service {
             return;
         }
         let mut failed = false;
-        // The layout, if it holds every live region: no region was published
-        // or unpublished since it was made.
-        let layout = self
+        // The layout, if no region was published or unpublished since it was
+        // made: then its span is exactly the live regions' slots.
+        let fresh = match self
             .worlds
             .layout(&guard)
-            .filter(|layout| layout.version() == self.regions.version());
-        let fresh = match layout {
+            .filter(|layout| layout.version() == self.regions.version())
+        {
             Some(layout) => WorldRecord::in_layout(task, layout, AllocContext::NewTask),
             None => WorldRecord::new(task, self.regions.live_slots(), AllocContext::NewTask),
         };
-        let attached = fresh.and_then(|fresh| {
-            let block = fresh.as_ptr();
-            Ok((self.worlds.attach(fresh, task)?, block))
-        });
-        match (attached, layout) {
-            // Our block, made in the layout: its objects in place, then the
-            // others.
-            (Ok((Some(record), block)), Some(layout)) if ptr::eq(&*record, block) => {
-                let live = |handle: RegionHandle| self.regions.get(handle.encode(), &guard).ok();
-                failed = self
-                    .worlds
-                    .construct_in_place(&record, layout, live)
-                    .is_err();
-                for region in layout.apart().iter().filter_map(|&handle| live(handle)) {
-                    failed |= self
-                        .worlds
-                        .construct(&record, region, AllocContext::NewTask)
-                        .is_err();
-                }
-            }
-            // Another record (Create's scan attached it first), or no
-            // layout: each object apart.
-            (Ok((Some(record), _)), _) => self.regions.for_each(&guard, |region| {
+        match fresh.and_then(|fresh| self.worlds.attach(fresh, task)) {
+            Ok(Some(record)) => self.regions.for_each(&guard, |region| {
                 failed |= self
                     .worlds
                     .construct(&record, region, AllocContext::NewTask)
                     .is_err();
             }),
-            (Ok((None, _)), _) => {}
-            (Err(_), _) => failed = true,
+            Ok(None) => {}
+            Err(_) => failed = true,
         }
         drop(guard);
         if !failed {

@@ -110,7 +110,7 @@ void ws_current_forget(struct world_storage_record_v3 *record);
 
 /**
  * ws_block_alloc() - allocate a world block: a record with its first entry
- * array and the objects it holds in place
+ * array
  * @cache: the kmem cache of blocks of this size, or NULL for kmalloc()
  * @size: the block's size in bytes (at most the cache's object size)
  * @gfp: allocation flags

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`ObjectMemory`]: one object's memory, from its region's cache or in a
-//! world's block.
+//! [`ObjectMemory`]: one object's memory, from its region's cache.
 
 use super::Region;
 use crate::object_cache::AllocContext;
@@ -9,16 +8,14 @@ use core::ptr::NonNull;
 use kernel::prelude::*;
 
 /// The memory of one object of a region, owned: freed to the region's
-/// cache when dropped, unless it lies in a world's block (freed with the
-/// world's record). It holds one count of the region's `allocated`, so the
-/// region, which waits for that count to drain when it is dropped,
-/// outlives it (and no destructor runs after Destroy returns).
+/// cache when dropped. It holds one count of the region's `allocated`, so
+/// the region, which waits for that count to drain when it is dropped,
+/// outlives it.
 ///
 /// # Invariants
 ///
-/// - Unless `in_block`, `data` was allocated from `region`'s cache and is
-///   freed only in `drop`; if `in_block`, it lies in a world's block that
-///   outlives this value.
+/// - `data` was allocated from `region`'s cache and is freed only in
+///   `drop`.
 /// - `region` points at a live region: a region never moves (type
 ///   invariant of [`Region`]) and its drop waits for its `allocated` to
 ///   drain, of which this value holds one count, taken before `data` was
@@ -28,8 +25,6 @@ pub(crate) struct ObjectMemory {
     data: NonNull<u8>,
     /// Immutable.
     region: NonNull<Region>,
-    /// Immutable: `data` lies in a world's block, not in the cache.
-    in_block: bool,
 }
 
 // SAFETY: it owns `data` like a box of bytes, which may be freed from any
@@ -53,23 +48,7 @@ impl ObjectMemory {
         Ok(Self {
             data,
             region: NonNull::from(region),
-            in_block: false,
         })
-    }
-
-    /// The memory at `data`, in a world's block, for an object of `region`:
-    /// counted in its `allocated` like memory from its cache, never freed.
-    /// The block must outlive the returned value, and every value
-    /// [`ObjectMemory::into_raw`] turns it into.
-    pub(crate) fn in_block(region: &Region, data: NonNull<u8>) -> Self {
-        region.allocated.inc();
-        // INVARIANT: in a block that outlives it (caller's contract); the
-        // count taken above is this value's.
-        Self {
-            data,
-            region: NonNull::from(region),
-            in_block: true,
-        }
     }
 
     /// The memory, as handed to callers. Never dereferenced here.
@@ -88,16 +67,13 @@ impl ObjectMemory {
     /// # Safety
     ///
     /// `data` came from `ObjectMemory::into_raw` of memory of `region`,
-    /// in a world's block (that outlives the returned value) if `in_block`,
     /// and the caller owns it (no one else takes it back).
-    pub(crate) unsafe fn from_raw(region: &Region, data: NonNull<u8>, in_block: bool) -> Self {
-        // INVARIANT: by the contract, `data` is from `region`'s cache or in
-        // a block, as `in_block` says, and still holds its count of
-        // `allocated`.
+    pub(crate) unsafe fn from_raw(region: &Region, data: NonNull<u8>) -> Self {
+        // INVARIANT: by the contract, `data` is from `region`'s cache and
+        // still holds its count of `allocated`.
         Self {
             data,
             region: NonNull::from(region),
-            in_block,
         }
     }
 
@@ -116,11 +92,9 @@ impl Drop for ObjectMemory {
     /// which no lookup reaches it, or never shared it).
     fn drop(&mut self) {
         let region = self.region();
-        if !self.in_block {
-            // SAFETY: `data` came from `region`'s cache and is freed only
-            // here (type invariant).
-            unsafe { region.cache.free(self.data) };
-        }
+        // SAFETY: `data` came from `region`'s cache and is freed only here
+        // (type invariant).
+        unsafe { region.cache.free(self.data) };
         // Last touch of the region: its drop may go on once this drains.
         region.allocated.dec();
     }

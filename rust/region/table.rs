@@ -34,11 +34,10 @@ pub(crate) struct RegionTable {
     /// One past the highest slot ever published: walks over live regions
     /// stop there. Only grows, under the slots' lock.
     high_water: Atomic<usize>,
-    /// Counts every publication and unpublication, under the slots' lock
-    /// (before the region table's other changes are visible: a new region
-    /// is published after it, and Create's barrier orders both before its
-    /// scan). A layout of new worlds' blocks made at one version holds
-    /// every live region as long as the version does not change.
+    /// Counts every publication and unpublication, under the slots' lock.
+    /// A layout of new worlds' blocks made at one version spans exactly the
+    /// live regions' slots as long as the version does not change (a hint
+    /// for sizing: a record whose entries miss a slot grows them).
     version: Atomic<u64>,
 }
 
@@ -134,8 +133,8 @@ impl LockedTable<'_> {
             self.table.high_water.store(slot + 1, Release);
         }
         settle(&region);
-        self.table.version.fetch_add(1, Release);
         self.slots.publish(region)?;
+        self.table.version.fetch_add(1, Release);
         self.table.live.add(1, Relaxed);
         Ok(handle)
     }

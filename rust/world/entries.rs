@@ -357,11 +357,11 @@ pub(crate) struct EntryArray {
 pub(crate) const FAST_PATH_LAYOUT: &[(&CStr, usize)] = &[
     (
         c"world_storage_record_v3.task",
-        super::record::RECORD_V2_OFFSETS.0,
+        super::record::RECORD_V3_OFFSETS.0,
     ),
     (
         c"world_storage_record_v3.entries",
-        super::record::RECORD_V2_OFFSETS.1,
+        super::record::RECORD_V3_OFFSETS.1,
     ),
     (
         c"world_storage_entries_v3.nr",

@@ -50,7 +50,7 @@ impl TestRegion {
         if let Ok(region) = table.get(self.handle.encode()) {
             // SAFETY: `object` came from `ObjectMemory::into_raw` of this
             // region's memory and the caller owns it.
-            drop(unsafe { ObjectMemory::from_raw(region, object, false) });
+            drop(unsafe { ObjectMemory::from_raw(region, object) });
         }
     }
 }

@@ -1,20 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`WorldLayout`]: how the block of a new world holds its record, its
-//! first entry array and the objects of the regions that were live when
-//! the layout was made; [`BlockCaches`]: the kmem caches of such blocks,
-//! one per block size.
+//! [`WorldLayout`]: the block of a new world's record (the record, then its
+//! first entry array, exactly as long as the live regions' slots span);
+//! [`BlockCaches`]: the kmem caches of such blocks, one per block size.
 //!
-//! A new task's hook allocates one block from the current layout's cache
-//! and constructs each placed object in it: one allocation per world, not
-//! one per object, and no entry reserved (no one else constructs a placed
-//! region's objects: Create's scan of a region ends before a layout holds
-//! it). Regions created later, and large or over-aligned objects, get their
-//! own allocation from their region's cache.
+//! A new task's record and its entries are one allocation, of exactly
+//! their size. Objects are not in the block: each comes from its region's
+//! cache, so Destroy frees every object of its region at once, whatever
+//! world holds it.
 
 use super::{entries::RecordEntries, record::WorldRecord};
 use crate::{
-    handle::RegionHandle,
     object_cache::ObjectCache,
     object_layout::{ObjectLayout, TYPE_SIMPLE},
     rcu_box::RcuFreed,
@@ -32,46 +28,21 @@ use kernel::{
     types::Opaque,
 };
 
-/// The largest object placed in a block; larger ones are allocated apart.
-const MAX_PLACED_SIZE: usize = 512;
-/// The largest alignment of a placed object (a block is aligned to 8).
-const MAX_PLACED_ALIGN: usize = 8;
-/// The largest block: regions that would not fit are allocated apart.
-const MAX_BLOCK: usize = 4096;
-/// The most objects a block places (the hook tracks them in a `u64`).
-pub(crate) const MAX_PLACED: usize = 64;
-
-/// An object a block holds in place.
-#[derive(Clone, Copy)]
-pub(crate) struct PlacedObject {
-    /// The region whose object it is.
-    pub(crate) handle: RegionHandle,
-    /// Its offset from the block's start.
-    pub(crate) offset: usize,
-    /// Its size.
-    pub(crate) size: usize,
-}
-
-/// The layout of the blocks of new worlds, made under the region table's
-/// lock for one version of the table (`RegionTable::version`) and
-/// immutable; published through `WorldTable`, freed a grace period after
-/// it is replaced.
+/// The block of new worlds' records, made under the region table's lock
+/// when the live regions change, immutable; published through
+/// `WorldTable`, freed a grace period after it is replaced.
 pub(crate) struct WorldLayout {
     /// The region table's version it was made for: while the table is at
-    /// that version, its regions are exactly the live ones.
+    /// that version, `span` is exactly the live regions' slots.
     version: u64,
     /// The region slots of the first entry array: from the first live slot
-    /// to the last.
+    /// to the last, when the layout was made.
     span: Range<usize>,
     /// The bytes of a block.
     block_size: usize,
     /// The cache of blocks of `block_size` bytes (shared with
     /// `BlockCaches`, which keeps it until the module unloads).
     cache: Arc<ObjectCache>,
-    /// The objects a block holds, in slot order, at most `MAX_PLACED`.
-    objects: KVec<PlacedObject>,
-    /// The other live regions, whose objects are allocated apart.
-    apart: KVec<RegionHandle>,
     /// For the deferred free (`RcuBox::retire`).
     rcu: Opaque<bindings::callback_head>,
 }
@@ -89,53 +60,25 @@ unsafe impl Send for WorldLayout {}
 unsafe impl Sync for WorldLayout {}
 
 impl WorldLayout {
-    /// The layout for `regions` (live, in slot order) at table version
-    /// `version`, or `None` if there is no region.
+    /// The layout for `regions` (live, in slot order) at region table
+    /// version `version`, or `None` if there is no region.
     pub(crate) fn new<'a>(
-        regions: impl Iterator<Item = &'a Region> + Clone,
+        regions: impl Iterator<Item = &'a Region>,
         version: u64,
         caches: &mut BlockCaches,
     ) -> Result<Option<Self>> {
-        let mut slots = regions.clone().map(Region::slot);
+        let mut slots = regions.map(Region::slot);
         let Some(first) = slots.next() else {
             return Ok(None);
         };
         let span = first..slots.last().unwrap_or(first) + 1;
-        let mut end = round_up(
-            core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&span),
-            8,
-        );
-        let mut objects = KVec::new();
-        let mut apart = KVec::new();
-        for region in regions {
-            let layout = region.props_layout();
-            let (size, align) = (layout.size() as usize, layout.align() as usize);
-            if objects.len() == MAX_PLACED
-                || size > MAX_PLACED_SIZE
-                || align > MAX_PLACED_ALIGN
-                || end + size > MAX_BLOCK
-            {
-                apart.push(region.handle(), GFP_KERNEL)?;
-                continue;
-            }
-            objects.push(
-                PlacedObject {
-                    handle: region.handle(),
-                    offset: end,
-                    size,
-                },
-                GFP_KERNEL,
-            )?;
-            end = round_up(end + size, 8);
-        }
-        let cache = caches.get(end)?;
+        let block_size = core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&span);
+        let cache = caches.get(block_size)?;
         Ok(Some(Self {
             version,
             span,
-            block_size: end,
+            block_size,
             cache,
-            objects,
-            apart,
             rcu: Opaque::uninit(),
         }))
     }
@@ -159,21 +102,6 @@ impl WorldLayout {
     pub(crate) fn cache(&self) -> &ObjectCache {
         &self.cache
     }
-
-    /// The objects a block holds in place, in slot order.
-    pub(crate) fn objects(&self) -> &[PlacedObject] {
-        &self.objects
-    }
-
-    /// The live regions whose objects are allocated apart, in slot order.
-    pub(crate) fn apart(&self) -> &[RegionHandle] {
-        &self.apart
-    }
-}
-
-/// `n` rounded up to a multiple of `to`, a power of two.
-fn round_up(n: usize, to: usize) -> usize {
-    (n + to - 1) & !(to - 1)
 }
 
 /// Numbers the block caches, for their names.
@@ -182,8 +110,9 @@ static CACHE_SERIAL: Atomic<u32> = Atomic::new(0);
 /// The kmem caches of world blocks, by size: made when a layout first
 /// needs one, kept until the module unloads (every block is freed before:
 /// the last Destroy, or the unload, retires every record, and the unload
-/// waits for their frees). Blocks come back through `kfree()`, which takes
-/// an object of any kmem cache.
+/// waits for their frees). A block holds a record and at most 1,024
+/// entries, so there are at most 1,024 sizes. Blocks come back through
+/// `kfree()`, which takes an object of any kmem cache.
 pub(crate) struct BlockCaches {
     /// `(block size, cache)`.
     caches: KVec<(usize, Arc<ObjectCache>)>,
@@ -227,67 +156,58 @@ mod tests {
         object_cache::AllocContext,
         region::{RegionProps, RegionTable},
     };
-    use core::ptr::{self, NonNull};
+    use core::ptr;
     use kernel::task::Task;
 
-    /// Regions of these sizes and alignments, at slots 0 to 4.
-    const REGIONS: [(u32, u32); 5] = [(8, 8), (1024, 8), (20, 4), (16, 64), (64, 8)];
-
-    /// A table holding [`REGIONS`].
+    /// A table with regions at slots 0 to 4, of which only 0 and 4 stay
+    /// live.
     fn table() -> Result<Pin<KBox<RegionTable>>> {
         let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
         let mut locked = table.lock();
-        for (size, align) in REGIONS {
-            locked.publish(RegionProps::without_callbacks(size, align)?, |_| {})?;
+        let mut handles = KVec::new();
+        for _ in 0..5 {
+            handles.push(
+                locked.publish(RegionProps::without_callbacks(8, 8)?, |_| {})?,
+                GFP_KERNEL,
+            )?;
+        }
+        for handle in &handles[1..4] {
+            drop(locked.unpublish(handle.encode())?);
         }
         drop(locked);
         Ok(table)
     }
 
-    /// A layout places the small objects of the live regions in slot order,
-    /// each at a multiple of 8 after the record and its first entry array,
-    /// and leaves large and over-aligned ones apart; its block is exactly
-    /// as large as what it holds, and blocks of one size share a cache.
+    /// A layout spans the live regions' slots, from the lowest to the
+    /// highest; its block is a record and exactly that many entries; blocks
+    /// of one size share a cache; no region, no layout.
     #[test]
-    fn places_small_objects_in_slot_order() -> Result {
+    fn block_is_a_record_and_its_span_of_entries() -> Result {
         let table = table()?;
         let locked = table.lock();
         let mut caches = BlockCaches::new();
         let layout =
             WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
         assert_eq!(layout.span(), 0..5);
-        assert_eq!(layout.version(), 5);
-        let header = core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&(0..5));
-        assert_eq!(header % 8, 0);
-        let mut placed = KVec::new();
-        for p in layout.objects() {
-            placed.push((p.handle.slot(), p.offset, p.size), GFP_KERNEL)?;
-        }
+        // Five publications, three unpublications.
+        assert_eq!(layout.version(), 8);
         assert_eq!(
-            &placed[..],
-            &[(0, header, 8), (2, header + 8, 20), (4, header + 32, 64)]
+            layout.block_size(),
+            core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&(0..5))
         );
-        assert_eq!(layout.block_size(), header + 96);
-        let apart: KVec<usize> = {
-            let mut slots = KVec::new();
-            for h in layout.apart() {
-                slots.push(h.slot(), GFP_KERNEL)?;
-            }
-            slots
-        };
-        assert_eq!(&apart[..], &[1, 3]);
+        assert_eq!(RecordEntries::first_bytes(&(0..5)), 8 + 5 * 16);
         let again =
             WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
         assert!(ptr::eq(layout.cache(), again.cache()));
         assert_eq!(caches.caches.len(), 1);
+        assert!(WorldLayout::new(core::iter::empty(), 0, &mut caches)?.is_none());
         Ok(())
     }
 
-    /// A record made in a layout has its first entries over the layout's
-    /// span and each placed object's memory inside its block, at its
-    /// offset; memory elsewhere is not held in place.
+    /// A record made in a layout has entries over the layout's span, all
+    /// empty, in its block: nothing else is allocated for them.
     #[test]
-    fn record_in_a_layout_holds_its_objects_in_place() -> Result {
+    fn record_in_a_layout_has_its_entries_in_its_block() -> Result {
         let table = table()?;
         let locked = table.lock();
         let mut caches = BlockCaches::new();
@@ -295,17 +215,13 @@ mod tests {
             WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
         let me: &Task = kernel::current!();
         let record = WorldRecord::in_layout(me, &layout, AllocContext::Sleepable)?;
-        let start = record.as_ptr().addr();
-        assert_eq!(record.lock().entries().span(), layout.span());
-        for p in layout.objects() {
-            let memory = record.memory_at(p.offset, p.size).ok_or(EINVAL)?;
-            assert_eq!(memory.as_ptr().addr() - start, p.offset);
-            assert!(record.holds_in_place(memory));
-        }
-        assert!(record.memory_at(layout.block_size() - 4, 8).is_none());
-        assert!(record.memory_at(0, 8).is_none());
-        let elsewhere = KBox::new(0u64, GFP_KERNEL)?;
-        assert!(!record.holds_in_place(NonNull::from(&*elsewhere).cast()));
+        let lock = record.lock();
+        let entries = lock.entries();
+        assert_eq!(entries.span(), layout.span());
+        assert!(entries
+            .iter()
+            .all(|(_, entry)| entry.holding().0 == 0 && !entry.is_referenced()));
+        drop(lock);
         Ok(())
     }
 }

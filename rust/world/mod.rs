@@ -16,13 +16,13 @@
 //! it has orphans; it is freed a grace period after the last count goes. A
 //! teardown that would happen where a `spinlock_t` may not be taken is
 //! deferred (`deferred.rs`). Objects are freed as soon as they are
-//! destructed (those a record's block holds, with the record): no reader
-//! touches an object without a reference or its own world's local lookup,
-//! which the exit hook or Destroy's grace period ends.
+//! destructed: no reader touches an object without a reference or its own
+//! world's local lookup, which the exit hook or Destroy's grace period
+//! ends.
 //!
-//! A record is the start of its world's block: the record, its first
-//! entry array, then, for a new task, the objects of the regions of the
-//! layout it was made in (`layout.rs`), constructed in place.
+//! A record is the start of its world's block: the record, then its first
+//! entry array, one allocation (for a new task, of the size the current
+//! layout gives, `layout.rs`).
 //!
 //! One concept per file:
 //!
@@ -34,8 +34,8 @@
 //! - `entries.rs`: the per-world slot map, `Entry` and [`EntryArray`]
 //!   (the C fast path's layout), the state machine of an entry, and the
 //!   record's pointer to its array.
-//! - `layout.rs`: `WorldLayout`, how a new world's block holds its
-//!   objects, and `BlockCaches`, the caches of blocks.
+//! - `layout.rs`: `WorldLayout`, the size and span of a new world's
+//!   block, and `BlockCaches`, the caches of blocks.
 //! - `former_ids.rs`: `FormerIds`, the records Release finds by an ID the
 //!   pid hash no longer gives them (exited with references, or exec'd).
 //! - `refcount.rs`: `RecordRefcount`, a record's count with its cap.

@@ -82,10 +82,6 @@ pub(crate) struct WorldRecord {
     /// that drops an orphan's last reference; whoever brings it to 0 drops
     /// the count of `refs` the exit took for it.
     orphans: AtomicU32,
-    /// Immutable: the bytes of the record's block (the record, its first
-    /// entry array and the objects it holds in place), at most 72 + 8 +
-    /// 1,024 x 16 + 4,096.
-    block_size: u16,
     /// `EXITED` and `POINTED_AT`, each set once, never cleared (bits of one
     /// byte, which keeps the record at 64 bytes):
     ///
@@ -129,8 +125,8 @@ const EXITED: u8 = 1 << 0;
 /// [`WorldRecord::flags`]: a CPU may point at the record.
 const POINTED_AT: u8 = 1 << 1;
 
-/// The offset of a record's tail (its first entry array, then the objects
-/// it holds in place) from its `entries` field.
+/// The offset of a record's tail (its first entry array) from its
+/// `entries` field.
 pub(super) const RECORD_TAIL: usize =
     core::mem::size_of::<WorldRecord>() - core::mem::offset_of!(WorldRecord, entries);
 
@@ -152,7 +148,7 @@ unsafe impl RcuFreed for WorldRecord {
 /// The offsets of `task` and `entries`, the fields the local lookup's fast
 /// path (C) reads, for the layout test (`entries::FAST_PATH_LAYOUT`).
 #[cfg(world_storage_kunit)]
-pub(super) const RECORD_V2_OFFSETS: (usize, usize) = (
+pub(super) const RECORD_V3_OFFSETS: (usize, usize) = (
     core::mem::offset_of!(WorldRecord, task),
     core::mem::offset_of!(WorldRecord, entries),
 );
@@ -172,8 +168,7 @@ impl WorldRecord {
     }
 
     /// A record for `task` as [`WorldRecord::new`] makes, in a block of
-    /// `layout`: its entries cover the layout's slots, and its block has
-    /// room for the layout's objects (`WorldLayout::objects`).
+    /// `layout`: its entries cover the layout's slots.
     pub(crate) fn in_layout(
         task: &Task,
         layout: &WorldLayout,
@@ -198,7 +193,6 @@ impl WorldRecord {
         context: AllocContext,
     ) -> Result<RcuBox<Self>> {
         let wid = tasks::world_id(task);
-        let block_size = u16::try_from(size)?;
         RcuBox::pin_init_with_tail(size, cache, context.gfp(), |tail| {
             let entries = RecordEntries::in_tail(tail, span)?;
             // INVARIANT: one count, for the table; no object yet.
@@ -210,39 +204,12 @@ impl WorldRecord {
                 refs: RecordRefcount::new(),
                 lock <- new_spinlock_irq!((), "WorldRecord::lock"),
                 orphans: AtomicU32::new(0),
-                block_size,
                 flags: AtomicU8::new(0),
                 in_former_ids: AtomicBool::new(false),
                 former_next: AtomicPtr::new(core::ptr::null_mut()),
                 link: Opaque::uninit(),
             }))
         })
-    }
-
-    /// The memory `offset` bytes into the record's block, for an object of
-    /// `size` bytes that the block holds in place (`WorldLayout::objects`).
-    pub(super) fn memory_at(&self, offset: usize, size: usize) -> Option<NonNull<u8>> {
-        if offset < core::mem::size_of::<Self>() || offset.checked_add(size)? > self.block_size() {
-            return None;
-        }
-        NonNull::new(
-            core::ptr::from_ref(self)
-                .cast::<u8>()
-                .cast_mut()
-                .wrapping_add(offset),
-        )
-    }
-
-    /// Whether `object` lies in the record's block (an object held in
-    /// place, freed with the record), not in its region's cache.
-    pub(super) fn holds_in_place(&self, object: NonNull<u8>) -> bool {
-        let start = core::ptr::from_ref(self).addr();
-        object.as_ptr().addr().wrapping_sub(start) < self.block_size()
-    }
-
-    /// The bytes of the record's block.
-    fn block_size(&self) -> usize {
-        self.block_size as usize
     }
 
     /// Takes the record's lock: the only way to write its entries.
@@ -575,22 +542,6 @@ impl RecordGuard<'_> {
     pub(super) fn replace_entries(&self, longer: NewEntries, span: Range<usize>) {
         if !self.exited() {
             self.record.entries.replace(self, longer, span);
-        }
-    }
-
-    /// Puts `object`, an object of the region of `generation` held in the
-    /// record's block, in the entry of `slot` if it is empty; `false` if it
-    /// is not, or the world exited: the caller keeps `object`.
-    pub(super) fn put(&self, slot: usize, generation: u32, object: NonNull<u8>) -> bool {
-        if self.exited() {
-            return false;
-        }
-        match self.entries().get(slot) {
-            Some(entry) if entry.reserve(self) => {
-                entry.fill(self, object, generation);
-                true
-            }
-            _ => false,
         }
     }
 

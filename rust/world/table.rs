@@ -128,8 +128,7 @@ impl WorldTable {
     }
 
     /// The layout of new worlds' blocks, if there is one, valid while
-    /// `guard` is held: it holds every live region while the region
-    /// table's version is its own.
+    /// `guard` is held.
     pub(crate) fn layout<'a>(&self, guard: &'a rcu::Guard) -> Option<&'a WorldLayout> {
         self.layout.get(guard)
     }
@@ -137,10 +136,11 @@ impl WorldTable {
     /// Makes the layout of new worlds' blocks for `regions`, the live
     /// regions at the region table's version `version`. Called under the
     /// region table's lock. Without memory for it, new worlds get no
-    /// layout (each object is then allocated apart).
+    /// layout (their records are then made from kmalloc, with a few more
+    /// entries than they need).
     pub(crate) fn remake_layout<'a>(
         &self,
-        regions: impl Iterator<Item = &'a Region> + Clone,
+        regions: impl Iterator<Item = &'a Region>,
         version: u64,
     ) {
         let mut caches = self.block_caches.lock();
@@ -381,71 +381,8 @@ impl WorldTable {
                 // The world exited meanwhile: the object was never seen.
                 // SAFETY: `object` is `region`'s memory, given up just above
                 // and taken back once, here.
-                let memory = unsafe { ObjectMemory::from_raw(region, object, false) };
+                let memory = unsafe { ObjectMemory::from_raw(region, object) };
                 Self::destroy_memory(memory, record.wid());
-            }
-        }
-        result
-    }
-
-    /// Constructs the objects that `record`'s block holds in place, as
-    /// `layout`, the layout it was made in, places them, for each of those
-    /// regions that `live` still finds. The constructors run under no lock;
-    /// the objects are then put in their entries under one hold of the
-    /// record's lock. No entry is reserved: no one else constructs these
-    /// regions' objects (Create's scan of a region is over before a layout
-    /// holds it; a Create's scan of another region only moves entries,
-    /// under the lock).
-    pub(crate) fn construct_in_place<'a>(
-        &self,
-        record: &RecordRef<'_>,
-        layout: &WorldLayout,
-        live: impl Fn(RegionHandle) -> Option<&'a Region>,
-    ) -> Result {
-        let mut result = Ok(());
-        // Bit `i`: `layout.objects()[i]` was constructed.
-        let mut built = 0u64;
-        for (i, placed) in layout.objects().iter().enumerate() {
-            let Some(region) = live(placed.handle) else {
-                continue;
-            };
-            let Some(data) = record.memory_at(placed.offset, placed.size) else {
-                continue;
-            };
-            let memory = ObjectMemory::in_block(region, data);
-            match region.construct(record.wid(), memory.as_ptr()) {
-                Ok(()) => {
-                    region.object_constructed();
-                    let _ = memory.into_raw();
-                    built |= 1 << i;
-                }
-                Err(e) => result = Err(e),
-            }
-        }
-        let mut lost = 0u64;
-        {
-            let lock = record.lock();
-            for (i, placed) in layout.objects().iter().enumerate() {
-                if built & (1 << i) == 0 {
-                    continue;
-                }
-                let handle = placed.handle;
-                let put = record
-                    .memory_at(placed.offset, placed.size)
-                    .is_some_and(|object| lock.put(handle.slot(), handle.generation(), object));
-                if !put {
-                    lost |= 1 << i;
-                }
-            }
-        }
-        for (i, placed) in layout.objects().iter().enumerate() {
-            if lost & (1 << i) == 0 {
-                continue;
-            }
-            if let Some(object) = record.memory_at(placed.offset, placed.size) {
-                // SAFETY: constructed above and never put in an entry (the
-                // world exited meanwhile): ours.
-                unsafe { self.destroy_object(record, placed.handle.slot(), object) };
             }
         }
         result
@@ -474,22 +411,18 @@ impl WorldTable {
     }
 
     /// Destructs and frees `object`, claimed from the entry of `slot` of
-    /// `record` (if it lies in the record's block, it is only destructed:
-    /// the block goes with the record).
+    /// `record`.
     ///
     /// # Safety
     ///
-    /// The caller owns `object`: it claimed it from the slot's entry (or
-    /// constructed it and never put it there), and holds `record`.
+    /// The caller owns `object`: it claimed it from the slot's entry.
     unsafe fn destroy_object(&self, record: &WorldRecord, slot: usize, object: NonNull<u8>) {
         // SAFETY: the caller holds `object`, an object of the slot's region,
         // until it is freed below.
         let region = unsafe { self.resident(slot) };
-        // SAFETY: `object` is the region's memory, from `ObjectMemory::into_raw`
-        // in `construct` or `construct_in_place` (then in `record`'s block,
-        // which the caller holds), and now the caller's.
-        let memory =
-            unsafe { ObjectMemory::from_raw(region, object, record.holds_in_place(object)) };
+        // SAFETY: `object` is the region's memory, put in the entry by
+        // `construct` after `ObjectMemory::into_raw`, and now the caller's.
+        let memory = unsafe { ObjectMemory::from_raw(region, object) };
         Self::destroy_memory(memory, record.wid());
     }
 
