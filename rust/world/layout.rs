@@ -178,16 +178,20 @@ mod tests {
         Ok(table)
     }
 
+    /// The layout of `table`'s live regions.
+    fn layout_of(table: &RegionTable, caches: &mut BlockCaches) -> Result<WorldLayout> {
+        let locked = table.lock();
+        WorldLayout::new(locked.live(), locked.version(), caches)?.ok_or(EINVAL)
+    }
+
     /// A layout spans the live regions' slots, from the lowest to the
     /// highest; its block is a record and exactly that many entries; blocks
     /// of one size share a cache; no region, no layout.
     #[test]
     fn block_is_a_record_and_its_span_of_entries() -> Result {
         let table = table()?;
-        let locked = table.lock();
         let mut caches = BlockCaches::new();
-        let layout =
-            WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
+        let layout = layout_of(&table, &mut caches)?;
         assert_eq!(layout.span(), 0..5);
         // Five publications, three unpublications.
         assert_eq!(layout.version(), 8);
@@ -196,23 +200,19 @@ mod tests {
             core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&(0..5))
         );
         assert_eq!(RecordEntries::first_bytes(&(0..5)), 8 + 5 * 16);
-        let again =
-            WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
+        let again = layout_of(&table, &mut caches)?;
         assert!(ptr::eq(layout.cache(), again.cache()));
         assert_eq!(caches.caches.len(), 1);
         assert!(WorldLayout::new(core::iter::empty(), 0, &mut caches)?.is_none());
         Ok(())
     }
 
-    /// A record made in a layout has entries over the layout's span, all
-    /// empty, in its block: nothing else is allocated for them.
+    /// A record made in a layout has empty entries over the layout's span.
     #[test]
-    fn record_in_a_layout_has_its_entries_in_its_block() -> Result {
+    fn record_in_a_layout_has_empty_entries_over_its_span() -> Result {
         let table = table()?;
-        let locked = table.lock();
         let mut caches = BlockCaches::new();
-        let layout =
-            WorldLayout::new(locked.live(), locked.version(), &mut caches)?.ok_or(EINVAL)?;
+        let layout = layout_of(&table, &mut caches)?;
         let me: &Task = kernel::current!();
         let record = WorldRecord::in_layout(me, &layout, AllocContext::Sleepable)?;
         let lock = record.lock();
