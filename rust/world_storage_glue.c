@@ -347,7 +347,7 @@ EXPORT_SYMBOL_GPL(world_storage_handles_v3);
  * forgotten on every CPU; the slow path stores the pointer, then a full
  * barrier, then re-checks the task and undoes the store if it was
  * cleared: one side sees the other. The Rust side skips the forget for a
- * record that no slow path ever marked (WorldRecord::pointed_at, set
+ * record that no slow path ever marked (POINTED_AT in WorldRecord::flags, set
  * before the slow path's barrier, read after the clearing one): the same
  * pairing makes that slow path see the task cleared.
  */

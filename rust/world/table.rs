@@ -439,9 +439,10 @@ impl WorldTable {
     /// Destroys the orphans left without references, takes the record out
     /// of the former IDs, then frees it after a grace period.
     fn tear_down(&self, record: RcuBox<WorldRecord>) {
-        // Only a record that had orphans (which put it among the former
-        // IDs) may hold objects now: its exit claimed every other one, and
-        // nothing is put in an entry after the exit.
+        // Only a record that had orphans may hold objects now: its exit
+        // claimed every other object, and nothing is put in an entry after
+        // the exit. Orphans put the record among the former IDs (so does an
+        // exec, which costs only a scan of empty entries).
         if record.in_former_ids().load(Ordering::Relaxed) {
             let guard = rcu::read_lock();
             while let Some((slot, object)) = record.claim_any(&guard) {
