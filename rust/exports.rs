@@ -4,8 +4,13 @@
 //! out. The `EXPORT_SYMBOL_GPL()` lines are in the C glue.
 
 use crate::{
-    client_api::ffi::Props, glue::ws_warn_bad_release, handle::HANDLE_INVALID,
-    object_layout::ObjectLayout, region::RegionProps, service::Service, world::World,
+    client_api::ffi::Props,
+    glue::ws_warn_bad_release,
+    handle::HANDLE_INVALID,
+    object_layout::ObjectLayout,
+    region::RegionProps,
+    service::Service,
+    world::{DeferredRecords, World},
 };
 // `core`'s atomics, not `kernel::sync::atomic`: every exported call loads
 // `SERVICE` (see "Atomics" in Documentation/world-storage.rst).
@@ -141,6 +146,31 @@ extern "C" fn world_storage_destroy(handle: u64) -> c_int {
     errno(with_service(|s| s.destroy(handle)))
 }
 
+/// Called by the C glue's work item with the list of records to tear down.
+///
+/// # Safety
+///
+/// `list` is a chain of deferral links queued by `deferred::defer`, now owned by
+/// the caller.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ws_run_deferred_teardowns(list: *mut bindings::llist_node) {
+    // SAFETY: by the contract a chain queued by `deferred::defer`, which only
+    // `WorldRecord::defer_teardown` calls, owned by us and given up here.
+    let records = unsafe { DeferredRecords::new(list) };
+    // Records are deferred only while the service is exported, and
+    // `Exported::drop` flushes them before it unexports the service.
+    let _ = with_service(|service| {
+        service.run_deferred_teardowns(records);
+        Ok(())
+    });
+}
+
+// The functions of the glue's header that this file implements, at the
+// header's prototypes: a definition that drifts from its prototype fails
+// to build.
+const _: unsafe extern "C" fn(u64, *mut *mut c_void) -> c_int = ws_lookup_local_slow;
+const _: unsafe extern "C" fn(*mut bindings::llist_node) = ws_run_deferred_teardowns;
+
 /// The slow path of `world_storage_lookup_local()`, whose fast path is in
 /// the C glue: answers every case the fast path leaves.
 ///
@@ -220,4 +250,69 @@ extern "C" fn world_storage_release(wid: i32, object: *mut c_void) -> c_int {
         unsafe { ws_warn_bad_release() };
     }
     errno(r)
+}
+
+#[cfg(world_storage_kunit)]
+#[kernel::prelude::kunit_tests(world_storage_deferred)]
+mod tests {
+    use super::*;
+    use crate::{deferred, region::RegionProps, tasks};
+    use core::{
+        ffi::c_void,
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+    use kernel::{new_spinlock_irq, task::Task};
+
+    /// Destructor calls of the regions made here.
+    static DESTRUCTED: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts in `DESTRUCTED`.
+    extern "C" fn count_destructor(_: i32, _: *mut c_void, _: u32, _: *mut c_void) {
+        DESTRUCTED.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A test runs in process context, where teardowns may run; with
+    /// interrupts off (a `SpinLockIrq` held) they may not.
+    #[test]
+    fn teardown_only_where_a_spinlock_may_be_taken() -> Result {
+        assert!(deferred::may_tear_down_here());
+        let lock = KBox::pin_init(new_spinlock_irq!(()), GFP_KERNEL)?;
+        let held = lock.lock();
+        let under_lock = deferred::may_tear_down_here();
+        drop(held);
+        assert!(!under_lock);
+        Ok(())
+    }
+
+    /// The last reference of an exited world, dropped with interrupts off,
+    /// defers the world's teardown to process context; `flush()` returns
+    /// once it has run: the world's object is destructed exactly once.
+    #[test]
+    fn flush_waits_for_a_deferred_teardown() -> Result {
+        let service = KBox::pin_init(Service::new()?, GFP_KERNEL)?;
+        // SAFETY: `exported` is dropped at the end, before `service`; the
+        // KUnit module has no other `Exported`.
+        let exported = unsafe { Exported::new(&service) };
+        let mut props = RegionProps::without_callbacks(8, 8)?;
+        props.destructor = Some(count_destructor);
+        let handle = service.create(props)?;
+        let me: &Task = kernel::current!();
+        let wid = tasks::world_id(me);
+        let object = service.lookup(World::Task(me), handle)?;
+        // This world exits (as its exit hook would say): the reference is
+        // now its record's last.
+        service.task_exited(me);
+        let before = DESTRUCTED.load(Ordering::Relaxed);
+        let lock = KBox::pin_init(new_spinlock_irq!(()), GFP_KERNEL)?;
+        let released = {
+            let _irqs_off = lock.lock();
+            service.release(wid, object.as_ptr())
+        };
+        assert!(released.is_ok());
+        deferred::flush();
+        assert_eq!(DESTRUCTED.load(Ordering::Relaxed) - before, 1);
+        service.destroy(handle)?;
+        drop(exported);
+        Ok(())
+    }
 }

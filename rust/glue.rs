@@ -3,16 +3,22 @@
 //! The C glue (`rust/world_storage_glue.c`) as Rust sees it: every function
 //! of `rust/world_storage_glue.h`, with the header's types.
 //!
-//! The functions and the data implemented in C are declared here; the ones the C glue
-//! calls back, implemented in Rust, are checked against the header's
-//! prototype at compile time (`PROTOTYPES`). The callers wrap each function
-//! in a safe or documented-unsafe function of their own module; this module
-//! holds no logic. The project's own structures cross as the Rust types
-//! that mirror them (`#[repr(C)]`, offsets checked by the layout test):
-//! `struct world_storage_record_v3` is the head of a [`WorldRecord`],
-//! `struct world_storage_entries_v3` an [`EntryArray`].
+//! The functions and the data implemented in C are declared here; the ones
+//! the C glue calls back, implemented in Rust, are checked against the
+//! header's prototypes where they are defined (`exports.rs`, `hooks.rs`).
+//! The callers wrap each function in a safe or documented-unsafe function
+//! of their own module; this module holds no logic and imports nothing of
+//! the domain. The project's own structures cross as untyped pointers
+//! ([`RecordV3`], [`EntriesV3`]); the Rust types that mirror them
+//! (`#[repr(C)]`, offsets checked by the layout test) are the world
+//! module's `WorldRecord` (whose head is `struct world_storage_record_v3`)
+//! and `EntryArray` (`struct world_storage_entries_v3`).
 
-use crate::world::{EntryArray, WorldRecord};
+/// `struct world_storage_record_v3`, the head of a world record.
+pub(crate) type RecordV3 = c_void;
+/// `struct world_storage_entries_v3`, an entry array.
+pub(crate) type EntriesV3 = c_void;
+
 use kernel::{
     bindings,
     ffi::{c_int, c_long, c_ulong, c_void},
@@ -87,11 +93,11 @@ extern "C" {
 
     /// Points this CPU at `record`, current's; `false` (undone) if the
     /// record's task was cleared meanwhile.
-    pub(crate) fn ws_current_set(record: *mut WorldRecord) -> bool;
+    pub(crate) fn ws_current_set(record: *mut RecordV3) -> bool;
     /// Clears `record`'s task, then a full barrier.
-    pub(crate) fn ws_current_clear_task(record: *mut WorldRecord);
+    pub(crate) fn ws_current_clear_task(record: *mut RecordV3);
     /// Points every CPU that points at `record` elsewhere.
-    pub(crate) fn ws_current_forget(record: *mut WorldRecord);
+    pub(crate) fn ws_current_forget(record: *mut RecordV3);
 
     /// A zero-filled block of `size` bytes from `cache` (if not null, its
     /// objects at least that large), else from kmalloc; null without memory.
@@ -105,11 +111,11 @@ extern "C" {
 
     /// A new array of `nr` empty entries, the first for slot `base`, or
     /// null.
-    pub(crate) fn ws_entries_new(nr: u32, base: u32, gfp: bindings::gfp_t) -> *mut EntryArray;
+    pub(crate) fn ws_entries_new(nr: u32, base: u32, gfp: bindings::gfp_t) -> *mut EntriesV3;
     /// Frees `entries` after a grace period.
-    pub(crate) fn ws_entries_free_rcu(entries: *mut EntryArray);
+    pub(crate) fn ws_entries_free_rcu(entries: *mut EntriesV3);
     /// Frees `entries` now.
-    pub(crate) fn ws_entries_free(entries: *mut EntryArray);
+    pub(crate) fn ws_entries_free(entries: *mut EntriesV3);
 
     /// The exported local lookup (`include/world_storage.h`): the fast
     /// path, then `ws_lookup_local_slow`. For tests.
@@ -128,20 +134,3 @@ extern "C" {
     pub(crate) static world_storage_handles_v3:
         [core::sync::atomic::AtomicU64; crate::handle::MAX_REGIONS];
 }
-
-// The functions of the header that Rust implements, at the header's
-// prototypes: a definition that drifts from its prototype fails to build.
-const _: unsafe extern "C" fn(u64, *mut *mut c_void) -> c_int =
-    crate::exports::ws_lookup_local_slow;
-const _: unsafe extern "C" fn(*mut bindings::llist_node) =
-    crate::deferred::ws_run_deferred_teardowns;
-const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, u64) =
-    crate::hooks::ws_probe_task_newtask;
-const _: unsafe extern "C" fn(
-    *mut c_void,
-    *mut bindings::task_struct,
-    kernel::task::Pid,
-    *mut bindings::linux_binprm,
-) = crate::hooks::ws_probe_sched_process_exec;
-const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, bool) =
-    crate::hooks::ws_probe_sched_process_exit;

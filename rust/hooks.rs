@@ -74,6 +74,18 @@ unsafe fn task_ref<'a>(task: *mut bindings::task_struct) -> &'a Task {
     unsafe { &*task.cast::<Task>() }
 }
 
+// The probes, at the glue header's prototypes: a definition that drifts
+// from its prototype fails to build.
+const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, u64) = ws_probe_task_newtask;
+const _: unsafe extern "C" fn(
+    *mut c_void,
+    *mut bindings::task_struct,
+    kernel::task::Pid,
+    *mut bindings::linux_binprm,
+) = ws_probe_sched_process_exec;
+const _: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct, bool) =
+    ws_probe_sched_process_exit;
+
 /// Probe of `task_newtask(task, clone_flags)`.
 ///
 /// # Safety

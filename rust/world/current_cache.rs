@@ -24,13 +24,13 @@ pub(super) fn set(record: &WorldRecord) -> bool {
     // SAFETY: `record` starts with `struct world_storage_record_v3`
     // (`repr(C)`) and stays alive until it is forgotten on every CPU and a
     // grace period has passed; the C side writes only this CPU's pointer.
-    unsafe { ws_current_set(ptr::from_ref(record).cast_mut()) }
+    unsafe { ws_current_set(ptr::from_ref(record).cast_mut().cast()) }
 }
 
 /// Clears `record`'s task and forgets it on every CPU: it has left the
 /// table. A record no CPU pointed at touches no CPU's pointer.
 pub(super) fn forget(record: &WorldRecord) {
-    let record_v3 = ptr::from_ref(record).cast_mut();
+    let record_v3 = ptr::from_ref(record).cast_mut().cast();
     // SAFETY: `record` starts with `struct world_storage_record_v3`
     // (`repr(C)`) and is live (the caller holds a count); the C side writes
     // its `task`, an atomic, then issues a full barrier.

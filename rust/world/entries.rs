@@ -464,7 +464,7 @@ impl NewEntries {
         let (nr, base) = (span.len(), span.start);
         // SAFETY: `ws_entries_new` has no requirement; `nr` and `base` are
         // below `MAX_REGIONS`, so they fit in a `u32`.
-        let array = unsafe { ws_entries_new(nr as u32, base as u32, context.gfp()) };
+        let array = unsafe { ws_entries_new(nr as u32, base as u32, context.gfp()) }.cast();
         // INVARIANT: a new array, initialised by `ws_entries_new`.
         Ok(Self {
             array: NonNull::new(array).ok_or(ENOMEM)?,
@@ -501,7 +501,7 @@ impl Drop for NewEntries {
     fn drop(&mut self) {
         // SAFETY: an array from `ws_entries_new` that we own and no one else
         // sees (type invariant), so it may be freed at once.
-        unsafe { ws_entries_free(self.array.as_ptr()) };
+        unsafe { ws_entries_free(self.array.as_ptr().cast()) };
     }
 }
 
@@ -637,7 +637,7 @@ impl RecordEntries {
             // SAFETY: `old`, not the first array, came from `ws_entries_new`
             // and was ours; it is no longer reachable but for readers under
             // RCU or with preemption off, which the grace period waits for.
-            unsafe { ws_entries_free_rcu(old.array.as_ptr()) };
+            unsafe { ws_entries_free_rcu(old.array.as_ptr().cast()) };
         }
     }
 }
@@ -649,7 +649,7 @@ impl Drop for RecordEntries {
             // SAFETY: the last array, not the first, so from
             // `ws_entries_new`, ours; no reader can reach it (type
             // invariant: dropped only with the record, when no reader can).
-            unsafe { ws_entries_free(last) };
+            unsafe { ws_entries_free(last.cast()) };
         }
     }
 }

@@ -31,7 +31,7 @@
 //!   sweep, teardown).
 //! - `record.rs`: [`WorldRecord`], one world's record; `RecordGuard`, its
 //!   lock, the only way to reserve, fill and move its entries.
-//! - `entries.rs`: the per-world slot map, `Entry` and [`EntryArray`]
+//! - `entries.rs`: the per-world slot map, `Entry` and `EntryArray`
 //!   (the C fast path's layout), the state machine of an entry, and the
 //!   record's pointer to its array.
 //! - `layout.rs`: `WorldLayout`, the size and span of a new world's
@@ -80,7 +80,6 @@ mod table;
 #[cfg(world_storage_kunit)]
 pub(crate) use entries::FAST_PATH_LAYOUT;
 pub(crate) use {
-    entries::EntryArray,
     record::{DeferredRecords, WorldRecord},
     table::{World, WorldTable},
 };
