@@ -55,6 +55,8 @@ pub(crate) struct ObjectCache {
     cache: NonNull<bindings::kmem_cache>,
     /// Immutable: every object is handed out zero-filled.
     zeroed: bool,
+    /// Immutable: the bytes of each object (at least).
+    size: usize,
     /// Immutable: the cache's name, which the slab allocator may refer to.
     _name: CString,
 }
@@ -83,8 +85,14 @@ impl ObjectCache {
         Ok(Self {
             cache,
             zeroed,
+            size: layout.size() as usize,
             _name: name,
         })
+    }
+
+    /// The bytes of each object (at least).
+    pub(crate) fn size(&self) -> usize {
+        self.size
     }
 
     /// The kmem cache, for C allocators.

@@ -91,8 +91,9 @@ impl<T: RcuFreed> RcuBox<T> {
     }
 
     /// A new box of `size` bytes (the value, then its tail), from `cache`
-    /// (whose objects are `size` bytes at least) or kmalloc, initialised in
-    /// place by what `init` returns for the tail.
+    /// or kmalloc, initialised in place by what `init` returns for the
+    /// tail. `EINVAL` if `size` does not hold a `T`, or `cache`'s objects
+    /// are smaller.
     pub(crate) fn pin_init_with_tail<I, E>(
         size: usize,
         cache: Option<&ObjectCache>,
@@ -107,9 +108,12 @@ impl<T: RcuFreed> RcuBox<T> {
             assert!(core::mem::align_of::<T>() <= 8 && core::mem::size_of::<T>() % 8 == 0);
         }
         let len = size.checked_sub(core::mem::size_of::<T>()).ok_or(EINVAL)?;
+        if cache.is_some_and(|cache| cache.size() < size) {
+            return Err(EINVAL);
+        }
         let cache = cache.map_or(core::ptr::null_mut(), ObjectCache::as_raw);
         // SAFETY: no requirement; `cache`, if not null, is a live cache whose
-        // objects hold `size` bytes (caller's contract via `ObjectCache`).
+        // objects hold `size` bytes (checked above).
         let block = unsafe { ws_block_alloc(cache, size, gfp) };
         let ptr = NonNull::new(block.cast::<T>()).ok_or(ENOMEM)?;
         // INVARIANT: the rest of the block, zero-filled; slab objects and
@@ -272,8 +276,9 @@ unsafe extern "C" fn free_rcu<T: RcuFreed>(head: *mut bindings::callback_head) {
 #[kunit_tests(world_storage_rcu_box)]
 mod tests {
     use super::*;
+    use crate::object_layout::{ObjectLayout, TYPE_SIMPLE};
     use core::sync::atomic::{AtomicUsize, Ordering};
-    use kernel::{sync::rcu, types::Opaque};
+    use kernel::{str::CString, sync::rcu, types::Opaque};
 
     /// A value that counts its drops.
     struct Counted {
@@ -310,6 +315,37 @@ mod tests {
     fn rcu_barrier() {
         // SAFETY: no requirement; may sleep, which a test may.
         unsafe { bindings::rcu_barrier() };
+    }
+
+    /// A box takes no more of its cache's object than the object holds, and
+    /// its tail starts zero-filled right after the value, as long as the
+    /// box's size says.
+    #[test]
+    fn tail_is_zero_filled_and_within_the_cache_object() -> Result {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let cache = ObjectCache::new(
+            CString::try_from_fmt(fmt!("world_storage_kunit-rcu-box"))?,
+            ObjectLayout::new(TYPE_SIMPLE, 64, 8)?,
+            true,
+        )?;
+        let gfp = bindings::GFP_KERNEL;
+        let too_big =
+            RcuBox::pin_init_with_tail(65, Some(&cache), gfp, |_| Ok(Counted::new(&DROPS)));
+        assert!(matches!(too_big, Err(e) if e == EINVAL));
+        let mut zeros = 0;
+        let boxed = RcuBox::pin_init_with_tail(64, Some(&cache), gfp, |tail| {
+            assert!(tail.at(0, 41).is_none());
+            let start = tail.at(0, 40).ok_or(EINVAL)?;
+            // SAFETY: the tail's 40 bytes, initialised (zero-filled), not
+            // yet shared.
+            let bytes = unsafe { core::slice::from_raw_parts(start.as_ptr(), 40) };
+            zeros = bytes.iter().filter(|&&b| b == 0).count();
+            Ok(Counted::new(&DROPS))
+        })?;
+        assert_eq!(zeros, 40);
+        drop(boxed);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+        Ok(())
     }
 
     /// A box that was never shared is dropped at once.
