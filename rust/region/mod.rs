@@ -211,7 +211,7 @@ impl Region {
         self.live_objects.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An object was destructed; it is freed after a grace period.
+    /// An object was destructed; it is freed right after.
     pub(crate) fn object_destructed(&self) {
         self.live_objects.fetch_sub(1, Ordering::Relaxed);
     }

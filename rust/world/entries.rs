@@ -5,8 +5,9 @@
 //! and on which every remote reference is counted.
 //!
 //! [`Entry`] and [`EntryArray`] are `struct world_storage_entry_v3` and
-//! `struct world_storage_entries_v3` of `include/world_storage.h`; the C
-//! glue allocates and frees the arrays. [`RecordEntries`] is the record's
+//! `struct world_storage_entries_v3` of `include/world_storage.h`. A
+//! record's first array lies in the record's block; the C glue allocates
+//! and frees the arrays that replace it. [`RecordEntries`] is the record's
 //! pointer to its current array; [`Entries`] a view of one array for as
 //! long as it cannot be freed.
 //!
@@ -338,8 +339,9 @@ impl Entry {
     }
 }
 
-/// A record's entries: `struct world_storage_entries_v3`, allocated by the
-/// C glue (`ws_entries_new`) with `nr` entries after the header.
+/// A record's entries: `struct world_storage_entries_v3`, `nr` entries
+/// after the header, in the record's block (the first,
+/// `RecordEntries::in_tail`) or allocated by the C glue (`ws_entries_new`).
 #[repr(C)]
 pub(crate) struct EntryArray {
     /// Immutable: how many entries follow.

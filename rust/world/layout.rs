@@ -9,7 +9,7 @@
 //! cache, so Destroy frees every object of its region at once, whatever
 //! world holds it.
 
-use super::{entries::RecordEntries, record::WorldRecord};
+use super::record::WorldRecord;
 use crate::{
     object_cache::ObjectCache,
     object_layout::{ObjectLayout, TYPE_SIMPLE},
@@ -38,9 +38,8 @@ pub(crate) struct WorldLayout {
     /// The region slots of the first entry array: from the first live slot
     /// to the last, when the layout was made.
     span: Range<usize>,
-    /// The bytes of a block.
-    block_size: usize,
-    /// The cache of blocks of `block_size` bytes (shared with
+    /// The cache of blocks of a record and an array covering `span`
+    /// (`WorldRecord::block_size`; shared with
     /// `BlockCaches`, which keeps it until the module unloads).
     cache: Arc<ObjectCache>,
     /// For the deferred free (`RcuBox::retire`).
@@ -72,12 +71,10 @@ impl WorldLayout {
             return Ok(None);
         };
         let span = first..slots.last().unwrap_or(first) + 1;
-        let block_size = core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&span);
-        let cache = caches.get(block_size)?;
+        let cache = caches.get(WorldRecord::block_size(&span))?;
         Ok(Some(Self {
             version,
             span,
-            block_size,
             cache,
             rcu: Opaque::uninit(),
         }))
@@ -91,11 +88,6 @@ impl WorldLayout {
     /// The slots of a block's first entry array.
     pub(crate) fn span(&self) -> Range<usize> {
         self.span.clone()
-    }
-
-    /// The bytes of a block.
-    pub(crate) fn block_size(&self) -> usize {
-        self.block_size
     }
 
     /// The cache of blocks.
@@ -155,6 +147,7 @@ mod tests {
     use crate::{
         object_cache::AllocContext,
         region::{RegionProps, RegionTable},
+        world::entries::RecordEntries,
     };
     use core::ptr;
     use kernel::task::Task;
@@ -213,7 +206,7 @@ mod tests {
         // Five publications, three unpublications.
         assert_eq!(layout.version(), 8);
         assert_eq!(
-            layout.block_size(),
+            layout.cache().size(),
             core::mem::size_of::<WorldRecord>() + RecordEntries::first_bytes(&(0..5))
         );
         assert_eq!(RecordEntries::first_bytes(&(0..5)), 8 + 5 * 16);

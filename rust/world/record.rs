@@ -156,42 +156,34 @@ pub(super) const RECORD_V3_OFFSETS: (usize, usize) = (
 impl WorldRecord {
     /// A record for `task`, not yet in the table, counting one reference
     /// (the table's, once attached), with entries for region slots in
-    /// `slots` at least, and no room for objects in its block.
+    /// `slots` at least.
     pub(crate) fn new(
         task: &Task,
         slots: Range<usize>,
         context: AllocContext,
     ) -> Result<RcuBox<Self>> {
-        let span = NewEntries::span_for(slots);
-        let size = core::mem::size_of::<Self>() + RecordEntries::first_bytes(&span);
-        Self::in_block(task, span, size, None, context)
+        Self::in_block(task, NewEntries::span_for(slots), None, context)
     }
 
     /// A record for `task` as [`WorldRecord::new`] makes, in a block of
-    /// `layout`: its entries cover the layout's slots.
+    /// `layout`: its entries cover the layout's slots exactly.
     pub(crate) fn in_layout(
         task: &Task,
         layout: &WorldLayout,
         context: AllocContext,
     ) -> Result<RcuBox<Self>> {
-        Self::in_block(
-            task,
-            layout.span(),
-            layout.block_size(),
-            Some(layout.cache()),
-            context,
-        )
+        Self::in_block(task, layout.span(), Some(layout.cache()), context)
     }
 
-    /// A record in a block of `size` bytes from `cache` (or kmalloc), whose
-    /// first entry array covers `span`.
+    /// A record whose block holds it and its first entry array, covering
+    /// `span`: from `cache` (blocks of that size) or kmalloc.
     fn in_block(
         task: &Task,
         span: Range<usize>,
-        size: usize,
         cache: Option<&ObjectCache>,
         context: AllocContext,
     ) -> Result<RcuBox<Self>> {
+        let size = Self::block_size(&span);
         let wid = tasks::world_id(task);
         RcuBox::pin_init_with_tail(size, cache, context.gfp(), |tail| {
             let entries = RecordEntries::in_tail(tail, span)?;
@@ -210,6 +202,12 @@ impl WorldRecord {
                 link: Opaque::uninit(),
             }))
         })
+    }
+
+    /// The bytes of a block holding a record and its first entry array,
+    /// covering `span`.
+    pub(super) fn block_size(span: &Range<usize>) -> usize {
+        core::mem::size_of::<Self>() + RecordEntries::first_bytes(span)
     }
 
     /// Takes the record's lock: the only way to write its entries.
