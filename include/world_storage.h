@@ -303,4 +303,54 @@ int world_storage_lookup_task(struct task_struct *task, u64 handle, void **objec
  */
 int world_storage_release(pid_t wid, void *object);
 
+/**
+ * typedef world_storage_visit_t - a visit's callback
+ * @wid: the world's ID (its TID; after a thread's execve(), the one it took)
+ * @object: the world's object, valid until this returns
+ * @arg: the @arg given to world_storage_for_each()
+ *
+ * Runs in the caller's context, outside RCU and under no lock of world
+ * storage: it may sleep, look up and release objects (of this region too)
+ * and visit other regions, but must not destroy this region (its Destroy
+ * waits for the visit: a deadlock). It must not keep @object past its
+ * return without a reference of its own (world_storage_lookup()).
+ *
+ * Return: 0 to go on; any other value stops the visit, which returns it.
+ */
+typedef int (*world_storage_visit_t)(pid_t wid, void *object, void *arg);
+
+/**
+ * world_storage_for_each() - visit every world's object of a region
+ * @handle: the region
+ * @fn: called once per world visited
+ * @arg: passed to @fn
+ *
+ * Calls @fn on the object of each live world that holds one, one world at
+ * a time, in no particular order:
+ *
+ * - a world that holds its object from the start of the visit until the
+ *   visit reaches it is visited exactly once;
+ * - a world created or exiting during the visit is visited at most once,
+ *   and only while it holds its object (not while its constructor runs);
+ * - no world is visited after world_storage_for_each() returns.
+ *
+ * While @fn runs, its object is held as a world_storage_lookup() reference
+ * holds it: if the world exits meanwhile, the object is destructed only
+ * after @fn returns. Fork and exit never wait for a visit; world creation
+ * and exit run concurrently with it. A world_storage_destroy() of the
+ * region waits until the visit returns (a visit of a region already being
+ * destroyed fails, as a lookup does). Each world visited counts one
+ * reference of its object while @fn runs.
+ *
+ * Context: process context; may sleep (and @fn may). Takes no lock that
+ * fork or exit takes.
+ *
+ * Return: 0 once every world was reached; the first non-zero value @fn
+ * returned (the visit stopped there); -EINVAL for a bad @handle or a NULL
+ * @fn; -EOVERFLOW if a world's object or record has too many references
+ * outstanding (the visit stopped there); -ENODEV if world storage is
+ * unloading.
+ */
+int world_storage_for_each(u64 handle, world_storage_visit_t fn, void *arg);
+
 #endif /* _WORLD_STORAGE_H */

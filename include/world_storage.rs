@@ -101,6 +101,12 @@ pub(crate) mod ffi {
         ) -> c_int;
         /// Releases a reference a lookup took.
         pub(super) fn world_storage_release(wid: Pid, object: *mut c_void) -> c_int;
+        /// Calls `visit(wid, object, arg)` on every world's object.
+        pub(super) fn world_storage_for_each(
+            handle: u64,
+            visit: Option<unsafe extern "C" fn(Pid, *mut c_void, *mut c_void) -> c_int>,
+            arg: *mut c_void,
+        ) -> c_int;
     }
 }
 
@@ -403,6 +409,41 @@ unsafe extern "C" fn destruct<T: WorldObject>(
     unsafe { core::ptr::drop_in_place(object.cast::<T>()) };
 }
 
+/// A visit's state: the caller's closure and the error it stopped with.
+struct Visit<F> {
+    f: F,
+    stopped: Option<Error>,
+}
+
+/// Visit trampoline for `T` and closure type `F`: `f(wid, &object)`; an
+/// error stops the visit and is kept in the state.
+///
+/// # Safety
+///
+/// Called by `world_storage_for_each()` with the `arg` that
+/// [`WorldStorage::for_each`] passed, a `Visit<F>` that nothing else uses
+/// meanwhile, and `object` pointing to an initialised `T`, valid until this
+/// returns.
+unsafe extern "C" fn visit<T: WorldObject, F: FnMut(Pid, &T) -> Result>(
+    wid: Pid,
+    object: *mut c_void,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: the caller's `Visit<F>`, used by this call alone (the visit
+    // calls one world at a time).
+    let state = unsafe { &mut *arg.cast::<Visit<F>>() };
+    // SAFETY: an initialised `T`, valid until this returns; shared with its
+    // world, which is sound because `T: Sync` (a `WorldObject` bound).
+    let object = unsafe { &*object.cast::<T>() };
+    match (state.f)(wid, object) {
+        Ok(()) => 0,
+        Err(e) => {
+            state.stopped = Some(e);
+            1
+        }
+    }
+}
+
 /// A region of world storage holding one `T` per world.
 ///
 /// Creating it constructs a `T` for every existing world; every new world
@@ -539,6 +580,36 @@ impl<T: WorldObject> WorldStorage<T> {
             reference: Reference::new(wid, object)?,
             _region: PhantomData,
         })
+    }
+
+    /// Visits every world's object: calls `f` with the world's ID and its
+    /// `T`, one world at a time, in no particular order, until `f` returns
+    /// an error (which this returns). A world that holds its object from
+    /// the start of the visit until the visit reaches it is visited exactly
+    /// once; a world created or exiting meanwhile at most once. The `T` is
+    /// shared with its world, which may use it meanwhile (hence `T: Sync`,
+    /// which every [`WorldObject`] is), and is not dropped while `f` runs,
+    /// even if its world exits. Process context; may sleep, and `f` may.
+    /// Fork and exit never wait for it; the region's drop does.
+    ///
+    /// Fails with `EOVERFLOW` if a world's object has too many references
+    /// outstanding (the visit stops there).
+    pub(crate) fn for_each<F: FnMut(Pid, &T) -> Result>(&self, f: F) -> Result {
+        let mut state = Visit { f, stopped: None };
+        // SAFETY: `visit::<T, F>` is callable with `state`, a `Visit<F>` that
+        // outlives the call and that only the visit uses meanwhile; the
+        // region's objects are `T`s (type invariant).
+        let ret = unsafe {
+            ffi::world_storage_for_each(
+                self.handle,
+                Some(visit::<T, F>),
+                core::ptr::from_mut(&mut state).cast(),
+            )
+        };
+        match state.stopped {
+            Some(e) => Err(e),
+            None => to_result(ret),
+        }
     }
 }
 

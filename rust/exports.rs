@@ -12,6 +12,7 @@ use crate::{
     service::Service,
     world::{DeferredRecords, World},
 };
+use core::ops::ControlFlow;
 // `core`'s atomics, not `kernel::sync::atomic`: every exported call loads
 // `SERVICE` (see "Atomics" in Documentation/world-storage.rst).
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -250,6 +251,41 @@ extern "C" fn world_storage_release(wid: i32, object: *mut c_void) -> c_int {
         unsafe { ws_warn_bad_release() };
     }
     errno(r)
+}
+
+/// A visit's callback (see `world_storage_for_each()`): `(world ID,
+/// object, arg)`, 0 to go on, any other value to stop the visit with it.
+type VisitFn = unsafe extern "C" fn(i32, *mut c_void, *mut c_void) -> c_int;
+
+/// See `world_storage_for_each()` in `include/world_storage.h`.
+///
+/// # Safety
+///
+/// `visit` is NULL or callable with `arg` as the header says.
+#[no_mangle]
+unsafe extern "C" fn world_storage_for_each(
+    handle: u64,
+    visit: Option<VisitFn>,
+    arg: *mut c_void,
+) -> c_int {
+    let Some(visit) = visit else {
+        return errno(Err(EINVAL));
+    };
+    let visited = with_service(|s| {
+        s.visit(handle, |wid, object| {
+            // SAFETY: callable with `arg` by the contract; `object` is valid
+            // until it returns (`Service::visit`).
+            match unsafe { visit(wid, object.as_ptr().cast(), arg) } {
+                0 => ControlFlow::Continue(()),
+                stop => ControlFlow::Break(stop),
+            }
+        })
+    });
+    match visited {
+        Ok(ControlFlow::Continue(())) => 0,
+        Ok(ControlFlow::Break(stop)) => stop,
+        Err(e) => e.to_errno(),
+    }
 }
 
 #[cfg(world_storage_kunit)]

@@ -13,7 +13,7 @@ use crate::{
     threads::ThreadList,
     world::{DeferredRecords, World, WorldRecord, WorldTable},
 };
-use core::ptr::NonNull;
+use core::{ops::ControlFlow, ptr::NonNull};
 use kernel::{
     bindings, fmt, pr_warn_once,
     prelude::*,
@@ -268,6 +268,21 @@ impl Service {
         let guard = rcu::read_lock();
         let region = self.regions.get(handle, &guard)?;
         self.worlds.lookup(world, region, &guard)
+    }
+
+    /// Visit: calls `f` with the world ID and object of every world that
+    /// holds an object of region `handle`, each at most once, one at a time
+    /// (see [`WorldTable::visit`] for which worlds and what `f` may do),
+    /// until `f` breaks. The region's Destroy waits until the visit ends.
+    /// Process context; may sleep (and `f` may).
+    pub(crate) fn visit<B>(
+        &self,
+        handle: u64,
+        f: impl FnMut(i32, NonNull<u8>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        kernel::task::might_sleep();
+        let region = self.regions.hold(handle)?;
+        self.worlds.visit(&region, f)
     }
 
     /// Release: drops a LookUp reference. Never blocks.

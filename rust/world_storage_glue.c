@@ -55,6 +55,7 @@ EXPORT_SYMBOL_GPL(world_storage_destroy);
 EXPORT_SYMBOL_GPL(world_storage_lookup);
 EXPORT_SYMBOL_GPL(world_storage_lookup_task);
 EXPORT_SYMBOL_GPL(world_storage_release);
+EXPORT_SYMBOL_GPL(world_storage_for_each);
 #endif
 
 int ws_refcount_get_below(refcount_t *r, unsigned int max)

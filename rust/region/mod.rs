@@ -13,11 +13,14 @@
 //! - `slots.rs`: the region published at each slot, read by lookups under
 //!   RCU and changed under the table's lock, with the handles the local
 //!   lookup's fast path checks; [`Unpublished`], a region taken out.
+//! - `hold.rs`: [`RegionHold`], a region held against its Destroy outside
+//!   RCU, as a remote reference holds it (a visit of its objects).
 //! - `destroying.rs`: [`DestroyingRegions`], the regions whose Destroy is
 //!   under way, from their unpublishing until every object is freed: for
 //!   debugfs, an owner's unload and a second Destroy, which wait for them.
 
 mod destroying;
+mod hold;
 mod memory;
 mod slots;
 mod table;
@@ -26,6 +29,7 @@ mod table;
 pub(crate) use slots::destroy_window;
 pub(crate) use {
     destroying::DestroyingRegions,
+    hold::RegionHold,
     memory::ObjectMemory,
     slots::Unpublished,
     table::{LockedTable, RegionTable},
@@ -119,7 +123,8 @@ pub(crate) struct Region {
     /// `core`'s atomic, inline: every task creation and exit counts here
     /// once per region (see "Atomics" in Documentation/world-storage.rst).
     live_objects: AtomicUsize,
-    /// LookUp references not yet released, counted per CPU (a lookup and
+    /// LookUp references not yet released and visits in progress (each
+    /// holds one count, a [`RegionHold`]), counted per CPU (a lookup and
     /// its Release write no line other CPUs write). Lookups increment it
     /// under RCU only after seeing the region published; Destroy
     /// unpublishes, waits for a grace period (from then on it only goes

@@ -251,9 +251,11 @@ impl LockedSlots<'_> {
 ///
 /// Dropping it frees the region once no reader can hold it: after a grace
 /// period that began when it was taken out (its owner usually waited for
-/// one already, and then this does not wait) and after its objects are
-/// freed (the region's own drop). Its owner first drains its references and
-/// sweeps its objects (`Service::retire` in service.rs).
+/// one already, and then this does not wait), after its remote references
+/// drained (a [`super::RegionHold`] relies on that; its owner usually
+/// drained them already) and after its objects are freed (the region's own
+/// drop). Its owner first drains its references and sweeps its objects
+/// (`Service::retire` in service.rs).
 ///
 /// # Invariants
 ///
@@ -286,6 +288,9 @@ impl Drop for Unpublished {
     fn drop(&mut self) {
         // SAFETY: no requirement; it may sleep, as dropping a region may.
         unsafe { bindings::cond_synchronize_rcu(self.rcu_cookie) };
+        // No reference is taken after that grace period: the count only
+        // goes down now.
+        self.region.remote_refs.wait_for_zero();
         // `region` is dropped after this.
     }
 }

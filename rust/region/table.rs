@@ -6,7 +6,7 @@
 
 use super::{
     slots::{LockedSlots, RegionSlots},
-    Region, RegionProps, Unpublished,
+    Region, RegionHold, RegionProps, Unpublished,
 };
 use crate::handle::{RegionHandle, MAX_REGIONS};
 use core::ops::Range;
@@ -93,6 +93,14 @@ impl RegionTable {
             .get(handle.slot(), guard)
             .filter(|region| region.handle() == handle)
             .ok_or(EINVAL)
+    }
+
+    /// Holds the live region named by `raw` against its Destroy until the
+    /// hold is dropped; `EINVAL` if there is none.
+    pub(crate) fn hold(&self, raw: u64) -> Result<RegionHold<'_>> {
+        let guard = rcu::read_lock();
+        let region = self.get(raw, &guard)?;
+        Ok(RegionHold::new(region, &guard))
     }
 
     /// Calls `f` on every live region, valid while `guard` is held.

@@ -25,6 +25,7 @@ use crate::{
 // `core`'s atomics, not `kernel::sync::atomic`: Release reads the residents
 // (see "Atomics" in Documentation/world-storage.rst).
 use core::{
+    ops::ControlFlow,
     ptr::{self, NonNull},
     sync::atomic::{AtomicPtr, Ordering},
 };
@@ -500,6 +501,88 @@ impl WorldTable {
         }
         region.remote_ref_taken();
         Ok(object)
+    }
+
+    /// Visit: calls `f` with the world ID and the object of `region` of
+    /// each live world that holds one, one world at a time, in the order of
+    /// `worlds`' keys, until `f` breaks (its value is returned).
+    ///
+    /// Each key is reached once, so a world is visited at most once, and
+    /// every world in `worlds` from before the visit starts until it is
+    /// reached, holding its object, is visited. `f` runs outside RCU and
+    /// under no lock of the table or a record, so it may sleep, and the
+    /// fork and exit hooks never wait for it; while it runs, its object
+    /// holds a remote reference, so an exit leaves the object to that
+    /// reference (an orphan) and destructs it only after `f` returns. The
+    /// caller holds `region` against its Destroy (a `RegionHold`), so no
+    /// sweep runs meanwhile. `EOVERFLOW` if a world's record or object
+    /// holds too many references (the visit stops there). Process context.
+    pub(crate) fn visit<B>(
+        &self,
+        region: &Region,
+        mut f: impl FnMut(i32, NonNull<u8>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>> {
+        let mut key = 0;
+        while let Some((record, object)) = self.reach_next(&mut key, region.handle())? {
+            let flow = f(record.wid(), object);
+            self.give_back(&record, object);
+            if flow.is_break() {
+                return Ok(flow);
+            }
+            match key.checked_add(1) {
+                Some(next) => key = next,
+                None => break,
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The next record of a live world from `key` on (which is set to its
+    /// key) that holds an object of the region named `handle`, counted, and
+    /// that object with a remote reference; `None` past the last record.
+    fn reach_next(
+        &self,
+        key: &mut usize,
+        handle: RegionHandle,
+    ) -> Result<Option<(RecordRef<'_>, NonNull<u8>)>> {
+        loop {
+            let guard = rcu::read_lock();
+            let Some(found) = self.worlds.find(key, &guard) else {
+                return Ok(None);
+            };
+            // A record leaving the table (its count at zero) is no live
+            // world's any more.
+            if let Some(record) = RecordRef::try_new(found, self)? {
+                let taken = record.take_ref(handle, &guard);
+                // Before the record's count, whose drop may tear it down.
+                drop(guard);
+                match taken {
+                    // As in `lookup`: the exit either saw the reference or
+                    // is seen here, and the reference is given back.
+                    Reference::Taken(object) if !record.has_exited() => {
+                        return Ok(Some((record, object)));
+                    }
+                    Reference::Taken(object) => self.give_back(&record, object),
+                    Reference::Overflow => return Err(EOVERFLOW),
+                    Reference::Absent | Reference::Moved => {}
+                }
+            }
+            let Some(next) = key.checked_add(1) else {
+                return Ok(None);
+            };
+            *key = next;
+        }
+    }
+
+    /// Drops the remote reference that a visit took on `object` of
+    /// `record`, outside RCU: the last one of an orphan may hand over the
+    /// orphans' count, whose drop may tear the record down.
+    fn give_back(&self, record: &WorldRecord, object: NonNull<u8>) {
+        let guard = rcu::read_lock();
+        let (dropped, _) = record.drop_ref(object.as_ptr(), &guard);
+        let orphans_count = self.after_drop(record, dropped);
+        drop(guard);
+        drop(orphans_count);
     }
 
     /// Local lookup's slow path: the object of `region` of the current

@@ -55,9 +55,26 @@
  * then (its destructor tells the open file, so release() never reads a
  * destructed object), the object's value if not, and what a local lookup
  * answers there.
+ *
+ * /sys/kernel/debug/ws_c_client/visit drives world_storage_for_each() on a
+ * region of its own. Write one of:
+ *
+ *   create              creates the visit region
+ *   mark V              stores V in the caller's object
+ *   run US              visits every world's object, sleeping US
+ *                       microseconds in each callback
+ *   destroy             destroys the visit region (it may race a run)
+ *
+ * Reading gives "handle=H progress=N" (worlds visited so far by the run
+ * under way), "run ret=R visited=N marked=M sum=S dups=D dead=X" (the last
+ * run: its answer, worlds visited, those with a mark, the marks' sum,
+ * objects visited twice, objects found destructed) and "destroy destroy=R
+ * running=N ended=E" (the last destroy: its answer, visits under way when
+ * it started, visits that ended before it returned).
  */
 
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
@@ -66,6 +83,7 @@
 #include <linux/slab.h>
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #include "../../include/world_storage.h"
 
@@ -342,6 +360,182 @@ static int exitwatch(const char *verb)
 	return -EINVAL;
 }
 
+/*
+ * The visit region (debugfs "visit"): each object has a magic that its
+ * destructor poisons, a serial that no other live object has, and a mark
+ * its task sets. "run" and "destroy" take no lock of this client, so one
+ * can race the other; visits run one at a time (visit_lock).
+ */
+#define VISIT_LIVE 0x11fe11fe11fe11feULL
+#define VISIT_DEAD 0xdeaddeaddeaddeadULL
+#define VISIT_SERIALS (1U << 22)
+
+struct visited {
+	u64 magic;
+	u64 mark;
+	u32 serial;
+};
+
+struct visit_state {
+	unsigned int delay_us;
+	unsigned int visited, marked, dups, dead;
+	u64 sum;
+};
+
+static u64 visit_handle = WORLD_STORAGE_HANDLE_INVALID;
+static atomic_t visit_serial = ATOMIC_INIT(0);
+/* Serials seen by the visit under way, under visit_lock. */
+static unsigned long *visit_seen;
+static DEFINE_MUTEX(visit_lock);
+static atomic_t visits_running, visits_done, visit_progress;
+/* Results of the last "run" and the last "destroy", under visit_result_lock. */
+static DEFINE_SPINLOCK(visit_result_lock);
+static char visit_run_result[128], visit_destroy_result[64];
+
+static int visit_ctor(pid_t wid, void *object, u32 size, void *arg)
+{
+	struct visited *v = object;
+
+	v->magic = VISIT_LIVE;
+	v->mark = 0;
+	v->serial = (u32)atomic_inc_return(&visit_serial) % VISIT_SERIALS;
+	return 0;
+}
+
+static void visit_dtor(pid_t wid, void *object, u32 size, void *arg)
+{
+	WRITE_ONCE(((struct visited *)object)->magic, VISIT_DEAD);
+}
+
+/* Checks the object is live before and after an optional sleep. */
+static int visit_one(pid_t wid, void *object, void *arg)
+{
+	struct visit_state *st = arg;
+	struct visited *v = object;
+	bool live = READ_ONCE(v->magic) == VISIT_LIVE;
+
+	if (live && __test_and_set_bit(v->serial, visit_seen))
+		st->dups++;
+	st->visited++;
+	atomic_set(&visit_progress, st->visited);
+	if (READ_ONCE(v->mark)) {
+		st->marked++;
+		st->sum += READ_ONCE(v->mark);
+	}
+	if (st->delay_us)
+		usleep_range(st->delay_us, st->delay_us + 100);
+	if (!live || READ_ONCE(v->magic) != VISIT_LIVE)
+		st->dead++;
+	return 0;
+}
+
+static int visit_run(unsigned int delay_us)
+{
+	struct visit_state st = { .delay_us = delay_us };
+	int ret;
+
+	mutex_lock(&visit_lock);
+	bitmap_zero(visit_seen, VISIT_SERIALS);
+	atomic_set(&visit_progress, 0);
+	atomic_inc(&visits_running);
+	ret = world_storage_for_each(READ_ONCE(visit_handle), visit_one, &st);
+	atomic_dec(&visits_running);
+	atomic_inc(&visits_done);
+	mutex_unlock(&visit_lock);
+	spin_lock(&visit_result_lock);
+	snprintf(visit_run_result, sizeof(visit_run_result),
+		 "ret=%d visited=%u marked=%u sum=%llu dups=%u dead=%u", ret, st.visited,
+		 st.marked, st.sum, st.dups, st.dead);
+	spin_unlock(&visit_result_lock);
+	return 0;
+}
+
+/* Notes whether a visit was under way, and whether it ended before this returned. */
+static int visit_destroy(void)
+{
+	int running = atomic_read(&visits_running), done = atomic_read(&visits_done);
+	int err = world_storage_destroy(READ_ONCE(visit_handle));
+
+	WRITE_ONCE(visit_handle, WORLD_STORAGE_HANDLE_INVALID);
+	spin_lock(&visit_result_lock);
+	snprintf(visit_destroy_result, sizeof(visit_destroy_result),
+		 "destroy=%d running=%d ended=%d", err, running,
+		 atomic_read(&visits_done) - done);
+	spin_unlock(&visit_result_lock);
+	return 0;
+}
+
+static int visit_cmd(char *cmd)
+{
+	struct world_storage_props props = {
+		.type = WORLD_STORAGE_TYPE_SIMPLE,
+		.owner = THIS_MODULE,
+		.size = sizeof(struct visited),
+		.align = __alignof__(struct visited),
+		.constructor = visit_ctor,
+		.destructor = visit_dtor,
+	};
+	unsigned long long mark;
+	unsigned int delay_us;
+	struct visited *v;
+	u64 handle;
+	int err;
+
+	if (!strcmp(cmd, "create")) {
+		if (READ_ONCE(visit_handle) != WORLD_STORAGE_HANDLE_INVALID)
+			return -EBUSY;
+		err = world_storage_create(&props, &handle);
+		if (!err)
+			WRITE_ONCE(visit_handle, handle);
+		return err;
+	}
+	if (!strcmp(cmd, "destroy"))
+		return visit_destroy();
+	if (sscanf(cmd, "run %u", &delay_us) == 1)
+		return visit_run(delay_us);
+	if (sscanf(cmd, "mark %llu", &mark) == 1) {
+		err = world_storage_lookup_local(READ_ONCE(visit_handle), (void **)&v);
+		if (!err)
+			WRITE_ONCE(v->mark, mark);
+		return err;
+	}
+	return -EINVAL;
+}
+
+static ssize_t visit_write(struct file *file, const char __user *ubuf, size_t len,
+			   loff_t *ppos)
+{
+	char cmd[32];
+	int err;
+
+	if (len >= sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, len))
+		return -EFAULT;
+	cmd[len] = '\0';
+	err = visit_cmd(strim(cmd));
+	return err ?: len;
+}
+
+static ssize_t visit_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char text[256];
+	int n;
+
+	spin_lock(&visit_result_lock);
+	n = scnprintf(text, sizeof(text), "handle=%#llx progress=%d\nrun %s\ndestroy %s\n",
+		      READ_ONCE(visit_handle), atomic_read(&visit_progress),
+		      visit_run_result, visit_destroy_result);
+	spin_unlock(&visit_result_lock);
+	return simple_read_from_buffer(ubuf, len, ppos, text, n);
+}
+
+static const struct file_operations visit_fops = {
+	.owner = THIS_MODULE,
+	.read = visit_read,
+	.write = visit_write,
+};
+
 /* The value in a remote lookup's object, released at once. */
 static int show_remote(pid_t tid, void *object)
 {
@@ -527,11 +721,16 @@ static struct dentry *dir;
 static int __init ws_c_client_init(void)
 {
 	handles = kcalloc(MAX_HANDLES, sizeof(*handles), GFP_KERNEL);
-	if (!handles)
+	visit_seen = vzalloc(BITS_TO_LONGS(VISIT_SERIALS) * sizeof(long));
+	if (!handles || !visit_seen) {
+		kfree(handles);
+		vfree(visit_seen);
 		return -ENOMEM;
+	}
 	dir = debugfs_create_dir("ws_c_client", NULL);
 	debugfs_create_file("control", 0600, dir, NULL, &control_fops);
 	debugfs_create_file("exitwatch", 0400, dir, NULL, &exitwatch_fops);
+	debugfs_create_file("visit", 0600, dir, NULL, &visit_fops);
 	return 0;
 }
 module_init(ws_c_client_init);
@@ -543,6 +742,9 @@ static void __exit ws_c_client_exit(void)
 	unhold();
 	if (watch_handle != WORLD_STORAGE_HANDLE_INVALID)
 		world_storage_destroy(watch_handle);
+	if (visit_handle != WORLD_STORAGE_HANDLE_INVALID)
+		world_storage_destroy(visit_handle);
+	vfree(visit_seen);
 	run("destroyall");
 	if (pinned)
 		put_task_struct(pinned);

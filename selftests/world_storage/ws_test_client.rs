@@ -238,6 +238,9 @@ trait TestRegion: Send + Sync {
     fn get(&self, tid: Pid) -> Result<(Pid, u64)>;
     fn get_leader(&self) -> Result<(Pid, u64)>;
     fn hold(&mut self, tid: Pid) -> Result<KBox<dyn Held>>;
+    /// Visits every world's object: (worlds visited, those whose value is
+    /// not 0, the sum of the values).
+    fn visit_sum(&self) -> Result<(u64, u64, u64)>;
 }
 
 fn show<const R: usize>(object: &Counted<R>) -> (Pid, u64) {
@@ -308,6 +311,18 @@ impl<const R: usize> TestRegion for Slot<R> {
             Some(ArcRef::get(storage.clone(), tid)?),
             GFP_KERNEL,
         )?)
+    }
+
+    fn visit_sum(&self) -> Result<(u64, u64, u64)> {
+        let (mut visited, mut set, mut sum) = (0, 0, 0);
+        self.storage()?.for_each(|_wid, object| {
+            let value = object.value.load(Ordering::Relaxed);
+            visited += 1;
+            set += u64::from(value != 0);
+            sum += value;
+            Ok(())
+        })?;
+        Ok((visited, set, sum))
     }
 }
 
@@ -400,6 +415,10 @@ impl Client {
             "get" => {
                 let (s, t) = (slot(arg()?)?, tid(arg()?)?);
                 shown(self.region(s, |r| r.get(t))?)
+            }
+            "visitsum" => {
+                let (visited, set, sum) = self.region(slot(arg()?)?, |r| r.visit_sum())?;
+                self.reply(fmt!("visited={visited} set={set} sum={sum}"))
             }
             "getleader" => shown(self.region(slot(arg()?)?, |r| r.get_leader())?),
             "hold" => {
