@@ -65,8 +65,8 @@
  *                       microseconds in each callback
  *   destroy             destroys the visit region (it may race a run)
  *
- * Reading gives "handle=H progress=N" (worlds visited so far by the run
- * under way), "run ret=R visited=N marked=M sum=S dups=D dead=X" (the last
+ * Reading gives "handle=H running=R progress=N" (visits under way, worlds
+ * visited so far by the last run), "run ret=R visited=N marked=M sum=S dups=D dead=X" (the last
  * run: its answer, worlds visited, those with a mark, the marks' sum,
  * objects visited twice, objects found destructed) and "destroy destroy=R
  * running=N ended=E" (the last destroy: its answer, visits under way when
@@ -390,7 +390,8 @@ static DEFINE_MUTEX(visit_lock);
 static atomic_t visits_running, visits_done, visit_progress;
 /* Results of the last "run" and the last "destroy", under visit_result_lock. */
 static DEFINE_SPINLOCK(visit_result_lock);
-static char visit_run_result[128], visit_destroy_result[64];
+static char visit_run_result[128] = "ret=0 visited=0 marked=0 sum=0 dups=0 dead=0";
+static char visit_destroy_result[64] = "destroy=0 running=0 ended=0";
 
 static int visit_ctor(pid_t wid, void *object, u32 size, void *arg)
 {
@@ -523,8 +524,9 @@ static ssize_t visit_read(struct file *file, char __user *ubuf, size_t len, loff
 	int n;
 
 	spin_lock(&visit_result_lock);
-	n = scnprintf(text, sizeof(text), "handle=%#llx progress=%d\nrun %s\ndestroy %s\n",
-		      READ_ONCE(visit_handle), atomic_read(&visit_progress),
+	n = scnprintf(text, sizeof(text), "handle=%#llx running=%d progress=%d\nrun %s\ndestroy %s\n",
+		      READ_ONCE(visit_handle), atomic_read(&visits_running),
+		      atomic_read(&visit_progress),
 		      visit_run_result, visit_destroy_result);
 	spin_unlock(&visit_result_lock);
 	return simple_read_from_buffer(ubuf, len, ppos, text, n);
