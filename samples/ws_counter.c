@@ -5,7 +5,10 @@
  * lookup); reading returns "<tid> <count>" for a task chosen by writing
  * "tid <N>" first (a remote lookup, released at once), by default the
  * reader itself. The TID is the one the reader sees, in its own pid
- * namespace. Only root may open the device: a counter is per-task data.
+ * namespace. After writing "total", reading returns "total <sum> tasks
+ * <n>": the sum of every task's counter and the number of tasks, from a
+ * visit of every task's object. Only root may open the device: a counter
+ * is per-task data.
  */
 
 #include <linux/fs.h>
@@ -21,9 +24,12 @@
 
 static u64 handle = WORLD_STORAGE_HANDLE_INVALID;
 
+/* file->private_data when read() reports the total. */
+#define READ_TOTAL ((void *)-1L)
+
 /*
  * file->private_data: the TID that read() reports, in the reader's pid
- * namespace; 0 for the reader.
+ * namespace; 0 for the reader; READ_TOTAL for the sum over every task.
  */
 static int ws_counter_open(struct inode *inode, struct file *file)
 {
@@ -45,11 +51,43 @@ static ssize_t ws_counter_write(struct file *file, const char __user *buf, size_
 		file->private_data = (void *)(long)tid;
 		return len;
 	}
+	if (!strncmp(cmd, "total", 5)) {
+		file->private_data = READ_TOTAL;
+		return len;
+	}
 	err = world_storage_lookup_local_inline(handle, (void **)&mine);
 	if (err)
 		return err;
 	(*mine)++;
 	return len;
+}
+
+struct ws_counter_total {
+	u64 sum;
+	unsigned int tasks;
+};
+
+/* Called by the visit on each task's counter, one at a time. */
+static int ws_counter_add(pid_t wid, void *object, void *arg)
+{
+	struct ws_counter_total *total = arg;
+
+	total->sum += READ_ONCE(*(u64 *)object);
+	total->tasks++;
+	return 0;
+}
+
+static ssize_t ws_counter_read_total(char __user *buf, size_t len, loff_t *ppos)
+{
+	struct ws_counter_total total = {};
+	char line[64];
+	int err, n;
+
+	err = world_storage_for_each(handle, ws_counter_add, &total);
+	if (err)
+		return err;
+	n = scnprintf(line, sizeof(line), "total %llu tasks %u\n", total.sum, total.tasks);
+	return simple_read_from_buffer(buf, len, ppos, line, n);
 }
 
 static ssize_t ws_counter_read(struct file *file, char __user *buf, size_t len, loff_t *ppos)
@@ -61,6 +99,8 @@ static ssize_t ws_counter_read(struct file *file, char __user *buf, size_t len, 
 	pid_t wid;
 	int err, n;
 
+	if (file->private_data == READ_TOTAL)
+		return ws_counter_read_total(buf, len, ppos);
 	/* The reader's TID names a task in its namespace, not a world ID. */
 	rcu_read_lock();
 	task = get_pid_task(find_vpid(tid), PIDTYPE_PID);

@@ -5,12 +5,10 @@
 //! At every context switch, the outgoing task (the current one) finds its
 //! own statistics with a *local* lookup and counts the switch and the time
 //! it ran. `/sys/kernel/debug/ws_sched_stats/top` lists the tasks that ran
-//! longest, found by TID with *remote* lookups that hold each object while
-//! it is read.
+//! longest, found by a *visit* of every task's statistics, which holds each
+//! object while it is read.
 
-use core::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed,
-};
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use kernel::{
     c_str,
     cpu::CpuId,
@@ -42,8 +40,6 @@ module! {
 struct TaskStats {
     switches: AtomicU64,
     on_cpu_ns: AtomicU64,
-    /// Whether its TID is in `NOTABLE_TIDS`.
-    notable: AtomicBool,
 }
 
 impl WorldObject for TaskStats {
@@ -51,17 +47,12 @@ impl WorldObject for TaskStats {
         Ok(TaskStats {
             switches: AtomicU64::new(0),
             on_cpu_ns: AtomicU64::new(0),
-            notable: AtomicBool::new(false),
         })
     }
 }
 
-/// TIDs of tasks that have run for at least `NOTABLE_NS`, most recent last:
-/// where `top` looks (a ring, so that short-lived tasks do not crowd it).
+/// On-CPU time from which `top` counts a task as having run.
 const NOTABLE_NS: u64 = 1_000_000;
-const NOTABLE: usize = 1024;
-static NOTABLE_TIDS: [AtomicI32; NOTABLE] = [const { AtomicI32::new(0) }; NOTABLE];
-static NEXT_NOTABLE: AtomicUsize = AtomicUsize::new(0);
 
 const MAX_CPUS: usize = 64;
 
@@ -74,18 +65,14 @@ struct Stats {
 }
 
 impl SwitchHandler for Arc<Stats> {
-    fn on_switch(&self, prev: &Task, _next: &Task) {
+    fn on_switch(&self, _prev: &Task, _next: &Task) {
         let now = (Instant::<Monotonic>::now() - self.epoch).as_nanos();
         let cpu = CpuId::current().as_u32() as usize % MAX_CPUS;
         let ran = now - self.last_switch_ns[cpu].swap(now, Relaxed);
         // `prev` is still the current task: its object is a local lookup.
         if let Ok(mine) = self.storage.local() {
             mine.switches.fetch_add(1, Relaxed);
-            let total = mine.on_cpu_ns.fetch_add(ran.max(0) as u64, Relaxed);
-            if total >= NOTABLE_NS && !mine.notable.swap(true, Relaxed) {
-                NOTABLE_TIDS[NEXT_NOTABLE.fetch_add(1, Relaxed) % NOTABLE]
-                    .store(prev.pid(), Relaxed);
-            }
+            mine.on_cpu_ns.fetch_add(ran.max(0) as u64, Relaxed);
         }
     }
 }
@@ -94,26 +81,22 @@ impl SwitchHandler for Arc<Stats> {
 fn show_top(stats: &Arc<Stats>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let mut top: [(u64, u64, Pid); 10] = [(0, 0, 0); 10];
     let mut seen = 0usize;
-    for slot in &NOTABLE_TIDS {
-        let tid = slot.load(Relaxed);
-        if tid == 0 || top.iter().any(|&(_, _, t)| t == tid) {
-            continue;
-        }
-        // A remote lookup: the guard keeps the object alive while we read.
-        let Ok(task) = stats.storage.get(tid) else {
-            continue;
-        };
-        seen += 1;
+    // A visit of every task's statistics, one task at a time: each object
+    // stays alive while it is read, even if its task exits meanwhile.
+    let visited = stats.storage.for_each(|tid, task| {
         let entry = (
             task.on_cpu_ns.load(Relaxed),
             task.switches.load(Relaxed),
             tid,
         );
+        seen += usize::from(entry.0 >= NOTABLE_NS);
         if entry > top[9] {
             top[9] = entry;
             top.sort_unstable_by(|a, b| b.cmp(a));
         }
-    }
+        Ok(())
+    });
+    visited.map_err(|_| fmt::Error)?;
     writeln!(f, "{:>7} {:>10} {:>12}", "tid", "switches", "on_cpu_us")?;
     for (on_cpu, switches, tid) in top.iter().filter(|e| e.2 != 0) {
         writeln!(f, "{tid:>7} {switches:>10} {:>12}", on_cpu / 1000)?;

@@ -59,6 +59,18 @@ let _storage = WorldStorage::<OneByte>::new(module)?;"
 #[derive(Default)] #[repr(align(8192))] struct Object(u8);|\
 let _storage = WorldStorage::<Object>::new(module)?;|\
 let _storage = WorldStorage::<PageAligned>::new(module)?;"
+	"visit_of_a_type_not_sync|cannot be shared between threads safely|$u64|\
+struct Cells(core::cell::Cell<u64>); \
+impl WorldObject for Cells { fn init(_wid: Pid) -> impl PinInit<Self, Error> { \
+Ok::<_, Error>(Cells(core::cell::Cell::new(0))) } } \
+fn show(_: Pid, o: &Cells) -> Result { pr_info!(\"{}\\n\", o.0.get()); Ok(()) } \
+WorldStorage::<Cells>::new(module)?.for_each(show)?;|\
+struct Cells(core::sync::atomic::AtomicU64); \
+impl WorldObject for Cells { fn init(_wid: Pid) -> impl PinInit<Self, Error> { \
+Ok::<_, Error>(Cells(core::sync::atomic::AtomicU64::new(0))) } } \
+fn show(_: Pid, o: &Cells) -> Result { \
+pr_info!(\"{}\\n\", o.0.load(core::sync::atomic::Ordering::Relaxed)); Ok(()) } \
+WorldStorage::<Cells>::new(module)?.for_each(show)?;"
 )
 
 # The twins of the type cases use a type of their own, next to `Object`.

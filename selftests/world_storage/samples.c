@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The samples work: ws_counter.ko (C) counts per task, ws_sched_stats.ko
- * (Rust) sees a busy thread's context switches and on-CPU time.
+ * The samples work: ws_counter.ko (C) counts per task and sums every
+ * task's count, ws_sched_stats.ko (Rust) sees a busy thread's context
+ * switches and on-CPU time.
  */
 
 #define _GNU_SOURCE
@@ -43,6 +44,20 @@ static long count_of(pid_t tid)
 		sscanf(buf, "%d %ld", &got_tid, &count);
 	close(fd);
 	return count;
+}
+
+/* The sum of every task's counter and the number of tasks; 0 on error. */
+static int total_count(unsigned long long *sum, long *tasks)
+{
+	char buf[64] = "";
+	int fd = open(COUNTER, O_RDWR), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = write(fd, "total", 5) == 5 && read(fd, buf, sizeof(buf) - 1) > 0 &&
+	     sscanf(buf, "total %llu tasks %ld", sum, tasks) == 2;
+	close(fd);
+	return ok;
 }
 
 /*
@@ -134,10 +149,13 @@ int main(void)
 	long switches = 0, on_cpu = 0;
 	pthread_t thread;
 	pid_t busy_tid = 0;
+	unsigned long long total = 0;
 	struct stat st;
+	long tasks = 0;
+	int ok;
 
 	ksft_print_header();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 
 	ksft_test_result(system("insmod /modules/ws_counter.ko") == 0 && bump(3) &&
 			 count_of(0) == 3, "c_sample_counts_own_writes\n");
@@ -147,6 +165,10 @@ int main(void)
 	pthread_barrier_wait(&bumped);
 	ksft_test_result(count_of(worker_tid) == 5 && count_of(0) == 3,
 			 "c_sample_reads_back_by_tid\n");
+	/* Only this thread (3) and the worker (5) wrote: the visit sums 8. */
+	ok = total_count(&total, &tasks);
+	ksft_print_msg("total %llu over %ld tasks\n", total, tasks);
+	ksft_test_result(ok && total == 8 && tasks > 2, "c_sample_sums_every_task\n");
 	pthread_barrier_wait(&checked);
 	pthread_join(thread, NULL);
 	ksft_test_result(counts_by_namespace_tid(), "c_sample_tid_is_the_readers_namespace\n");
