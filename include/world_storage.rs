@@ -411,7 +411,9 @@ unsafe extern "C" fn destruct<T: WorldObject>(
 
 /// A visit's state: the caller's closure and the error it stopped with.
 struct Visit<F> {
+    /// Called on each world's object.
     f: F,
+    /// The error `f` stopped the visit with, if it did.
     stopped: Option<Error>,
 }
 
