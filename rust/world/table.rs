@@ -18,7 +18,7 @@ use crate::{
     handle::{RegionHandle, MAX_REGIONS},
     object_cache::AllocContext,
     rcu_box::{RcuBox, RcuPointer},
-    region::{ObjectMemory, Region},
+    region::{ObjectMemory, Region, RegionHold},
     tasks,
     xarray_rcu::{RcuXArray, XaGuard},
 };
@@ -513,13 +513,14 @@ impl WorldTable {
     /// under no lock of the table or a record, so it may sleep, and the
     /// fork and exit hooks never wait for it; while it runs, its object
     /// holds a remote reference, so an exit leaves the object to that
-    /// reference (an orphan) and destructs it only after `f` returns. The
-    /// caller holds `region` against its Destroy (a `RegionHold`), so no
-    /// sweep runs meanwhile. `EOVERFLOW` if a world's record or object
-    /// holds too many references (the visit stops there). Process context.
+    /// reference (an orphan) and destructs it only after `f` returns.
+    /// `region` is held against its Destroy, so no sweep runs meanwhile
+    /// (one would leave the referenced objects to wait for their
+    /// references). `EOVERFLOW` if a world's record or object holds too
+    /// many references (the visit stops there). Process context.
     pub(crate) fn visit<B>(
         &self,
-        region: &Region,
+        region: &RegionHold<'_>,
         mut f: impl FnMut(i32, NonNull<u8>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
         let mut key = 0;
