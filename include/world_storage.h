@@ -296,10 +296,11 @@ int world_storage_lookup_task(struct task_struct *task, u64 handle, void **objec
  * uses it, and that holder's own release returns -EINVAL. Release exactly
  * what you looked up, once; the safe Rust API's Ref does.
  *
- * Return: 0, or -EINVAL (with a one-time warning) if @object is not an object
- * of @wid with a reference outstanding: a foreign pointer, a world ID the
- * world did not have, or a double release while no other reference to that
- * object is outstanding.
+ * Return: 0, or -EINVAL (with a one-time warning and the trace event
+ * world_storage:bad_release) if @object is not an object of @wid with a
+ * reference outstanding: a foreign pointer, a world ID the world did not
+ * have, or a double release while no other reference to that object is
+ * outstanding.
  */
 int world_storage_release(pid_t wid, void *object);
 

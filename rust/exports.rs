@@ -10,6 +10,7 @@ use crate::{
     object_layout::ObjectLayout,
     region::RegionProps,
     service::Service,
+    trace,
     world::{DeferredRecords, World},
 };
 use core::ops::ControlFlow;
@@ -247,6 +248,7 @@ unsafe extern "C" fn world_storage_lookup_task(
 extern "C" fn world_storage_release(wid: i32, object: *mut c_void) -> c_int {
     let r = with_service(|s| s.release(wid, object.cast::<u8>()));
     if r == Err(EINVAL) {
+        trace::bad_release(wid, object);
         // SAFETY: no requirement; any context.
         unsafe { ws_warn_bad_release() };
     }

@@ -21,7 +21,7 @@ pub(crate) type EntriesV3 = c_void;
 
 use kernel::{
     bindings,
-    ffi::{c_int, c_long, c_ulong, c_void},
+    ffi::{c_char, c_int, c_long, c_ulong, c_void},
 };
 
 // Only pointers to these structures cross the boundary (bindgen's
@@ -49,6 +49,27 @@ extern "C" {
 
     /// `tracepoint_synchronize_unregister()`.
     pub(crate) fn ws_tracepoint_synchronize_unregister();
+
+    /// Trace event `region_create`; any context.
+    pub(crate) fn ws_trace_region_create(
+        handle: u64,
+        size: u32,
+        align: u32,
+        owner: *const c_char,
+        ctor: bool,
+        dtor: bool,
+    );
+    /// Trace event `region_destroy`; any context.
+    pub(crate) fn ws_trace_region_destroy(handle: u64, objects: u64, waited_us: u64);
+    /// Trace event `constructor_failure` (`err` a negative errno); any
+    /// context.
+    pub(crate) fn ws_trace_constructor_failure(wid: bindings::pid_t, handle: u64, err: c_int);
+    /// Trace event `task_failed`; any context.
+    pub(crate) fn ws_trace_task_failed(wid: bindings::pid_t, fate: *const c_char);
+    /// Trace event `bad_release` (`object` is not read); any context.
+    pub(crate) fn ws_trace_bad_release(wid: bindings::pid_t, object: *const c_void);
+    /// Trace event `owner_unload`; any context.
+    pub(crate) fn ws_trace_owner_unload(owner: *const c_char, handle: u64);
 
     /// The key of `task`'s world record.
     pub(crate) fn ws_task_key(task: *const bindings::task_struct) -> c_ulong;

@@ -11,6 +11,7 @@ use crate::{
     region::{DestroyingRegions, LockedTable, Region, RegionProps, RegionTable, Unpublished},
     stats, tasks,
     threads::ThreadList,
+    trace,
     world::{DeferredRecords, World, WorldRecord, WorldTable},
 };
 use core::{ops::ControlFlow, ptr::NonNull};
@@ -23,6 +24,7 @@ use kernel::{
         rcu,
     },
     task::Task,
+    time::{Instant, Monotonic},
 };
 
 /// How long a Destroy waits for remote references before it logs which
@@ -106,6 +108,7 @@ impl Service {
         // to see the region.
         smp_mb(Full);
         let region = table.get(handle)?;
+        trace::region_created(region);
         if let Err(e) = self.construct_existing(region) {
             let region = table.unpublish(handle)?;
             self.retire(table, region);
@@ -119,26 +122,34 @@ impl Service {
     /// Constructs `region`'s object on every thread now in the system,
     /// charging what it allocates for a thread (its record, entries and
     /// object, and what the constructor allocates with `__GFP_ACCOUNT`) to
-    /// that thread's memory cgroup.
+    /// that thread's memory cgroup. A thread that gets no object fails
+    /// Create, and is traced.
     fn construct_existing(&self, region: &Region) -> Result {
         let threads = ThreadList::collect()?;
         for task in threads.iter() {
             let _charge = ChargeToTask::new(task);
-            let record = match self.worlds.get_ref(task)? {
-                Some(record) => record,
-                None => match self.worlds.attach(
-                    WorldRecord::new(task, self.regions.live_slots(), AllocContext::Sleepable)?,
-                    task,
-                )? {
-                    Some(record) => record,
-                    // Exiting: its exit hook has run or will find nothing.
-                    None => continue,
-                },
-            };
-            self.worlds
-                .construct(&record, region, AllocContext::Sleepable)?;
+            self.construct_on(task, region).inspect_err(|&e| {
+                trace::constructor_failed(tasks::world_id(task), region.handle().encode(), e)
+            })?;
         }
         Ok(())
+    }
+
+    /// Gives `task` an object of `region`, and a record first if it has none.
+    fn construct_on(&self, task: &Task, region: &Region) -> Result {
+        let record = match self.worlds.get_ref(task)? {
+            Some(record) => record,
+            None => match self.worlds.attach(
+                WorldRecord::new(task, self.regions.live_slots(), AllocContext::Sleepable)?,
+                task,
+            )? {
+                Some(record) => record,
+                // Exiting: its exit hook has run or will find nothing.
+                None => return Ok(()),
+            },
+        };
+        self.worlds
+            .construct(&record, region, AllocContext::Sleepable)
     }
 
     /// Destroy: the handle fails from now on; waits for remote references,
@@ -172,8 +183,9 @@ impl Service {
         // Listed before the table is unlocked: an owner's unload that no
         // longer finds the region in the table finds it in the list, and
         // waits until none of its destructors can run (`owner_going`).
-        self.destroying.listed(&region, || {
+        let (swept, waited) = self.destroying.listed(&region, || {
             drop(table);
+            let wait_started = Instant::<Monotonic>::now();
             // Lookups that saw the region published have finished (and
             // counted their references), the local lookup's fast path
             // included (it checks the published handle with preemption
@@ -188,13 +200,15 @@ impl Service {
                     DESTROY_WAIT_REPORT_MS / 1000
                 )
             });
-            self.worlds.sweep(&region);
+            let waited = wait_started.elapsed();
+            let swept = self.worlds.sweep(&region);
             // Destructors that exits and releases run on objects they
             // claimed before the sweep have returned, and every object is
             // freed.
             region.wait_until_freed();
+            (swept, waited)
         });
-        let slot = region.slot();
+        let (handle, slot) = (region.handle().encode(), region.slot());
         drop(region);
         let mut table = self.regions.lock();
         self.worlds.unsettle(slot);
@@ -205,6 +219,8 @@ impl Service {
         if !self.regions.any_live() {
             self.worlds.detach_all();
         }
+        drop(table);
+        trace::region_destroyed(handle, swept, waited);
     }
 
     /// The owner of regions is unloading without having destroyed them.
@@ -218,6 +234,7 @@ impl Service {
                 name.to_str().unwrap_or("?"),
                 region.handle().encode()
             );
+            trace::owner_unloaded(name, region.handle().encode());
             self.retire(table, region);
         }
         self.destroying.wait_for_owner(module);
@@ -316,20 +333,31 @@ impl Service {
         };
         match fresh.and_then(|fresh| self.worlds.attach(fresh, task)) {
             Ok(Some(record)) => self.regions.for_each(&guard, |region| {
-                failed |= self
+                if let Err(e) = self
                     .worlds
                     .construct(&record, region, AllocContext::NewTask)
-                    .is_err();
+                {
+                    trace::constructor_failed(tasks::world_id(task), region.handle().encode(), e);
+                    failed = true;
+                }
             }),
             Ok(None) => {}
-            Err(_) => failed = true,
+            // No record: no region's object.
+            Err(e) => {
+                self.regions.for_each(&guard, |region| {
+                    trace::constructor_failed(tasks::world_id(task), region.handle().encode(), e)
+                });
+                failed = true;
+            }
         }
         drop(guard);
         if !failed {
             return;
         }
         self.task_constructor_failures.add(1, Relaxed);
-        match FailedTask::of(task) {
+        let fate = FailedTask::of(task);
+        trace::task_failed(tasks::world_id(task), fate);
+        match fate {
             FailedTask::Kill => {
                 // SAFETY: `task` is valid for the hook's duration. SIGKILL to
                 // a task that has not run yet is delivered before it returns

@@ -3,7 +3,8 @@
  * The boundary between world_storage.ko's C glue (world_storage_glue.c) and
  * its Rust crate, in both directions:
  * - functions the glue implements for Rust: wrappers of static inline
- *   functions and macros, per-CPU state, irq_work and work items;
+ *   functions and macros, per-CPU state, irq_work and work items, and the
+ *   trace events' wrappers (world_storage_trace.c);
  * - functions the crate implements for the glue (marked "in Rust"): the
  *   local lookup's slow path, the deferred teardowns, the tracepoint probes.
  * rust/glue.rs declares every one of them with these types, and checks the
@@ -17,10 +18,13 @@
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 
+struct kmem_cache;
 struct linux_binprm;
 struct llist_node;
 struct mem_cgroup;
 struct task_struct;
+struct world_storage_entries_v3;
+struct world_storage_record_v3;
 
 /*
  * Takes a reference unless the count is 0 (-ESRCH) or at least @max
@@ -48,6 +52,18 @@ void ws_percpu_count_add(long __percpu *count, long n);
 long ws_percpu_count_sum(long __percpu *count);
 
 void ws_tracepoint_synchronize_unregister(void);
+
+/*
+ * The trace events' wrappers (world_storage_trace.c, which has their
+ * kernel-doc): one per event of world_storage_trace.h, with its arguments.
+ */
+void ws_trace_region_create(u64 handle, u32 size, u32 align, const char *owner, bool ctor,
+			    bool dtor);
+void ws_trace_region_destroy(u64 handle, u64 objects, u64 waited_us);
+void ws_trace_constructor_failure(pid_t wid, u64 handle, int err);
+void ws_trace_task_failed(pid_t wid, const char *fate);
+void ws_trace_bad_release(pid_t wid, const void *object);
+void ws_trace_owner_unload(const char *owner, u64 handle);
 
 /*
  * In Rust (hooks.rs): the probes of task_newtask, sched_process_exec and

@@ -43,6 +43,7 @@ mod service;
 mod stats;
 mod tasks;
 mod threads;
+mod trace;
 mod world;
 mod xarray_rcu;
 

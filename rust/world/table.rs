@@ -687,16 +687,18 @@ impl WorldTable {
     /// Destructs and frees every object of `region`, in live worlds and in
     /// exited ones with references left on other objects. The region must
     /// be unpublished, a grace period past and its remote references
-    /// drained, so no object of it is added or looked up.
-    pub(crate) fn sweep(&self, region: &Region) {
+    /// drained, so no object of it is added or looked up. Returns how many
+    /// objects it destructed (not those that exits destruct meanwhile).
+    pub(crate) fn sweep(&self, region: &Region) -> usize {
         let handle = region.handle();
+        let mut swept = 0;
         let mut key = 0;
         loop {
             let guard = rcu::read_lock();
             let Some(record) = self.worlds.find(&mut key, &guard) else {
                 break;
             };
-            self.sweep_record(record, handle, &guard);
+            swept += usize::from(self.sweep_record(record, handle, &guard));
             drop(guard);
             let Some(next) = key.checked_add(1) else {
                 break;
@@ -705,18 +707,21 @@ impl WorldTable {
         }
         let guard = rcu::read_lock();
         self.former_ids.find(&guard, |record| {
-            self.sweep_record(record, handle, &guard);
+            swept += usize::from(self.sweep_record(record, handle, &guard));
             false
         });
+        swept
     }
 
     /// Destroys `record`'s object of the region named `handle`, if it has
-    /// one without references (the sweep's).
-    fn sweep_record(&self, record: &WorldRecord, handle: RegionHandle, guard: &rcu::Guard) {
-        if let Some(object) = record.claim(handle, guard) {
-            // SAFETY: claimed from the entry of the handle's slot, so ours.
-            unsafe { self.destroy_object(record, handle.slot(), object) };
-        }
+    /// one without references (the sweep's); whether it had.
+    fn sweep_record(&self, record: &WorldRecord, handle: RegionHandle, guard: &rcu::Guard) -> bool {
+        let Some(object) = record.claim(handle, guard) else {
+            return false;
+        };
+        // SAFETY: claimed from the entry of the handle's slot, so ours.
+        unsafe { self.destroy_object(record, handle.slot(), object) };
+        true
     }
 }
 

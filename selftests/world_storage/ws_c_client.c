@@ -46,6 +46,13 @@
  *   exitwatch result    result: the last report of the exitwatch file's
  *                       release, "tid=T exiting=E destructed=D value=V
  *                       lookup=L"
+ *   kthread             creates a kernel thread and stops it before it
+ *                       runs; result "tid=T"
+ *   badrelease TID      releases for TID a pointer that no lookup returned
+ *                       (this module's result buffer); the release's error
+ *                       (-EINVAL); result "object=P", the pointer's raw
+ *                       address (%px: the test compares it with the trace
+ *                       event's, read with tracefs's hash-ptr option off)
  *
  * /sys/kernel/debug/ws_c_client/exitwatch shows how long a pointer from
  * world_storage_lookup_local() stays valid. The exitwatch region's
@@ -66,15 +73,16 @@
  *   destroy             destroys the visit region (it may race a run)
  *
  * Reading gives "handle=H running=R progress=N" (visits under way, worlds
- * visited so far by the last run), "run ret=R visited=N marked=M sum=S dups=D dead=X" (the last
- * run: its answer, worlds visited, those with a mark, the marks' sum,
- * objects visited twice, objects found destructed) and "destroy destroy=R
- * running=N ended=E" (the last destroy: its answer, visits under way when
- * it started, visits that ended before it returned).
+ * visited so far by the last run), "run ret=R visited=N marked=M sum=S
+ * dups=D dead=X" (the last run: its answer, worlds visited, those with a
+ * mark, the marks' sum, objects visited twice, objects found destructed)
+ * and "destroy destroy=R running=N ended=E" (the last destroy: its answer,
+ * visits under way when it started, visits that ended before it returned).
  */
 
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
@@ -538,6 +546,24 @@ static const struct file_operations visit_fops = {
 	.write = visit_write,
 };
 
+/* Never runs: `kthread` stops its thread before waking it. */
+static int idle_thread(void *data)
+{
+	return 0;
+}
+
+/* A kernel thread created, then stopped (its TID in the result). */
+static int new_kthread(void)
+{
+	struct task_struct *t = kthread_create(idle_thread, NULL, "ws_c_kthread");
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	snprintf(result, sizeof(result), "tid=%d", task_pid_nr(t));
+	kthread_stop(t);
+	return 0;
+}
+
 /* The value in a remote lookup's object, released at once. */
 static int show_remote(pid_t tid, void *object)
 {
@@ -609,6 +635,12 @@ static int run(char *cmd)
 		return exec_arm(i, tid);
 	if (!strcmp(cmd, "execresult"))
 		return exec_disarm();
+	if (!strcmp(cmd, "kthread"))
+		return new_kthread();
+	if (sscanf(cmd, "badrelease %d", &tid) == 1) {
+		snprintf(result, sizeof(result), "object=%px", result);
+		return world_storage_release(tid, result);
+	}
 	if (!strcmp(cmd, "unpin")) {
 		if (!pinned)
 			return -ENOENT;
