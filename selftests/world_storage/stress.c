@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 {
 	long seconds = 5, min_tasks = 1000, tasks, objects, regions, worlds;
 	long created, mismatches, release_errors, irq_hits, irq_wrong_task, remote_hits, injected;
-	long churned_low;
+	long churned_low, visits, visit_errors, visit_missed_self, visit_bad_objects;
 	int opt, i, failslab;
 	pid_t pids[WORKERS + 1];
 
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 			min_tasks = atol(optarg);
 	}
 	ksft_print_header();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)
@@ -219,6 +219,12 @@ int main(int argc, char **argv)
 	remote_hits = ws_file_value("/sys/kernel/debug/ws_stress/results", "remote_hits");
 	injected = ws_file_value("/sys/kernel/debug/ws_stress/results", "ctor_failures_injected");
 	churned_low = ws_file_value("/sys/kernel/debug/ws_stress/results", "churned_low_slots");
+	visits = ws_file_value("/sys/kernel/debug/ws_stress/results", "visits");
+	visit_errors = ws_file_value("/sys/kernel/debug/ws_stress/results", "visit_errors");
+	visit_missed_self = ws_file_value("/sys/kernel/debug/ws_stress/results",
+					  "visit_missed_self");
+	visit_bad_objects = ws_file_value("/sys/kernel/debug/ws_stress/results",
+					  "visit_bad_objects");
 	ksft_print_msg("tasks %ld (forks %ld, threads %ld, vfork+exec %ld), killed %ld\n",
 		       tasks, shared->forks, shared->threads, shared->execs, shared->killed);
 	ksft_print_msg("client reloads %ld, workers restarted %ld, failslab %s\n", shared->reloads,
@@ -236,6 +242,9 @@ int main(int argc, char **argv)
 			 "hard_irq_lookups_find_the_interrupted_task\n");
 	ksft_test_result(injected > 0 && shared->reloads > 0,
 			 "failures_injected_and_client_reloaded\n");
+	ksft_test_result(visits > 0 && visit_errors == 0 && visit_missed_self == 0 &&
+			 visit_bad_objects == 0,
+			 "visits_reach_the_visitor_and_constructed_objects_only\n");
 
 	system("rmmod ws_stress ws_sched_stats");
 	regions = ws_file_value(WS_STATS, "regions");

@@ -12,7 +12,13 @@
  *   Destroy;
  * - an hrtimer looks up the interrupted task's objects from hard IRQ,
  *   among them those of a region whose constructor stores the task the
- *   object is for: each one found must be the interrupted task's.
+ *   object is for: each one found must be the interrupted task's;
+ * - a kthread visits every world's object of that region (each visit must
+ *   reach the visitor's own world, which lives through it) and of a random
+ *   churned region (each object visited must be a constructed one: all
+ *   0x5a, or zero-filled without a constructor; KASAN checks the reads),
+ *   sleeping now and then in its callback while worlds exit and the churn
+ *   destroys the region.
  *
  * Every region checks at Destroy that each constructor call had its
  * destructor call. /sys/kernel/debug/ws_stress/results has the totals.
@@ -62,6 +68,7 @@ static struct {
 	atomic_long_t ctor_calls, dtor_calls, ctor_failures_injected;
 	atomic_long_t remote_lookups, remote_hits, held_released, release_errors;
 	atomic_long_t irq_lookups, irq_hits, irq_wrong_task;
+	atomic_long_t visits, visited_objects, visit_errors, visit_missed_self, visit_bad_objects;
 	/* Churned regions created below PINNED_BELOW (none is expected). */
 	atomic_long_t churned_low_slots;
 	atomic_t max_tid;
@@ -285,6 +292,64 @@ static int looker(void *unused)
 	return 0;
 }
 
+/* What a visit of the task region saw. */
+struct task_visit {
+	pid_t self;
+	bool found_self;
+	long objects;
+};
+
+static int visit_task_object(pid_t wid, void *object, void *arg)
+{
+	struct task_visit *v = arg;
+
+	v->objects++;
+	if (wid == v->self)
+		v->found_self = true;
+	return 0;
+}
+
+/* A churned region's object: all 0x5a (a constructor's) or zero-filled. */
+static int visit_churned_object(pid_t wid, void *object, void *arg)
+{
+	u8 first = READ_ONCE(*(u8 *)object);
+	long *objects = arg;
+
+	if (first != 0x5a && first != 0)
+		atomic_long_inc(&totals.visit_bad_objects);
+	/* Now and then, sleep while worlds exit and Destroy waits. */
+	if (++*objects % 16 == 0)
+		usleep_range(20, 50);
+	return 0;
+}
+
+static int visitor(void *unused)
+{
+	unsigned long end = jiffies + seconds * HZ;
+	struct task_visit v;
+	long objects;
+	int err;
+
+	while (time_before(jiffies, end) && !kthread_should_stop()) {
+		v = (struct task_visit) { .self = task_pid_nr(current) };
+		err = world_storage_for_each(task_region, visit_task_object, &v);
+		if (err)
+			atomic_long_inc(&totals.visit_errors);
+		else if (!v.found_self)
+			atomic_long_inc(&totals.visit_missed_self);
+		objects = 0;
+		err = world_storage_for_each(atomic64_read(&live_handles[get_random_u32_below(LIVE)]),
+					     visit_churned_object, &objects);
+		/* -EINVAL: no region there, or destroyed since it was read. */
+		if (err && err != -EINVAL)
+			atomic_long_inc(&totals.visit_errors);
+		atomic_long_add(2, &totals.visits);
+		atomic_long_add(v.objects + objects, &totals.visited_objects);
+		usleep_range(200, 500);
+	}
+	return 0;
+}
+
 static struct hrtimer irq_timer;
 
 static enum hrtimer_restart irq_lookup(struct hrtimer *t)
@@ -327,12 +392,17 @@ static int results_show(struct seq_file *m, void *v)
 	SHOW(irq_hits);
 	SHOW(irq_wrong_task);
 	SHOW(churned_low_slots);
+	SHOW(visits);
+	SHOW(visited_objects);
+	SHOW(visit_errors);
+	SHOW(visit_missed_self);
+	SHOW(visit_bad_objects);
 #undef SHOW
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(results);
 
-static struct task_struct *churner, *lookers;
+static struct task_struct *churner, *lookers, *visiting;
 static struct dentry *dir;
 
 static int __init ws_stress_init(void)
@@ -353,10 +423,12 @@ static int __init ws_stress_init(void)
 	debugfs_create_file("results", 0444, dir, NULL, &results_fops);
 	churner = kthread_run(churn, NULL, "ws_stress_churn");
 	lookers = kthread_create(looker, NULL, "ws_stress_look");
-	if (IS_ERR(churner) || IS_ERR(lookers))
+	visiting = kthread_run(visitor, NULL, "ws_stress_visit");
+	if (IS_ERR(churner) || IS_ERR(lookers) || IS_ERR(visiting))
 		return -ENOMEM;
 	get_task_struct(churner);
 	get_task_struct(lookers);
+	get_task_struct(visiting);
 	/* The lookups run on the other CPU than the churn, where there is one. */
 	if (num_online_cpus() > 1)
 		kthread_bind(lookers, 1);
@@ -370,6 +442,8 @@ module_init(ws_stress_init);
 static void __exit ws_stress_exit(void)
 {
 	hrtimer_cancel(&irq_timer);
+	kthread_stop(visiting);
+	put_task_struct(visiting);
 	world_storage_destroy(task_region);
 	kthread_stop(churner);
 	unpin_low_slots();
@@ -380,5 +454,5 @@ static void __exit ws_stress_exit(void)
 }
 module_exit(ws_stress_exit);
 
-MODULE_DESCRIPTION("World storage stress test: region churn, remote and IRQ lookups");
+MODULE_DESCRIPTION("World storage stress test: region churn, remote and IRQ lookups, visits");
 MODULE_LICENSE("GPL");
