@@ -306,8 +306,10 @@ static void last_destroy_during_callback(void)
 
 /*
  * While a callback waits, regions are created until every world's entries
- * grow (and a Rust visit of another region runs): the visit still reaches
- * each marked thread once, with its mark.
+ * grow (and a Rust visit of another region runs), then the held world
+ * exits: its object, whose entry moved with the reference on it, is
+ * destructed only after the callback; the visit still reaches each marked
+ * thread once, with its mark.
  */
 static void growth_during_callback(void)
 {
@@ -315,25 +317,33 @@ static void growth_during_callback(void)
 	struct worker w[MARKERS];
 	struct visit_file v;
 	char line[128];
-	int ok = 1, i, rust;
+	int ok = 1, i, rust, during = -1;
+	pid_t held;
 
 	for (i = 0; i < MARKERS; i++)
 		worker_start(&w[i], i + 1);
-	ok = visit_cmd("pause %d", atomic_load(&w[0].tid)) == 0;
+	held = atomic_load(&w[0].tid);
+	ok = visit_cmd("pause %d", held) == 0;
 	ws_background_start(&run, visit_cmd, "run 0");
 	ok = ok && wait_paused();
 	for (i = 0; i < GROW_REGIONS; i++)
 		ok = ok && ws_c_cmd("create 8 8") == 0;
 	rust = ws_cmd("visitsum 0") == 0 ? ws_result(line, sizeof(line)) : -1;
+	worker_stop(&w[0]);
+	ok = ok && wait_reaped(held) && visit_read(&v);
+	during = v.watch_dtors;
 	visit_cmd("resume");
 	ok = ws_background_join(&run) == 0 && ok && visit_read(&v);
-	ksft_print_msg("growth: rust visit %d; ret=%d visited=%d marked=%d sum=%llu dups=%d dead=%d\n",
-		       rust, v.ret, v.visited, v.marked, v.sum, v.dups, v.dead);
+	ksft_print_msg("growth: rust visit %d; dtors while held %d, after %d; ret=%d visited=%d marked=%d sum=%llu dups=%d dead=%d\n",
+		       rust, during, v.watch_dtors, v.ret, v.visited, v.marked, v.sum, v.dups,
+		       v.dead);
 	ksft_test_result(ok && rust == 0 && v.ret == 0 && v.dead == 0 && v.dups == 0 &&
 			 v.marked == MARKERS && v.sum == MARK_SUM,
 			 "entries_growing_during_callback_lose_no_world\n");
+	ksft_test_result(ok && during == 0 && v.watch_dtors == 1,
+			 "reference_held_across_growth_keeps_the_object_until_given_back\n");
 	ws_c_cmd("destroyall");
-	for (i = 0; i < MARKERS; i++)
+	for (i = 1; i < MARKERS; i++)
 		worker_stop(&w[i]);
 }
 
@@ -384,7 +394,7 @@ int main(int argc, char **argv)
 	ksft_print_header();
 	ws_require_client();
 	ws_load_c_client();
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 	if (visit_cmd("create") || ws_cmd("create 0"))
 		ksft_exit_fail_msg("creating the regions\n");
 
