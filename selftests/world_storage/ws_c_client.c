@@ -72,12 +72,25 @@
  *                       microseconds in each callback
  *   destroy             destroys the visit region (it may race a run)
  *
+ *   pause TID           the next run's callback of world TID waits (once)
+ *                       until "resume"; also watches TID (below)
+ *   resume              lets a paused callback go on
+ *   watch TID           counts the destructor calls of world TID's objects
+ *   stopat TID          the callback of world TID stops the visit (77)
+ *                       (TID -1: no world, for pause, watch and stopat)
+ *   nested 0|1          the first callback of a run looks its world's object
+ *                       up and releases it, visits the region again, and
+ *                       creates and destroys another region
+ *
  * Reading gives "handle=H running=R progress=N" (visits under way, worlds
  * visited so far by the last run), "run ret=R visited=N marked=M sum=S
  * dups=D dead=X" (the last run: its answer, worlds visited, those with a
- * mark, the marks' sum, objects visited twice, objects found destructed)
- * and "destroy destroy=R running=N ended=E" (the last destroy: its answer,
- * visits under way when it started, visits that ended before it returned).
+ * mark, the marks' sum, objects visited twice, objects found destructed),
+ * "destroy destroy=R running=N ended=E" (the last destroy: its answer,
+ * visits under way when it started, visits that ended before it returned)
+ * and "adv paused=P hits=H watch_dtors=W nested=N" (a callback waits at the
+ * paused world, callbacks of that world so far, destructor calls of the
+ * watched world, the nested operations' answer in the last run).
  */
 
 #include <linux/debugfs.h>
@@ -92,6 +105,7 @@
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 
 #include "../../include/world_storage.h"
 
@@ -400,6 +414,14 @@ static atomic_t visits_running, visits_done, visit_progress;
 static DEFINE_SPINLOCK(visit_result_lock);
 static char visit_run_result[128] = "ret=0 visited=0 marked=0 sum=0 dups=0 dead=0";
 static char visit_destroy_result[64] = "destroy=0 running=0 ended=0";
+/* The controls that attack a visit: "pause", "watch", "stopat", "nested". */
+#define VISIT_STOP 77
+/* -1: none (0 is a world ID: the idle tasks'). */
+static pid_t visit_pause_wid = -1, visit_watch_wid = -1, visit_stop_wid = -1;
+static bool visit_nested, visit_resumed;
+static DECLARE_WAIT_QUEUE_HEAD(visit_resume_wait);
+static atomic_t visit_paused, visit_pause_hits, visit_watch_dtors;
+static int visit_nested_result;
 
 static int visit_ctor(pid_t wid, void *object, u32 size, void *arg)
 {
@@ -414,6 +436,51 @@ static int visit_ctor(pid_t wid, void *object, u32 size, void *arg)
 static void visit_dtor(pid_t wid, void *object, u32 size, void *arg)
 {
 	WRITE_ONCE(((struct visited *)object)->magic, VISIT_DEAD);
+	if (wid == READ_ONCE(visit_watch_wid))
+		atomic_inc(&visit_watch_dtors);
+}
+
+static int visit_count(pid_t wid, void *object, void *arg)
+{
+	(*(unsigned int *)arg)++;
+	return 0;
+}
+
+/*
+ * From a callback on @object of world @wid: a lookup and release of the
+ * same object, a visit of the same region, a Create and a Destroy of
+ * another region. 0 if each did what the header says.
+ */
+static int visit_nested_ops(pid_t wid, void *object)
+{
+	struct world_storage_props props = {
+		.type = WORLD_STORAGE_TYPE_SIMPLE,
+		.owner = THIS_MODULE,
+		.size = 8,
+		.align = 8,
+	};
+	unsigned int inner = 0;
+	void *again;
+	u64 other;
+	int err;
+
+	err = world_storage_lookup(wid, READ_ONCE(visit_handle), &again);
+	if (err)
+		return err;
+	err = world_storage_release(wid, again);
+	if (err)
+		return err;
+	if (again != object)
+		return -EFAULT;
+	err = world_storage_for_each(READ_ONCE(visit_handle), visit_count, &inner);
+	if (err)
+		return err;
+	if (!inner)
+		return -ENOENT;
+	err = world_storage_create(&props, &other);
+	if (err)
+		return err;
+	return world_storage_destroy(other);
 }
 
 /* Checks the object is live before and after an optional sleep. */
@@ -433,9 +500,16 @@ static int visit_one(pid_t wid, void *object, void *arg)
 	}
 	if (st->delay_us)
 		usleep_range(st->delay_us, st->delay_us + 100);
+	if (wid == READ_ONCE(visit_pause_wid) && atomic_inc_return(&visit_pause_hits) == 1) {
+		atomic_set(&visit_paused, 1);
+		wait_event_timeout(visit_resume_wait, READ_ONCE(visit_resumed), 60 * HZ);
+		atomic_set(&visit_paused, 0);
+	}
+	if (READ_ONCE(visit_nested) && st->visited == 1)
+		visit_nested_result = visit_nested_ops(wid, object);
 	if (!live || READ_ONCE(v->magic) != VISIT_LIVE)
 		st->dead++;
-	return 0;
+	return wid == READ_ONCE(visit_stop_wid) ? VISIT_STOP : 0;
 }
 
 static int visit_run(unsigned int delay_us)
@@ -488,6 +562,7 @@ static int visit_cmd(char *cmd)
 	unsigned int delay_us;
 	struct visited *v;
 	u64 handle;
+	pid_t tid;
 	int err;
 
 	if (!strcmp(cmd, "create")) {
@@ -502,6 +577,33 @@ static int visit_cmd(char *cmd)
 		return visit_destroy();
 	if (sscanf(cmd, "run %u", &delay_us) == 1)
 		return visit_run(delay_us);
+	if (sscanf(cmd, "pause %d", &tid) == 1) {
+		WRITE_ONCE(visit_resumed, false);
+		atomic_set(&visit_pause_hits, 0);
+		WRITE_ONCE(visit_pause_wid, tid);
+		atomic_set(&visit_watch_dtors, 0);
+		WRITE_ONCE(visit_watch_wid, tid);
+		return 0;
+	}
+	if (!strcmp(cmd, "resume")) {
+		WRITE_ONCE(visit_resumed, true);
+		wake_up_all(&visit_resume_wait);
+		return 0;
+	}
+	if (sscanf(cmd, "watch %d", &tid) == 1) {
+		atomic_set(&visit_watch_dtors, 0);
+		WRITE_ONCE(visit_watch_wid, tid);
+		return 0;
+	}
+	if (sscanf(cmd, "stopat %d", &tid) == 1) {
+		WRITE_ONCE(visit_stop_wid, tid);
+		return 0;
+	}
+	if (sscanf(cmd, "nested %d", &tid) == 1) {
+		visit_nested_result = 0;
+		WRITE_ONCE(visit_nested, tid != 0);
+		return 0;
+	}
 	if (sscanf(cmd, "mark %llu", &mark) == 1) {
 		err = world_storage_lookup_local(READ_ONCE(visit_handle), (void **)&v);
 		if (!err)
@@ -528,14 +630,18 @@ static ssize_t visit_write(struct file *file, const char __user *ubuf, size_t le
 
 static ssize_t visit_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
 {
-	char text[256];
+	char text[384];
 	int n;
 
 	spin_lock(&visit_result_lock);
-	n = scnprintf(text, sizeof(text), "handle=%#llx running=%d progress=%d\nrun %s\ndestroy %s\n",
+	n = scnprintf(text, sizeof(text),
+		      "handle=%#llx running=%d progress=%d\nrun %s\ndestroy %s\n"
+		      "adv paused=%d hits=%d watch_dtors=%d nested=%d\n",
 		      READ_ONCE(visit_handle), atomic_read(&visits_running),
 		      atomic_read(&visit_progress),
-		      visit_run_result, visit_destroy_result);
+		      visit_run_result, visit_destroy_result, atomic_read(&visit_paused),
+		      atomic_read(&visit_pause_hits), atomic_read(&visit_watch_dtors),
+		      READ_ONCE(visit_nested_result));
 	spin_unlock(&visit_result_lock);
 	return simple_read_from_buffer(ubuf, len, ppos, text, n);
 }
