@@ -306,7 +306,9 @@ int world_storage_release(pid_t wid, void *object);
 
 /**
  * typedef world_storage_visit_t - a visit's callback
- * @wid: the world's ID (its TID; after a thread's execve(), the one it took)
+ * @wid: the world's ID (its TID; after a thread's execve(), the one it took,
+ *	so one visit may pass the same @wid for two worlds: the leader that
+ *	exec'd away, then the thread that took its TID)
  * @object: the world's object, valid until this returns
  * @arg: the @arg given to world_storage_for_each()
  *
@@ -314,7 +316,9 @@ int world_storage_release(pid_t wid, void *object);
  * storage: it may sleep, look up and release objects (of this region too)
  * and visit other regions, but must not destroy this region (its Destroy
  * waits for the visit: a deadlock). It must not keep @object past its
- * return without a reference of its own (world_storage_lookup()).
+ * return without a reference of its own (world_storage_lookup()), nor
+ * release @object: the visit holds it, not the callback (a release would
+ * take another holder's reference, as a double release does).
  *
  * Return: 0 to go on; any other value stops the visit, which returns it.
  */

@@ -524,9 +524,9 @@ impl WorldTable {
         mut f: impl FnMut(i32, NonNull<u8>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B>> {
         let mut key = 0;
-        while let Some((record, object)) = self.reach_next(&mut key, region.handle())? {
+        while let Some((record, object)) = self.reach_next(&mut key, region)? {
             let flow = f(record.wid(), object);
-            self.give_back(&record, object);
+            self.give_back(&record, region, object);
             if flow.is_break() {
                 return Ok(flow);
             }
@@ -539,12 +539,13 @@ impl WorldTable {
     }
 
     /// The next record of a live world from `key` on (which is set to its
-    /// key) that holds an object of the region named `handle`, counted, and
-    /// that object with a remote reference; `None` past the last record.
+    /// key) that holds an object of `region`, counted, and that object with
+    /// a remote reference, counted in the region as a lookup's is; `None`
+    /// past the last record.
     fn reach_next(
         &self,
         key: &mut usize,
-        handle: RegionHandle,
+        region: &Region,
     ) -> Result<Option<(RecordRef<'_>, NonNull<u8>)>> {
         loop {
             let guard = rcu::read_lock();
@@ -554,7 +555,11 @@ impl WorldTable {
             // A record leaving the table (its count at zero) is no live
             // world's any more.
             if let Some(record) = RecordRef::try_new(found, self)? {
-                let taken = record.take_ref(handle, &guard);
+                // Counted before it is taken: a Release of it (by the
+                // callback, a misuse) then never takes the region's count
+                // below its references, the visit's hold included.
+                region.remote_ref_taken();
+                let taken = record.take_ref(region.handle(), &guard);
                 // Before the record's count, whose drop may tear it down.
                 drop(guard);
                 match taken {
@@ -563,9 +568,12 @@ impl WorldTable {
                     Reference::Taken(object) if !record.has_exited() => {
                         return Ok(Some((record, object)));
                     }
-                    Reference::Taken(object) => self.give_back(&record, object),
-                    Reference::Overflow => return Err(EOVERFLOW),
-                    Reference::Absent | Reference::Moved => {}
+                    Reference::Taken(object) => self.give_back(&record, region, object),
+                    Reference::Overflow => {
+                        region.remote_ref_dropped();
+                        return Err(EOVERFLOW);
+                    }
+                    Reference::Absent | Reference::Moved => region.remote_ref_dropped(),
                 }
             }
             let Some(next) = key.checked_add(1) else {
@@ -576,11 +584,16 @@ impl WorldTable {
     }
 
     /// Drops the remote reference that a visit took on `object` of
-    /// `record`, outside RCU: the last one of an orphan may hand over the
-    /// orphans' count, whose drop may tear the record down.
-    fn give_back(&self, record: &WorldRecord, object: NonNull<u8>) {
+    /// `record`, and its count in `region`, outside RCU: the last one of an
+    /// orphan may hand over the orphans' count, whose drop may tear the
+    /// record down. A callback that released the object itself (a misuse)
+    /// dropped both already.
+    fn give_back(&self, record: &WorldRecord, region: &Region, object: NonNull<u8>) {
         let guard = rcu::read_lock();
         let (dropped, _) = record.drop_ref(object.as_ptr(), &guard);
+        if !matches!(dropped, Dropped::NotHeld) {
+            region.remote_ref_dropped();
+        }
         let orphans_count = self.after_drop(record, dropped);
         drop(guard);
         drop(orphans_count);

@@ -372,6 +372,36 @@ static void stop_leaves_no_reference(void)
 			 "stopped_visit_leaves_no_reference\n");
 }
 
+/*
+ * A callback releases the object it was given (a misuse of the API): the
+ * visit's own reference is then gone, but the region's count of references
+ * must still match its objects' so that a lookup held afterwards is
+ * counted (and waited for by Destroy).
+ */
+static void callback_releasing_its_object(void)
+{
+	struct ws_region r = { 0 };
+	struct worker a, b;
+	pid_t stolen = worker_start(&a, 0), looked_up = worker_start(&b, 0);
+	struct visit_file v;
+	int ok, refs = -1, unlookup;
+
+	ok = visit_cmd("pause -1") == 0 && visit_cmd("steal %d", stolen) == 0 &&
+	     visit_cmd("run 0") == 0 && visit_read(&v) && v.ret == 0;
+	visit_cmd("steal -1");
+	ok = ok && visit_cmd("lookup %d", looked_up) == 0 &&
+	     ws_find_region(v.handle, "ws_c_client", &r);
+	refs = r.remote_refs;
+	unlookup = visit_cmd("unlookup");
+	ok = ok && ws_find_region(v.handle, "ws_c_client", &r);
+	ksft_print_msg("steal: ret=%d; one lookup held: remote_refs=%d; released: %d, remote_refs=%ld\n",
+		       v.ret, refs, unlookup, r.remote_refs);
+	ksft_test_result(ok && refs == 1 && unlookup == 0 && r.remote_refs == 0,
+			 "callback_releasing_its_object_leaves_the_count_of_references_right\n");
+	worker_stop(&a);
+	worker_stop(&b);
+}
+
 /* A callback looks up, releases, visits again, creates and destroys. */
 static void nested_operations(void)
 {
@@ -394,7 +424,7 @@ int main(int argc, char **argv)
 	ksft_print_header();
 	ws_require_client();
 	ws_load_c_client();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	if (visit_cmd("create") || ws_cmd("create 0"))
 		ksft_exit_fail_msg("creating the regions\n");
 
@@ -402,6 +432,7 @@ int main(int argc, char **argv)
 	exec_during_callback();
 	stop_leaves_no_reference();
 	nested_operations();
+	callback_releasing_its_object();
 	growth_during_callback();
 	last_destroy_during_callback();
 

@@ -78,6 +78,10 @@
  *   watch TID           counts the destructor calls of world TID's objects
  *   stopat TID          the callback of world TID stops the visit (77)
  *                       (TID -1: no world, for pause, watch and stopat)
+ *   steal TID           the callback of world TID releases the object it
+ *                       was given (a misuse), once per run
+ *   lookup TID          looks up world TID's object and keeps it (one)
+ *   unlookup            releases it
  *   nested 0|1          the first callback of a run looks its world's object
  *                       up and releases it, visits the region again, and
  *                       creates and destroys another region
@@ -418,6 +422,8 @@ static char visit_destroy_result[64] = "destroy=0 running=0 ended=0";
 #define VISIT_STOP 77
 /* -1: none (0 is a world ID: the idle tasks'). */
 static pid_t visit_pause_wid = -1, visit_watch_wid = -1, visit_stop_wid = -1;
+static pid_t visit_steal_wid = -1, visit_lookup_wid;
+static void *visit_lookup_object;
 static bool visit_nested, visit_resumed;
 static DECLARE_WAIT_QUEUE_HEAD(visit_resume_wait);
 static atomic_t visit_paused, visit_pause_hits, visit_watch_dtors;
@@ -507,6 +513,10 @@ static int visit_one(pid_t wid, void *object, void *arg)
 	}
 	if (READ_ONCE(visit_nested) && st->visited == 1)
 		visit_nested_result = visit_nested_ops(wid, object);
+	if (wid == READ_ONCE(visit_steal_wid)) {
+		WRITE_ONCE(visit_steal_wid, -1);
+		world_storage_release(wid, object);
+	}
 	if (!live || READ_ONCE(v->magic) != VISIT_LIVE)
 		st->dead++;
 	return wid == READ_ONCE(visit_stop_wid) ? VISIT_STOP : 0;
@@ -594,6 +604,27 @@ static int visit_cmd(char *cmd)
 		atomic_set(&visit_watch_dtors, 0);
 		WRITE_ONCE(visit_watch_wid, tid);
 		return 0;
+	}
+	if (sscanf(cmd, "steal %d", &tid) == 1) {
+		WRITE_ONCE(visit_steal_wid, tid);
+		return 0;
+	}
+	if (sscanf(cmd, "lookup %d", &tid) == 1) {
+		if (visit_lookup_object)
+			return -EBUSY;
+		err = world_storage_lookup(tid, READ_ONCE(visit_handle), &visit_lookup_object);
+		if (err)
+			visit_lookup_object = NULL;
+		else
+			visit_lookup_wid = tid;
+		return err;
+	}
+	if (!strcmp(cmd, "unlookup")) {
+		if (!visit_lookup_object)
+			return -ENOENT;
+		err = world_storage_release(visit_lookup_wid, visit_lookup_object);
+		visit_lookup_object = NULL;
+		return err;
 	}
 	if (sscanf(cmd, "stopat %d", &tid) == 1) {
 		WRITE_ONCE(visit_stop_wid, tid);
