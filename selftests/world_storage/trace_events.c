@@ -32,24 +32,11 @@ static char trace_text[1 << 20];
 static char *trace_lines[MAX_LINES];
 static int nr_trace_lines;
 
-/* Writes `value` to a tracefs file; 0 or -errno. */
-static int tracefs_write(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* Disables every event of world_storage and empties the trace buffer. */
 static void trace_reset(void)
 {
-	tracefs_write(EVENTS "/enable", "0");
-	tracefs_write(TRACING "/trace", "");
+	ws_write_file(EVENTS "/enable", "0");
+	ws_write_file(TRACING "/trace", "");
 }
 
 /* Empties the buffer, then enables the events named (NULL-terminated). */
@@ -63,7 +50,7 @@ static int trace_start(const char *event, ...)
 	va_start(ap, event);
 	for (; event && !err; event = va_arg(ap, const char *)) {
 		snprintf(path, sizeof(path), EVENTS "/%s/enable", event);
-		err = tracefs_write(path, "1");
+		err = ws_write_file(path, "1");
 		if (err)
 			ksft_print_msg("enable %s: %s\n", event, strerror(-err));
 	}
@@ -387,10 +374,10 @@ static void bad_release(void)
 	int err, wid = 0;
 	pid_t me = ws_gettid();
 
-	err = tracefs_write(TRACING "/options/hash-ptr", "0") ?: trace_start("bad_release", NULL);
+	err = ws_write_file(TRACING "/options/hash-ptr", "0") ?: trace_start("bad_release", NULL);
 	err = err ?: ws_c_cmd("badrelease %d", me);
 	trace_stop();
-	tracefs_write(TRACING "/options/hash-ptr", "1");
+	ws_write_file(TRACING "/options/hash-ptr", "1");
 	if (ws_c_result(res, sizeof(res)) || sscanf(res, "object=%63s", client_object) != 1)
 		client_object[0] = '\0';
 	f = event_fields("bad_release", 0);
@@ -431,7 +418,7 @@ int main(void)
 		ksft_exit_fail_msg("mount tracefs: %s\n", strerror(errno));
 	if (access(EVENTS, F_OK))
 		ksft_exit_fail_msg(EVENTS ": %s\n", strerror(errno));
-	if (tracefs_write(TRACING "/tracing_on", "1"))
+	if (ws_write_file(TRACING "/tracing_on", "1"))
 		ksft_exit_fail_msg("tracing_on: %s\n", strerror(errno));
 	ksft_set_plan(11);
 	ws_load_c_client();

@@ -13,52 +13,11 @@
 
 #include "ws_test.h"
 
-#define WS_C_VISIT "/sys/kernel/debug/ws_c_client/visit"
 #define THREADS 16
 /* 1 + 2 + ... + THREADS: each thread marks its object with its number. */
 #define MARK_SUM (THREADS * (THREADS + 1) / 2)
 #define RACING_VISITS 10
 #define STRESSORS 2
-
-static __attribute__((format(printf, 1, 2))) int visit_cmd(const char *fmt, ...)
-{
-	va_list ap;
-	int err;
-
-	va_start(ap, fmt);
-	err = ws_vcmd(WS_C_VISIT, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-struct visit_file {
-	unsigned long long handle;
-	int visiting, progress;
-	int ret, visited, marked, dups, dead;
-	unsigned long long sum;
-	int destroy, running, ended;
-};
-
-/* Reads the visit file; 1 if every field was found. */
-static int visit_read(struct visit_file *v)
-{
-	char text[512];
-	int fd = open(WS_C_VISIT, O_RDONLY), n;
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	memset(v, 0, sizeof(*v));
-	return sscanf(text,
-		      "handle=%llx running=%d progress=%d\nrun ret=%d visited=%d marked=%d sum=%llu dups=%d dead=%d\n"
-		      "destroy destroy=%d running=%d ended=%d",
-		      &v->handle, &v->visiting, &v->progress, &v->ret, &v->visited, &v->marked, &v->sum,
-		      &v->dups, &v->dead, &v->destroy, &v->running, &v->ended) == 12;
-}
 
 static pthread_barrier_t marked, finish;
 static atomic_int mark_errors;
@@ -68,7 +27,7 @@ static void *marker(void *arg)
 {
 	long n = (long)arg;
 
-	if (visit_cmd("mark %ld", n) || ws_cmd("set 0 %ld", n))
+	if (ws_visit_cmd("mark %ld", n) || ws_cmd("set 0 %ld", n))
 		atomic_fetch_add(&mark_errors, 1);
 	pthread_barrier_wait(&marked);
 	pthread_barrier_wait(&finish);
@@ -99,14 +58,14 @@ static void stressor(void)
  * Runs a visit until the region's object count did not change across it
  * (no world came or went meanwhile); 1 if then every world was visited.
  */
-static int visit_all(const char *owner, unsigned long long handle, struct visit_file *v)
+static int visit_all(const char *owner, unsigned long long handle, struct ws_visit_file *v)
 {
 	struct ws_region before = { 0 }, after = { 0 };
 	int tries;
 
 	for (tries = 0; tries < 5; tries++) {
-		if (!ws_find_region(handle, owner, &before) || visit_cmd("run 0") ||
-		    !visit_read(v) || !ws_find_region(handle, owner, &after))
+		if (!ws_find_region(handle, owner, &before) || ws_visit_cmd("run 0") ||
+		    !ws_visit_read(v) || !ws_find_region(handle, owner, &after))
 			return 0;
 		if (before.objects == after.objects) {
 			ksft_print_msg("visited %d of %ld worlds\n", v->visited, after.objects);
@@ -146,7 +105,7 @@ int main(void)
 	pthread_t threads[THREADS];
 	struct ws_region rust;
 	long visited, set, i;
-	struct visit_file v;
+	struct ws_visit_file v;
 	int ok;
 
 	ksft_print_header();
@@ -154,7 +113,7 @@ int main(void)
 	ws_load_c_client();
 	ksft_set_plan(7);
 
-	if (visit_cmd("create") || ws_cmd("create 0") || !visit_read(&v) ||
+	if (ws_visit_cmd("create") || ws_cmd("create 0") || !ws_visit_read(&v) ||
 	    !ws_find_region(0, "ws_test_client", &rust))
 		ksft_exit_fail_msg("creating the regions\n");
 	handle = v.handle;
@@ -186,7 +145,7 @@ int main(void)
 	}
 	ok = 1;
 	for (i = 0; i < RACING_VISITS; i++) {
-		if (visit_cmd("run 100") || !visit_read(&v)) {
+		if (ws_visit_cmd("run 100") || !ws_visit_read(&v)) {
 			ok = 0;
 			break;
 		}
@@ -204,11 +163,11 @@ int main(void)
 	ksft_test_result(ok, "visits_racing_fork_exit_exec_see_each_object_once_and_live\n");
 
 	/* A Destroy while a visit sleeps in its callbacks waits for it. */
-	ws_background_start(&run, visit_cmd, "run 5000");
-	for (i = 0; i < 10000 && (!visit_read(&v) || !v.visiting || v.progress < 2); i++)
+	ws_background_start(&run, ws_visit_cmd, "run 5000");
+	for (i = 0; i < 10000 && (!ws_visit_read(&v) || !v.visiting || v.progress < 2); i++)
 		usleep(1000);
-	ok = visit_cmd("destroy") == 0;
-	ok = ws_background_join(&run) == 0 && ok && visit_read(&v);
+	ok = ws_visit_cmd("destroy") == 0;
+	ok = ws_background_join(&run) == 0 && ok && ws_visit_read(&v);
 	ksft_print_msg("destroy=%d running=%d ended=%d; run ret=%d visited=%d marked=%d\n",
 		       v.destroy, v.running, v.ended, v.ret, v.visited, v.marked);
 	ksft_test_result(ok && v.destroy == 0 && v.running == 1 && v.ended == 1,
@@ -217,7 +176,7 @@ int main(void)
 			 "the_visit_under_destroy_ends_whole\n");
 
 	/* The region is gone: a new visit fails as a lookup would. */
-	ok = visit_cmd("run 0") == 0 && visit_read(&v);
+	ok = ws_visit_cmd("run 0") == 0 && ws_visit_read(&v);
 	ksft_test_result(ok && v.ret == -EINVAL, "visit_of_a_destroyed_region_fails\n");
 
 	pthread_barrier_wait(&finish);

@@ -20,7 +20,6 @@
 
 #include "ws_test.h"
 
-#define WS_C_VISIT "/sys/kernel/debug/ws_c_client/visit"
 #define AFTER_EXEC "--after-exec"
 #define MARKERS 8
 /* 1 + 2 + ... + MARKERS. */
@@ -29,56 +28,14 @@
 #define GROW_REGIONS 12
 #define VISIT_STOP 77
 
-static __attribute__((format(printf, 1, 2))) int visit_cmd(const char *fmt, ...)
-{
-	va_list ap;
-	int err;
-
-	va_start(ap, fmt);
-	err = ws_vcmd(WS_C_VISIT, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-struct visit_file {
-	unsigned long long handle;
-	int visiting, progress;
-	int ret, visited, marked, dups, dead;
-	unsigned long long sum;
-	int destroy, running, ended;
-	int paused, hits, watch_dtors, nested;
-};
-
-/* Reads the visit file; 1 if every field was found. */
-static int visit_read(struct visit_file *v)
-{
-	char text[512];
-	int fd = open(WS_C_VISIT, O_RDONLY), n;
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	memset(v, 0, sizeof(*v));
-	return sscanf(text,
-		      "handle=%llx running=%d progress=%d\nrun ret=%d visited=%d marked=%d sum=%llu dups=%d dead=%d\n"
-		      "destroy destroy=%d running=%d ended=%d\nadv paused=%d hits=%d watch_dtors=%d nested=%d",
-		      &v->handle, &v->visiting, &v->progress, &v->ret, &v->visited, &v->marked, &v->sum,
-		      &v->dups, &v->dead, &v->destroy, &v->running, &v->ended, &v->paused, &v->hits,
-		      &v->watch_dtors, &v->nested) == 16;
-}
-
 /* Waits (10 s at most) until a callback waits at the paused world; 1 if it does. */
 static int wait_paused(void)
 {
-	struct visit_file v;
+	struct ws_visit_file v;
 	int i;
 
 	for (i = 0; i < 10000; i++) {
-		if (visit_read(&v) && v.paused)
+		if (ws_visit_read(&v) && v.paused)
 			return 1;
 		usleep(1000);
 	}
@@ -111,7 +68,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	if (w->mark && visit_cmd("mark %ld", w->mark))
+	if (w->mark && ws_visit_cmd("mark %ld", w->mark))
 		atomic_store(&w->err, 1);
 	atomic_store(&w->tid, ws_gettid());
 	while (!atomic_load(&w->go))
@@ -144,19 +101,19 @@ static void worker_stop(struct worker *w)
 static void exit_during_callback(void)
 {
 	struct ws_background_cmd run;
-	struct visit_file v;
+	struct ws_visit_file v;
 	struct worker w;
 	pid_t tid = worker_start(&w, 0);
 	int ok, during = -1;
 
-	ok = visit_cmd("pause %d", tid) == 0;
-	ws_background_start(&run, visit_cmd, "run 0");
+	ok = ws_visit_cmd("pause %d", tid) == 0;
+	ws_background_start(&run, ws_visit_cmd, "run 0");
 	ok = ok && wait_paused();
 	worker_stop(&w);
-	ok = ok && wait_reaped(tid) && visit_read(&v);
+	ok = ok && wait_reaped(tid) && ws_visit_read(&v);
 	during = v.watch_dtors;
-	visit_cmd("resume");
-	ok = ws_background_join(&run) == 0 && ok && visit_read(&v);
+	ws_visit_cmd("resume");
+	ok = ws_background_join(&run) == 0 && ok && ws_visit_read(&v);
 	ksft_print_msg("exit: dtors while held %d, after %d; ret=%d dead=%d hits=%d\n", during,
 		       v.watch_dtors, v.ret, v.dead, v.hits);
 	ksft_test_result(ok && during == 0 && v.watch_dtors == 1 && v.ret == 0 && v.dead == 0 &&
@@ -196,7 +153,7 @@ static void *exec_thread(void *arg __attribute__((unused)))
 static void exec_during_callback(void)
 {
 	struct ws_background_cmd run;
-	struct visit_file v;
+	struct ws_visit_file v;
 	struct pollfd pfd;
 	int ok, during = -1;
 	pid_t child;
@@ -216,17 +173,17 @@ static void exec_during_callback(void)
 	}
 	close(exec_pipe[1]);
 	/* Its leader has its object once fork() returned. */
-	ok = visit_cmd("pause %d", child) == 0;
-	ws_background_start(&run, visit_cmd, "run 0");
+	ok = ws_visit_cmd("pause %d", child) == 0;
+	ws_background_start(&run, ws_visit_cmd, "run 0");
 	ok = ok && wait_paused();
 	ok = ok && write(go_pipe[1], "g", 1) == 1;
 	pfd.fd = exec_pipe[0];
 	pfd.events = POLLIN;
 	ok = ok && poll(&pfd, 1, 10000) == 1 && read(exec_pipe[0], &c, 1) == 1;
-	ok = ok && visit_read(&v);
+	ok = ok && ws_visit_read(&v);
 	during = v.watch_dtors;
-	visit_cmd("resume");
-	ok = ws_background_join(&run) == 0 && ok && visit_read(&v);
+	ws_visit_cmd("resume");
+	ok = ws_background_join(&run) == 0 && ok && ws_visit_read(&v);
 	ksft_print_msg("exec: dtors of TID %d while held %d, after %d; ret=%d dead=%d dups=%d hits=%d\n",
 		       child, during, v.watch_dtors, v.ret, v.dead, v.dups, v.hits);
 	ksft_test_result(ok && during == 0 && v.watch_dtors == 1 && v.ret == 0 && v.dead == 0 &&
@@ -264,7 +221,7 @@ static void last_destroy_during_callback(void)
 {
 	struct ws_background_cmd run, destroy;
 	struct ws_region r;
-	struct visit_file v;
+	struct ws_visit_file v;
 	struct worker w;
 	pid_t tid;
 	int ok, i, during = -1, other = 1, live;
@@ -276,12 +233,12 @@ static void last_destroy_during_callback(void)
 		return;
 	}
 	tid = worker_start(&w, 0);
-	ok = visit_read(&v);
+	ok = ws_visit_read(&v);
 	handle = v.handle;
-	ok = ok && visit_cmd("pause %d", tid) == 0;
-	ws_background_start(&run, visit_cmd, "run 0");
+	ok = ok && ws_visit_cmd("pause %d", tid) == 0;
+	ws_background_start(&run, ws_visit_cmd, "run 0");
 	ok = ok && wait_paused();
-	ws_background_start(&destroy, visit_cmd, "destroy");
+	ws_background_start(&destroy, ws_visit_cmd, "destroy");
 	for (i = 0; i < 10000; i++) {
 		if (ws_find_region(handle, "ws_c_client", &r) && !strcmp(r.state, "destroying"))
 			break;
@@ -289,18 +246,18 @@ static void last_destroy_during_callback(void)
 	}
 	ok = ok && i < 10000 && !ws_background_done(&destroy);
 	other = ws_cmd("destroy 0");
-	ok = ok && other == 0 && live_regions() == 0 && visit_read(&v);
+	ok = ok && other == 0 && live_regions() == 0 && ws_visit_read(&v);
 	during = v.watch_dtors;
-	visit_cmd("resume");
+	ws_visit_cmd("resume");
 	ok = ws_background_join(&run) == 0 && ok;
-	ok = ws_background_join(&destroy) == 0 && ok && visit_read(&v);
+	ok = ws_background_join(&destroy) == 0 && ok && ws_visit_read(&v);
 	ksft_print_msg("last destroy: other=%d dtors while held %d, after %d; ret=%d dead=%d destroy=%d\n",
 		       other, during, v.watch_dtors, v.ret, v.dead, v.destroy);
 	ksft_test_result(ok && during == 0 && v.watch_dtors == 1 && v.ret == 0 && v.dead == 0 &&
 			 v.destroy == 0,
 			 "last_destroy_of_another_region_during_callback_keeps_the_object\n");
 	worker_stop(&w);
-	if (visit_cmd("create") || ws_cmd("create 0"))
+	if (ws_visit_cmd("create") || ws_cmd("create 0"))
 		ksft_exit_fail_msg("creating the regions again\n");
 }
 
@@ -315,7 +272,7 @@ static void growth_during_callback(void)
 {
 	struct ws_background_cmd run;
 	struct worker w[MARKERS];
-	struct visit_file v;
+	struct ws_visit_file v;
 	char line[128];
 	int ok = 1, i, rust, during = -1;
 	pid_t held;
@@ -323,17 +280,17 @@ static void growth_during_callback(void)
 	for (i = 0; i < MARKERS; i++)
 		worker_start(&w[i], i + 1);
 	held = atomic_load(&w[0].tid);
-	ok = visit_cmd("pause %d", held) == 0;
-	ws_background_start(&run, visit_cmd, "run 0");
+	ok = ws_visit_cmd("pause %d", held) == 0;
+	ws_background_start(&run, ws_visit_cmd, "run 0");
 	ok = ok && wait_paused();
 	for (i = 0; i < GROW_REGIONS; i++)
 		ok = ok && ws_c_cmd("create 8 8") == 0;
 	rust = ws_cmd("visitsum 0") == 0 ? ws_result(line, sizeof(line)) : -1;
 	worker_stop(&w[0]);
-	ok = ok && wait_reaped(held) && visit_read(&v);
+	ok = ok && wait_reaped(held) && ws_visit_read(&v);
 	during = v.watch_dtors;
-	visit_cmd("resume");
-	ok = ws_background_join(&run) == 0 && ok && visit_read(&v);
+	ws_visit_cmd("resume");
+	ok = ws_background_join(&run) == 0 && ok && ws_visit_read(&v);
 	ksft_print_msg("growth: rust visit %d; dtors while held %d, after %d; ret=%d visited=%d marked=%d sum=%llu dups=%d dead=%d\n",
 		       rust, during, v.watch_dtors, v.ret, v.visited, v.marked, v.sum, v.dups,
 		       v.dead);
@@ -353,19 +310,19 @@ static void growth_during_callback(void)
  */
 static void stop_leaves_no_reference(void)
 {
-	struct visit_file v;
+	struct ws_visit_file v;
 	struct ws_region r = { 0 };
 	struct worker w;
 	pid_t tid = worker_start(&w, 0);
 	int ok, refs = -1;
 
-	ok = visit_cmd("pause -1") == 0 && visit_cmd("stopat %d", tid) == 0 &&
-	     visit_cmd("run 0") == 0 && visit_read(&v);
+	ok = ws_visit_cmd("pause -1") == 0 && ws_visit_cmd("stopat %d", tid) == 0 &&
+	     ws_visit_cmd("run 0") == 0 && ws_visit_read(&v);
 	ok = ok && v.ret == VISIT_STOP && ws_find_region(v.handle, "ws_c_client", &r);
 	refs = r.remote_refs;
-	ok = ok && visit_cmd("stopat -1") == 0 && visit_cmd("watch %d", tid) == 0;
+	ok = ok && ws_visit_cmd("stopat -1") == 0 && ws_visit_cmd("watch %d", tid) == 0;
 	worker_stop(&w);
-	ok = ok && wait_reaped(tid) && visit_read(&v);
+	ok = ok && wait_reaped(tid) && ws_visit_read(&v);
 	ksft_print_msg("stop: ret=%d remote_refs=%d dtors at exit %d\n", v.ret, refs,
 		       v.watch_dtors);
 	ksft_test_result(ok && refs == 0 && v.watch_dtors == 1,
@@ -383,16 +340,16 @@ static void callback_releasing_its_object(void)
 	struct ws_region r = { 0 };
 	struct worker a, b;
 	pid_t stolen = worker_start(&a, 0), looked_up = worker_start(&b, 0);
-	struct visit_file v;
+	struct ws_visit_file v;
 	int ok, refs = -1, unlookup;
 
-	ok = visit_cmd("pause -1") == 0 && visit_cmd("steal %d", stolen) == 0 &&
-	     visit_cmd("run 0") == 0 && visit_read(&v) && v.ret == 0;
-	visit_cmd("steal -1");
-	ok = ok && visit_cmd("lookup %d", looked_up) == 0 &&
+	ok = ws_visit_cmd("pause -1") == 0 && ws_visit_cmd("steal %d", stolen) == 0 &&
+	     ws_visit_cmd("run 0") == 0 && ws_visit_read(&v) && v.ret == 0;
+	ws_visit_cmd("steal -1");
+	ok = ok && ws_visit_cmd("lookup %d", looked_up) == 0 &&
 	     ws_find_region(v.handle, "ws_c_client", &r);
 	refs = r.remote_refs;
-	unlookup = visit_cmd("unlookup");
+	unlookup = ws_visit_cmd("unlookup");
 	ok = ok && ws_find_region(v.handle, "ws_c_client", &r);
 	ksft_print_msg("steal: ret=%d; one lookup held: remote_refs=%d; released: %d, remote_refs=%ld\n",
 		       v.ret, refs, unlookup, r.remote_refs);
@@ -405,11 +362,11 @@ static void callback_releasing_its_object(void)
 /* A callback looks up, releases, visits again, creates and destroys. */
 static void nested_operations(void)
 {
-	struct visit_file v;
+	struct ws_visit_file v;
 	int ok;
 
-	ok = visit_cmd("nested 1") == 0 && visit_cmd("run 0") == 0 && visit_read(&v);
-	visit_cmd("nested 0");
+	ok = ws_visit_cmd("nested 1") == 0 && ws_visit_cmd("run 0") == 0 && ws_visit_read(&v);
+	ws_visit_cmd("nested 0");
 	ksft_print_msg("nested: ret=%d nested=%d visited=%d dead=%d\n", v.ret, v.nested,
 		       v.visited, v.dead);
 	ksft_test_result(ok && v.ret == 0 && v.nested == 0 && v.visited > 0 && v.dead == 0,
@@ -425,7 +382,7 @@ int main(int argc, char **argv)
 	ws_require_client();
 	ws_load_c_client();
 	ksft_set_plan(8);
-	if (visit_cmd("create") || ws_cmd("create 0"))
+	if (ws_visit_cmd("create") || ws_cmd("create 0"))
 		ksft_exit_fail_msg("creating the regions\n");
 
 	exit_during_callback();
@@ -436,7 +393,7 @@ int main(int argc, char **argv)
 	growth_during_callback();
 	last_destroy_during_callback();
 
-	visit_cmd("pause -1");
+	ws_visit_cmd("pause -1");
 	ws_cmd("destroy 0");
 	ws_unload_c_client();
 	ksft_finished();

@@ -644,19 +644,28 @@ static int visit_cmd(char *cmd)
 	return -EINVAL;
 }
 
+/*
+ * Copies a command written to a control file into `buf` (of `size`
+ * bytes); the command with its surrounding blanks trimmed, or an ERR_PTR.
+ */
+static char *copy_command(char *buf, size_t size, const char __user *ubuf, size_t len)
+{
+	if (len >= size)
+		return ERR_PTR(-EINVAL);
+	if (copy_from_user(buf, ubuf, len))
+		return ERR_PTR(-EFAULT);
+	buf[len] = '\0';
+	return strim(buf);
+}
+
 static ssize_t visit_write(struct file *file, const char __user *ubuf, size_t len,
 			   loff_t *ppos)
 {
-	char cmd[32];
-	int err;
+	char buf[32], *cmd = copy_command(buf, sizeof(buf), ubuf, len);
 
-	if (len >= sizeof(cmd))
-		return -EINVAL;
-	if (copy_from_user(cmd, ubuf, len))
-		return -EFAULT;
-	cmd[len] = '\0';
-	err = visit_cmd(strim(cmd));
-	return err ?: len;
+	if (IS_ERR(cmd))
+		return PTR_ERR(cmd);
+	return visit_cmd(cmd) ?: len;
 }
 
 static ssize_t visit_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
@@ -791,15 +800,11 @@ static int run(char *cmd)
 static ssize_t control_write(struct file *file, const char __user *ubuf, size_t len,
 			     loff_t *ppos)
 {
-	char cmd[64];
+	char buf[64], *cmd = copy_command(buf, sizeof(buf), ubuf, len);
 	int err;
 
-	if (len >= sizeof(cmd))
-		return -EINVAL;
-	if (copy_from_user(cmd, ubuf, len))
-		return -EFAULT;
-	cmd[len] = '\0';
-	strim(cmd);
+	if (IS_ERR(cmd))
+		return PTR_ERR(cmd);
 	/* Not under `lock`: a destroy holds it while it waits for these. */
 	if (!strcmp(cmd, "unhold"))
 		return unhold() ?: len;

@@ -21,16 +21,9 @@
 static inline int ws_cg_write(const char *group, const char *name, const char *value)
 {
 	char path[256];
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), WS_CGROUP_ROOT "/%s/%s", group, name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
+	return ws_write_file(path, value);
 }
 
 /* The number in file `name` of cgroup `group`, -1 if unreadable or "max". */

@@ -25,6 +25,7 @@
 #define WS_C_CONTROL "/sys/kernel/debug/ws_c_client/control"
 #define WS_STATS "/sys/kernel/debug/world_storage/stats"
 #define WS_REGIONS "/sys/kernel/debug/world_storage/regions"
+#define WS_C_VISIT "/sys/kernel/debug/ws_c_client/visit"
 
 static inline pid_t ws_gettid(void)
 {
@@ -44,6 +45,19 @@ static inline int ws_vcmd(const char *control, const char *fmt, va_list ap)
 		return -errno;
 	n = write(fd, buf, strlen(buf));
 	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Writes `value` to the file at `path`; 0 or -errno. */
+static inline int ws_write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) < 0)
 		err = -errno;
 	close(fd);
 	return err;
@@ -228,6 +242,52 @@ static inline int ws_find_region(unsigned long long handle, const char *owner,
 	}
 	fclose(f);
 	return ok;
+}
+
+/* Writes one command to the C client's visit file; 0 or -errno. */
+static inline __attribute__((format(printf, 1, 2))) int ws_visit_cmd(const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = ws_vcmd(WS_C_VISIT, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* What the C client's visit file shows (see ws_c_client.c). */
+struct ws_visit_file {
+	unsigned long long handle;
+	int visiting, progress;
+	int ret, visited, marked, dups, dead;
+	unsigned long long sum;
+	int destroy, running, ended;
+	int paused, hits, watch_dtors, nested;
+};
+
+/* Reads the visit file; 1 if every field was found. */
+static inline int ws_visit_read(struct ws_visit_file *v)
+{
+	char text[512];
+	int fd = open(WS_C_VISIT, O_RDONLY), n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	memset(v, 0, sizeof(*v));
+	return sscanf(text,
+		      "handle=%llx running=%d progress=%d\n"
+		      "run ret=%d visited=%d marked=%d sum=%llu dups=%d dead=%d\n"
+		      "destroy destroy=%d running=%d ended=%d\n"
+		      "adv paused=%d hits=%d watch_dtors=%d nested=%d",
+		      &v->handle, &v->visiting, &v->progress, &v->ret, &v->visited, &v->marked,
+		      &v->sum, &v->dups, &v->dead, &v->destroy, &v->running, &v->ended, &v->paused,
+		      &v->hits, &v->watch_dtors, &v->nested) == 16;
 }
 
 /* Skips the whole test if the client is not loaded. */
