@@ -138,4 +138,4 @@ else
 fi
 
 mkdir -p "$OUT/selftests/world_storage/doc-clients"
-cp "$clients"/*/*.expected "$OUT/selftests/world_storage/doc-clients/"
+cp "$clients"/*/*.expected "$clients"/trace/*.sh "$OUT/selftests/world_storage/doc-clients/"

@@ -5,9 +5,11 @@
  * the document says they print. For each doc-clients/<module>.expected
  * (extracted from the document, next to this program), load
  * /modules/<module>.ko, unload it, and compare the kernel log lines that
- * start with "<module>: " with the expected lines. In an expected line,
- * every word "N" is a number, the same number each time in that line (e.g.
- * "N objects constructed, N destructed").
+ * start with "<module>: " with the expected lines. An example that is a
+ * shell script, doc-clients/<name>.sh, is run instead (with sh, in
+ * /modules) and its output compared. In an expected line, every word "N"
+ * is a number (decimal, or hex with 0x), the same number each time in that
+ * line (e.g. "N objects constructed, N destructed").
  */
 
 #include <ctype.h>
@@ -28,7 +30,7 @@ static int line_matches(const char *want, const char *line)
 		if (want[0] == 'N' && !isalnum((unsigned char)want[1]) &&
 		    isdigit((unsigned char)*line)) {
 			char *end;
-			long got = strtol(line, &end, 10);
+			long got = strtol(line, &end, 0);
 
 			if (n >= 0 && got != n)
 				return 0;
@@ -91,6 +93,26 @@ static int run_module(const char *module, char lines[][LINE_LEN])
 	return err ? err : n;
 }
 
+/* Runs the script `path` with sh in /modules; collects its output lines. */
+static int run_script(const char *path, char lines[][LINE_LEN])
+{
+	char cmd[3 * LINE_LEN], cwd[LINE_LEN];
+	int n = 0;
+	FILE *out;
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	snprintf(cmd, sizeof(cmd), "cd /modules && sh %s/%s", cwd, path);
+	out = popen(cmd, "r");
+	if (!out)
+		return -errno;
+	while (n < MAX_LINES && fgets(lines[n], LINE_LEN, out)) {
+		lines[n][strcspn(lines[n], "\n")] = '\0';
+		n++;
+	}
+	return pclose(out) ? -EIO : n;
+}
+
 static int check_client(const char *module)
 {
 	char want[MAX_LINES][LINE_LEN], got[MAX_LINES][LINE_LEN], path[LINE_LEN];
@@ -98,7 +120,8 @@ static int check_client(const char *module)
 
 	snprintf(path, sizeof(path), DIR_EXPECTED "/%s.expected", module);
 	nwant = read_lines(path, want);
-	ngot = run_module(module, got);
+	snprintf(path, sizeof(path), DIR_EXPECTED "/%s.sh", module);
+	ngot = access(path, R_OK) ? run_module(module, got) : run_script(path, got);
 	if (nwant <= 0 || ngot < 0) {
 		ksft_print_msg("%s: %d expected lines, load/unload: %s\n", module, nwant,
 			       ngot < 0 ? strerror(-ngot) : "ok");
@@ -135,9 +158,9 @@ int main(void)
 	}
 	if (d)
 		closedir(d);
-	/* The document has a C client and two Rust clients. */
+	/* The document has a C client, two Rust clients and a trace script. */
 	ksft_set_plan(1 + n);
-	ksft_test_result(n == 3, "three_clients_extracted (%d)\n", n);
+	ksft_test_result(n == 4, "four_examples_extracted (%d)\n", n);
 	for (i = 0; i < n; i++)
 		ksft_test_result(check_client(modules[i]), "%s_prints_what_the_document_says\n",
 				 modules[i]);
