@@ -334,7 +334,8 @@ typedef int (*world_storage_visit_t)(pid_t wid, void *object, void *arg);
  * a time, in no particular order:
  *
  * - a world that holds its object from the start of the visit until the
- *   visit reaches it is visited exactly once;
+ *   visit reaches it is visited exactly once (unless the region's Destroy
+ *   begins meanwhile: see below);
  * - a world created or exiting during the visit is visited at most once,
  *   and only while it holds its object (not while its constructor runs);
  * - no world is visited after world_storage_for_each() returns.
@@ -343,8 +344,9 @@ typedef int (*world_storage_visit_t)(pid_t wid, void *object, void *arg);
  * holds it: if the world exits meanwhile, the object is destructed only
  * after @fn returns. Fork and exit never wait for a visit; world creation
  * and exit run concurrently with it. A world_storage_destroy() of the
- * region waits until the visit returns (a visit of a region already being
- * destroyed fails, as a lookup does). Each world visited counts one
+ * region waits until the visit returns; the visit stops at the next world
+ * it reaches once that Destroy has begun (the handle fails from then on, as
+ * for a lookup) and returns -EINVAL. Each world visited counts one
  * reference of its object while @fn runs.
  *
  * Context: process context; may sleep (and @fn may). Takes no lock that
@@ -352,7 +354,7 @@ typedef int (*world_storage_visit_t)(pid_t wid, void *object, void *arg);
  *
  * Return: 0 once every world was reached; the first non-zero value @fn
  * returned (the visit stopped there); -EINVAL for a bad @handle or a NULL
- * @fn; -EOVERFLOW if a world's object or record has too many references
+ * @fn, or once the region's Destroy has begun (the visit stopped there); -EOVERFLOW if a world's object or record has too many references
  * outstanding (the visit stopped there); -ENODEV if world storage is
  * unloading.
  */

@@ -595,7 +595,9 @@ impl<T: WorldObject> WorldStorage<T> {
     /// Fork and exit never wait for it; the region's drop does.
     ///
     /// Fails with `EOVERFLOW` if a world's object has too many references
-    /// outstanding (the visit stops there).
+    /// outstanding, or `EINVAL` if the region's Destroy begins meanwhile
+    /// (only C code sharing [`WorldStorage::handle`] can do that); the visit
+    /// stops there.
     pub(crate) fn for_each<F: FnMut(Pid, &T) -> Result>(&self, f: F) -> Result {
         let mut state = Visit { f, stopped: None };
         // SAFETY: `visit::<T, F>` is callable with `state`, a `Visit<F>` that

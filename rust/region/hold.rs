@@ -4,7 +4,7 @@
 //! long as a visit of its objects runs.
 
 use super::{Region, RegionTable};
-use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
+use core::{ops::Deref, ptr::NonNull};
 use kernel::sync::rcu;
 
 /// A region held as a remote reference holds it: counted in its
@@ -14,13 +14,13 @@ use kernel::sync::rcu;
 /// # Invariants
 ///
 /// `region` points to a region on whose `remote_refs` this value owns one
-/// count, taken under RCU while the region was published in the table
-/// borrowed for `'t`. An [`super::Unpublished`] region is freed only after
-/// a grace period that began once it left the table, and after its
-/// `remote_refs` drained, so the region outlives this value.
+/// count, taken under RCU while the region was published in `table`. An
+/// [`super::Unpublished`] region is freed only after a grace period that
+/// began once it left the table, and after its `remote_refs` drained, so
+/// the region outlives this value.
 pub(crate) struct RegionHold<'t> {
     region: NonNull<Region>,
-    _table: PhantomData<&'t RegionTable>,
+    table: &'t RegionTable,
 }
 
 // SAFETY: the hold only reads the region (which is `Sync`) and drops its
@@ -30,16 +30,32 @@ unsafe impl Send for RegionHold<'_> {}
 unsafe impl Sync for RegionHold<'_> {}
 
 impl<'t> RegionHold<'t> {
-    /// Holds `region`, found published in a table borrowed for `'t` under
-    /// `_guard`.
-    pub(super) fn new(region: &Region, _guard: &rcu::Guard) -> Self {
+    /// Holds `region`, found published in `table` under `_guard`.
+    pub(super) fn new(region: &Region, table: &'t RegionTable, _guard: &rcu::Guard) -> Self {
         region.remote_refs.inc();
         // INVARIANT: the count just taken, under the RCU section in which
-        // the caller found the region published.
+        // the caller found the region published in `table`.
         Self {
             region: NonNull::from(region),
-            _table: PhantomData,
+            table,
         }
+    }
+
+    /// Counts one more remote reference on the region, as a lookup does,
+    /// if it is still published (`false`: its Destroy has begun). Under
+    /// `guard`, like a lookup's count, so that Destroy's grace period and
+    /// wait cover it: a count taken after that grace period could hide
+    /// this hold from Destroy's sum of the per-CPU counts.
+    pub(crate) fn count_remote_ref(&self, guard: &rcu::Guard) -> bool {
+        let handle = self.handle().encode();
+        let published = self
+            .table
+            .get(handle, guard)
+            .is_ok_and(|region| core::ptr::eq(region, &**self));
+        if published {
+            self.remote_ref_taken();
+        }
+        published
     }
 }
 

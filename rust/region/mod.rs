@@ -123,12 +123,14 @@ pub(crate) struct Region {
     /// `core`'s atomic, inline: every task creation and exit counts here
     /// once per region (see "Atomics" in Documentation/world-storage.rst).
     live_objects: AtomicUsize,
-    /// LookUp references not yet released and visits in progress (each
-    /// holds one count, a [`RegionHold`]), counted per CPU (a lookup and
-    /// its Release write no line other CPUs write). Lookups increment it
-    /// under RCU only after seeing the region published; Destroy
+    /// Remote references not yet released (a LookUp's, and a visit's on
+    /// the object its callback has), and visits in progress (each holds
+    /// one count, a [`RegionHold`]), counted per CPU (a lookup and its
+    /// Release write no line other CPUs write). Every count is taken under
+    /// RCU, in a section that saw the region published; Destroy
     /// unpublishes, waits for a grace period (from then on it only goes
-    /// down), then for its sum to drain.
+    /// down), then for its sum to drain. A count taken later could be
+    /// missed by that sum (read CPU by CPU) while another is dropped.
     remote_refs: PerCpuCount,
     /// Constructor failures, in Create and at task creation.
     constructor_failures: Atomic<usize>,
@@ -221,8 +223,8 @@ impl Region {
         self.live_objects.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// A lookup took a reference to one of its objects, under RCU, having
-    /// seen the region published.
+    /// A lookup takes a reference to one of its objects. Only under RCU,
+    /// in a section that saw the region published (see `remote_refs`).
     pub(crate) fn remote_ref_taken(&self) {
         self.remote_refs.inc();
     }

@@ -100,7 +100,7 @@ impl RegionTable {
     pub(crate) fn hold(&self, raw: u64) -> Result<RegionHold<'_>> {
         let guard = rcu::read_lock();
         let region = self.get(raw, &guard)?;
-        Ok(RegionHold::new(region, &guard))
+        Ok(RegionHold::new(region, self, &guard))
     }
 
     /// Calls `f` on every live region, valid while `guard` is held.

@@ -486,20 +486,32 @@ impl WorldTable {
             // task, left without objects): as if its constructors failed.
             None => return Err(ENOENT),
         };
+        // Counted before it is taken (under `guard`, which saw the region
+        // published): a Release of it, even a wrong one by another holder,
+        // then never takes the region's count below its references.
+        region.remote_ref_taken();
         let object = match record.take_ref(region.handle(), guard) {
             Reference::Taken(object) => object,
-            Reference::Overflow => return Err(EOVERFLOW),
-            Reference::Absent | Reference::Moved => return Err(ENOENT),
+            failed => {
+                region.remote_ref_dropped();
+                return Err(match failed {
+                    Reference::Overflow => EOVERFLOW,
+                    _ => ENOENT,
+                });
+            }
         };
         // Sequentially consistent after the reference (see `EXITED`): the
         // exit either saw the reference (and Release will find the record)
-        // or is seen here, and the reference is given back.
+        // or is seen here, and the reference is given back (unless a
+        // wrong Release took it already, with its count).
         if record.has_exited() {
             let (dropped, _) = record.drop_ref(object.as_ptr(), guard);
+            if !matches!(dropped, Dropped::NotHeld) {
+                region.remote_ref_dropped();
+            }
             drop(self.after_drop(record, dropped));
             return Err(ESRCH);
         }
-        region.remote_ref_taken();
         Ok(object)
     }
 
@@ -541,11 +553,12 @@ impl WorldTable {
     /// The next record of a live world from `key` on (which is set to its
     /// key) that holds an object of `region`, counted, and that object with
     /// a remote reference, counted in the region as a lookup's is; `None`
-    /// past the last record.
+    /// past the last record; `EINVAL` once the region's Destroy has begun
+    /// (no reference is counted in it after its grace period).
     fn reach_next(
         &self,
         key: &mut usize,
-        region: &Region,
+        region: &RegionHold<'_>,
     ) -> Result<Option<(RecordRef<'_>, NonNull<u8>)>> {
         loop {
             let guard = rcu::read_lock();
@@ -558,7 +571,10 @@ impl WorldTable {
                 // Counted before it is taken: a Release of it (by the
                 // callback, a misuse) then never takes the region's count
                 // below its references, the visit's hold included.
-                region.remote_ref_taken();
+                if !region.count_remote_ref(&guard) {
+                    drop(guard);
+                    return Err(EINVAL);
+                }
                 let taken = record.take_ref(region.handle(), &guard);
                 // Before the record's count, whose drop may tear it down.
                 drop(guard);
