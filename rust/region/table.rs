@@ -246,4 +246,24 @@ mod tests {
         assert!(table.live_slots().is_empty());
         Ok(())
     }
+    /// A hold counts a remote reference for a visit only while its region is
+    /// published: once it is unpublished, Destroy's grace period would not
+    /// cover a new count. Its own count stays until it is dropped.
+    #[test]
+    fn a_hold_counts_references_only_while_published() -> Result {
+        let table = KBox::pin_init(RegionTable::new()?, GFP_KERNEL)?;
+        let handle = table.lock().publish(props()?, |_| {})?;
+        let hold = table.hold(handle.encode())?;
+        let counted = hold.count_remote_ref(&rcu::read_lock());
+        assert!(counted);
+        assert_eq!(hold.remote_refs(), 2);
+        hold.remote_ref_dropped();
+        let retired = table.lock().unpublish(handle.encode())?;
+        let counted = hold.count_remote_ref(&rcu::read_lock());
+        assert!(!counted);
+        assert_eq!(retired.remote_refs(), 1);
+        drop(hold);
+        assert_eq!(retired.remote_refs(), 0);
+        Ok(())
+    }
 }
