@@ -346,15 +346,17 @@ typedef int (*world_storage_visit_t)(pid_t wid, void *object, void *arg);
  * and exit run concurrently with it. A world_storage_destroy() of the
  * region waits until the visit returns; the visit stops at the next world
  * it reaches once that Destroy has begun (the handle fails from then on, as
- * for a lookup) and returns -EINVAL. Each world visited counts one
- * reference of its object while @fn runs.
+ * for a lookup) and returns -EINVAL (if no world is left to reach, it
+ * returns as it would have). Each world visited counts one reference of its
+ * object while @fn runs.
  *
  * Context: process context; may sleep (and @fn may). Takes no lock that
  * fork or exit takes.
  *
  * Return: 0 once every world was reached; the first non-zero value @fn
  * returned (the visit stopped there); -EINVAL for a bad @handle or a NULL
- * @fn, or once the region's Destroy has begun (the visit stopped there); -EOVERFLOW if a world's object or record has too many references
+ * @fn, or once the region's Destroy has begun (the visit stopped there);
+ * -EOVERFLOW if a world's object or record has too many references
  * outstanding (the visit stopped there); -ENODEV if world storage is
  * unloading.
  */

@@ -290,8 +290,9 @@ impl Service {
     /// Visit: calls `f` with the world ID and object of every world that
     /// holds an object of region `handle`, each at most once, one at a time
     /// (see [`WorldTable::visit`] for which worlds and what `f` may do),
-    /// until `f` breaks. The region's Destroy waits until the visit ends.
-    /// Process context; may sleep (and `f` may).
+    /// until `f` breaks. The region's Destroy waits until the visit ends;
+    /// once that Destroy has begun, the visit stops at the next world
+    /// (`EINVAL`). Process context; may sleep (and `f` may).
     pub(crate) fn visit<B>(
         &self,
         handle: u64,

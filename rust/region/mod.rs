@@ -229,7 +229,8 @@ impl Region {
         self.remote_refs.inc();
     }
 
-    /// A reference taken by a lookup was released.
+    /// A remote reference (a lookup's, a visit's or a visit's hold) was
+    /// released.
     pub(crate) fn remote_ref_dropped(&self) {
         self.remote_refs.dec();
     }
@@ -239,7 +240,7 @@ impl Region {
         self.live_objects.load(Ordering::Relaxed)
     }
 
-    /// References taken by lookups and not yet released (exact once the
+    /// Remote references not yet released, visits' included (exact once the
     /// region is unpublished and a grace period passed, a close figure
     /// before).
     pub(crate) fn remote_refs(&self) -> usize {
@@ -251,7 +252,7 @@ impl Region {
         self.constructor_failures.load(Relaxed)
     }
 
-    /// Sleeps until every reference taken by a lookup is released (after
+    /// Sleeps until every remote reference is released (after
     /// the region was unpublished and a grace period passed). If that takes
     /// longer than `report_after_ms`, calls `report` once, with the number
     /// of references left, and goes on waiting.

@@ -521,7 +521,10 @@ impl WorldTable {
     ///
     /// Each key is reached once, so a world is visited at most once, and
     /// every world in `worlds` from before the visit starts until it is
-    /// reached, holding its object, is visited. `f` runs outside RCU and
+    /// reached, holding its object, is visited, unless the region's Destroy
+    /// begins meanwhile: then the visit stops at the next world with
+    /// `EINVAL` (no reference is counted in the region after Destroy's
+    /// grace period). `f` runs outside RCU and
     /// under no lock of the table or a record, so it may sleep, and the
     /// fork and exit hooks never wait for it; while it runs, its object
     /// holds a remote reference, so an exit leaves the object to that

@@ -196,6 +196,32 @@ static void stale_and_invalid_handles(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, world_storage_destroy(h2), -EINVAL);
 }
 
+/* Counts its calls in *arg. */
+static int count_visit(pid_t wid, void *object, void *arg)
+{
+	(*(unsigned int *)arg)++;
+	return 0;
+}
+
+/* A visit needs a callback and a live handle. */
+static void visit_errors(struct kunit *test)
+{
+	struct world_storage_props p = props(8, 8);
+	unsigned int visited = 0;
+	u64 h;
+
+	KUNIT_ASSERT_EQ(test, world_storage_create(&p, &h), 0);
+	KUNIT_EXPECT_EQ(test, world_storage_for_each(h, NULL, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, world_storage_for_each(h, count_visit, &visited), 0);
+	KUNIT_EXPECT_GT(test, visited, 0);
+	KUNIT_EXPECT_EQ(test, world_storage_destroy(h), 0);
+	visited = 0;
+	KUNIT_EXPECT_EQ(test, world_storage_for_each(h, count_visit, &visited), -EINVAL);
+	KUNIT_EXPECT_EQ(test, world_storage_for_each(WORLD_STORAGE_HANDLE_INVALID, count_visit,
+						     &visited), -EINVAL);
+	KUNIT_EXPECT_EQ(test, visited, 0);
+}
+
 static void lookup_errors(struct kunit *test)
 {
 	struct world_storage_props p = props(8, 8);
@@ -1085,6 +1111,7 @@ static struct kunit_case ws_abi_cases[] = {
 	KUNIT_CASE(large_region_is_zero_filled),
 	KUNIT_CASE(stale_and_invalid_handles),
 	KUNIT_CASE(lookup_errors),
+	KUNIT_CASE(visit_errors),
 	KUNIT_CASE(lookup_task_and_release),
 	KUNIT_CASE(kthread_with_failed_constructor_has_no_object),
 	KUNIT_CASE(kthread_created_after_create_has_its_object),
