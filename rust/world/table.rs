@@ -505,11 +505,7 @@ impl WorldTable {
         // or is seen here, and the reference is given back (unless a
         // wrong Release took it already, with its count).
         if record.has_exited() {
-            let (dropped, _) = record.drop_ref(object.as_ptr(), guard);
-            if !matches!(dropped, Dropped::NotHeld) {
-                region.remote_ref_dropped();
-            }
-            drop(self.after_drop(record, dropped));
+            self.give_back(record, region, object);
             return Err(ESRCH);
         }
         Ok(object)
@@ -602,11 +598,12 @@ impl WorldTable {
         }
     }
 
-    /// Drops the remote reference that a visit took on `object` of
-    /// `record`, and its count in `region`, outside RCU: the last one of an
-    /// orphan may hand over the orphans' count, whose drop may tear the
-    /// record down. A callback that released the object itself (a misuse)
-    /// dropped both already.
+    /// Drops a remote reference that a visit or a lookup took on `object`
+    /// of `record`, and its count in `region`; the last one of an orphan
+    /// may hand over the orphans' count, dropped after this function's own
+    /// RCU section (whose drop may tear the record down). A Release that
+    /// took the reference already (a callback releasing its object, a
+    /// wrong Release by another holder) dropped both.
     fn give_back(&self, record: &WorldRecord, region: &Region, object: NonNull<u8>) {
         let guard = rcu::read_lock();
         let (dropped, _) = record.drop_ref(object.as_ptr(), &guard);
