@@ -345,7 +345,8 @@ static int visitor(void *unused)
 			atomic_long_inc(&totals.visit_errors);
 		atomic_long_add(2, &totals.visits);
 		atomic_long_add(v.objects + objects, &totals.visited_objects);
-		usleep_range(200, 500);
+		/* Leave the CPUs to the task storm most of the time. */
+		usleep_range(2000, 5000);
 	}
 	return 0;
 }
