@@ -7,13 +7,21 @@
 SHELL := /bin/bash
 export WORLD_STORAGE_CACHE ?= $(HOME)/.cache/world-storage
 
+# KERNEL=debian: the modules are built for Debian's own kernel and the VM
+# boots it (scripts/debian.sh); the default, dev, is the dev kernel.
+KERNEL ?= $(or $(WORLD_STORAGE_KERNEL),dev)
+export WORLD_STORAGE_KERNEL := $(KERNEL)
+
 # With KDIR given, nothing is downloaded and no kernel is built, and the
 # kernel's own make arguments (LLVM=1, CROSS_COMPILE=...) go in KMAKE_ARGS
 # (default: none). scripts/paths.sh answers for either kernel.
 ifeq ($(origin KDIR),undefined)
 OWN_KERNEL :=
-PATHS := scripts/paths.sh
+PATHS := WORLD_STORAGE_KERNEL=$(KERNEL) scripts/paths.sh
 else
+ifeq ($(KERNEL),debian)
+$(error KERNEL=debian builds against Debian's kernel: it takes no KDIR)
+endif
 OWN_KERNEL := 1
 PATHS := KDIR='$(KDIR)' $(if $(filter undefined,$(origin KMAKE_ARGS)),,KMAKE_ARGS='$(KMAKE_ARGS)') \
 	scripts/paths.sh
@@ -59,7 +67,10 @@ VM_VERBOSE := $(filter 1,$(V) $(VERBOSE))
 # make vm-run shows only the command's output: the builds before it are silent.
 QUIET_BUILD := $(if $(and $(filter vm-run,$(GOALS)),$(if $(VM_VERBOSE),,1)),-s)
 
-KMAKE = $(MAKE) $(QUIET_BUILD) -C $(KDIR) M=$(CURDIR) MO=$(MODOUT) $(KMAKE_ARGS)
+# Debian's kernel: its modules are built with its own toolchain, in the
+# Debian system scripts/debian.sh keeps.
+KMAKE_RUNNER := $(if $(filter debian,$(KERNEL)),scripts/debian.sh run)
+KMAKE = $(KMAKE_RUNNER) $(MAKE) $(QUIET_BUILD) -C $(KDIR) M=$(CURDIR) MO=$(MODOUT) $(KMAKE_ARGS)
 
 # install: world_storage.ko under $(INSTALL_MOD_PATH)/lib/modules/<release>/,
 # and what a client builds against (header, Rust API, Module.symvers) under
@@ -109,10 +120,15 @@ help:
 setup:
 ifeq ($(OWN_KERNEL),)
 	@scripts/setup.sh
+ifeq ($(KERNEL),debian)
+	@scripts/debian.sh setup
+endif
 endif
 
 kernel: setup
-ifeq ($(OWN_KERNEL),)
+ifeq ($(KERNEL),debian)
+	@scripts/debian.sh kernel
+else ifeq ($(OWN_KERNEL),)
 	@scripts/build-kernel.sh
 endif
 

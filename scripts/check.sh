@@ -119,7 +119,7 @@ editor_inputs="$module_sources scripts/rust-analyzer.py scripts/ra-unresolved.sh
 # the kernel, QEMU and its settings; the summariser. (Which accelerator
 # vm.sh's probe finds is the host's, not an input.)
 vm_common_inputs="scripts/guest scripts/vm.sh scripts/ktap_summary.py /bin/busybox
-	$KBUILD/arch/x86/boot/bzImage tool:qemu-system-x86_64
+	$(kernel_image) tool:qemu-system-x86_64
 	var:WORLD_STORAGE_ACCEL var:WS_VM_CPUS"
 vm_inputs="$vm_common_inputs $OUT/modules:*.ko $OUT/selftests $OUT/bench var:STRESS
 	var:CHECK_VMS"

@@ -19,6 +19,25 @@ WS_VM_CPUS=${WORLD_STORAGE_VM_CPUS:-2}
 # An extra kernel config fragment (the debug kernel), relative to the tree.
 WS_EXTRA_FRAGMENT=${WORLD_STORAGE_EXTRA_FRAGMENT:-}
 
+# The kernel the modules are built for and the VM boots (make KERNEL=...):
+# "dev", the dev kernel built here from the fragments, or "debian",
+# Debian's own kernel image (scripts/debian.sh). Debian's kernel is named by
+# its release; its packages come from one suite, the toolchain it was built
+# with (its .config names it) from another. The next point release is one
+# variable away; a toolchain that does not match fails early.
+WS_KERNEL=${WORLD_STORAGE_KERNEL:-dev}
+WS_DEBIAN_RELEASE=${WORLD_STORAGE_DEBIAN_RELEASE:-7.3.4+deb13-amd64}
+WS_DEBIAN_KERNEL_SUITE=${WORLD_STORAGE_DEBIAN_KERNEL_SUITE:-trixie-backports}
+WS_DEBIAN_TOOLCHAIN_SUITE=${WORLD_STORAGE_DEBIAN_TOOLCHAIN_SUITE:-trixie}
+WS_DEBIAN_RUSTC=${WORLD_STORAGE_DEBIAN_RUSTC:-1.85.1}
+WS_DEBIAN_BINDGEN=${WORLD_STORAGE_DEBIAN_BINDGEN:-0.71.1}
+WS_DEBIAN_GCC=${WORLD_STORAGE_DEBIAN_GCC:-14}
+# Everything of Debian's kernel in the cache: root/ (a Debian system of
+# the toolchain suite, with the kernel's headers and source), image/ (the
+# kernel image, unpacked), kbuild/ (the build tree with Rust, prepared by
+# scripts/rust-tree.sh).
+WS_DEBIAN=$WS_CACHE/debian-$WS_DEBIAN_RELEASE
+
 WS_TOOLS=$WS_CACHE/tools
 WS_BINDGEN=$WS_TOOLS/bindgen-$WS_BINDGEN_VERSION/bin/bindgen
 WS_APT=$WS_CACHE/apt
@@ -27,6 +46,11 @@ WS_DL=$WS_CACHE/downloads
 export LIBCLANG_PATH=/usr/lib/llvm-$WS_LLVM_VERSION/lib
 
 mkdir -p "$WS_CACHE"
+
+case "$WS_KERNEL" in
+dev | debian) ;;
+*) echo "error: KERNEL=$WS_KERNEL: it is dev (the default) or debian" >&2 && exit 1 ;;
+esac
 
 # step NAME CMD...: run CMD, announcing it and how long it took.
 step() {
@@ -46,6 +70,20 @@ die() {
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# The Debian mirror the system already uses, read from its apt configuration.
+debian_mirror() {
+	local uri
+	uri=$(grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+	if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+		uri=$(grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list |
+			awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' |
+			grep -E '/debian/?$' | head -n1 || true)
+	fi
+	[ -n "$uri" ] || die "no Debian mirror found in the system's apt configuration"
+	echo "${uri%/}"
 }
 
 # check_vm_cpus [KERNEL-BUILD-DIR]: die unless $WS_VM_CPUS is a number >= 2
@@ -84,6 +122,10 @@ kernel_src_dir() {
 # is recorded in the source directory's VERSION file.
 kernel_key() {
 	local extra=${1:-$WS_EXTRA_FRAGMENT}
+	if [ "$WS_KERNEL" = debian ]; then
+		echo "debian-$WS_DEBIAN_RELEASE"
+		return
+	fi
 	{
 		echo "series=$WS_SERIES"
 		cat "$WS_TOP/.config.fragment"
@@ -94,7 +136,20 @@ kernel_key() {
 }
 
 kernel_build_dir() {
-	echo "$WS_CACHE/kernel-$WS_SERIES-$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")"
+	if [ "$WS_KERNEL" = debian ]; then
+		echo "$WS_DEBIAN/kbuild"
+	else
+		echo "$WS_CACHE/kernel-$WS_SERIES-$(kernel_key "${1:-$WS_EXTRA_FRAGMENT}")"
+	fi
+}
+
+# The kernel image the VM boots.
+kernel_image() {
+	if [ "$WS_KERNEL" = debian ]; then
+		echo "$WS_DEBIAN/image/usr/lib/modules/$WS_DEBIAN_RELEASE/vmlinuz"
+	else
+		echo "$(kernel_build_dir "$@")/arch/x86/boot/bzImage"
+	fi
 }
 
 # The kernel the modules are built against: $KDIR (your own, as with
@@ -114,6 +169,9 @@ kdir() {
 kmake_args() {
 	if [ -n "${KMAKE_ARGS+set}" ]; then
 		echo "$KMAKE_ARGS"
+	elif [ "$WS_KERNEL" = debian ]; then
+		# As Debian's headers build modules (their .kernelvariables).
+		echo "ARCH=x86 CROSS_COMPILE=x86_64-linux-gnu- CC=x86_64-linux-gnu-gcc-$WS_DEBIAN_GCC"
 	elif [ -z "${KDIR:-}" ]; then
 		echo "LLVM=-$WS_LLVM_VERSION BINDGEN=$WS_BINDGEN RUST_LIB_SRC=$(rust_src_dir)"
 	fi

@@ -43,20 +43,6 @@ install_bindgen() {
 		--root "$WS_TOOLS/bindgen-$WS_BINDGEN_VERSION"
 }
 
-# The Debian mirror the system already uses, read from its apt configuration.
-debian_mirror() {
-	local uri
-	uri=$(grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
-	if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-		uri=$(grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list |
-			awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' |
-			grep -E '/debian/?$' | head -n1 || true)
-	fi
-	[ -n "$uri" ] || die "no Debian mirror found in the system's apt configuration"
-	echo "${uri%/}"
-}
-
 # Private apt: its own source list, lists and cache; the system's untouched.
 APT_OPTS=()
 private_apt_update() {

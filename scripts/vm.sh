@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot the dev kernel in QEMU with an initramfs of busybox, the project's
-# modules, test programs and guest scripts, run one thing, and return its
+# Boot the dev kernel (or Debian's own, KERNEL=debian) in QEMU with an
+# initramfs of busybox, the project's modules, test programs and guest scripts, run one thing, and return its
 # exit status.
 #
 #   vm.sh --name NAME [--interactive | --script FILE | --cmd CMD]
@@ -63,7 +63,7 @@ OUT=$(out_dir)
 KBUILD=$(kernel_build_dir)
 dir=$OUT/vm/$name
 root=$dir/root
-bzimage=$KBUILD/arch/x86/boot/bzImage
+bzimage=$(kernel_image)
 [ -f "$bzimage" ] || die "no kernel at $bzimage: run make"
 
 check_vm_cpus "$KBUILD"

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A kernel build tree that Rust modules can be built against, prepared from
+# a distribution kernel's headers and its source.
+#
+#   rust-tree.sh HEADERS SOURCE OUT
+#
+# HEADERS: the kernel's headers, as its headers package installs them
+# (/lib/modules/<release>/build): its .config, Module.symvers and release.
+# SOURCE: the same kernel's source, a directory or a tarball (Debian's
+# linux-source-<series> package: /usr/src/linux-source-<series>.tar.xz).
+# OUT: the tree to write (a tarball is unpacked into OUT/source).
+#
+# Debian's headers package has no Rust artefacts (no rust/ directory, no
+# .rmeta, no target spec), so `make -C HEADERS M=...` cannot build a Rust
+# module. This rebuilds them, configured exactly as the kernel was, with the
+# toolchain it was built with: the kernel crate's symbols carry a hash of
+# the rustc that built it, and a module links to the kernel's own ones only
+# if that hash is the same. So, before anything is built:
+#  - rustc, bindgen and the C compiler must be the ones the kernel's .config
+#    names (CONFIG_RUSTC_VERSION_TEXT, CONFIG_BINDGEN_VERSION_TEXT,
+#    CONFIG_GCC_VERSION), and the source the kernel's version;
+#  - the source configured with the kernel's .config must give that .config
+#    back, option for option (a missing tool, pahole or openssl, changes
+#    options that change structure layouts);
+# and after: every Rust symbol the rebuilt kernel crate exports must be in
+# the kernel's Module.symvers. Each check fails with what to install.
+#
+# Run it with the kernel's toolchain on PATH, as root or as any user that
+# can write OUT. Arguments for the kernel's make (ARCH=, CROSS_COMPILE=,
+# CC=) come from HEADERS/.kernelvariables where Debian puts them, else from
+# $KMAKE_ARGS. It does nothing if OUT was prepared from the same inputs.
+
+set -euo pipefail
+
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+[ $# -eq 3 ] || die "usage: $0 HEADERS SOURCE OUT"
+headers=$(cd "$1" && pwd) || die "no headers directory $1"
+source=$2
+out=$3
+
+config=$headers/.config
+[ -f "$config" ] && [ -f "$headers/Module.symvers" ] && [ -f "$headers/include/config/kernel.release" ] ||
+	die "$headers is not a kernel's headers (no .config, Module.symvers or include/config/kernel.release)"
+release=$(cat "$headers/include/config/kernel.release")
+grep -qx 'CONFIG_RUST=y' "$config" || die "kernel $release is built without Rust (CONFIG_RUST)"
+
+# The kernel's make arguments: Debian's .kernelvariables sets the compiler.
+kmake=(KERNELRELEASE="$release")
+if [ -f "$headers/.kernelvariables" ]; then
+	cross=$(sed -n 's/^override CROSS_COMPILE = //p' "$headers/.kernelvariables")
+	cc=$(sed -n 's/^CC = .*)\(gcc.*\)$/\1/p' "$headers/.kernelvariables")
+	arch=$(sed -n 's/^override ARCH = //p' "$headers/.kernelvariables")
+	kmake+=(${arch:+ARCH=$arch} ${cross:+CROSS_COMPILE=$cross} ${cc:+CC=$cross$cc})
+fi
+read -r -a extra <<<"${KMAKE_ARGS:-}"
+kmake+=("${extra[@]}")
+
+config_value() {
+	sed -n "s/^$1=\"\\{0,1\\}\\([^\"]*\\)\"\\{0,1\\}$/\\1/p" "$config"
+}
+
+# The toolchain, against what the kernel was built with.
+want_rustc=$(config_value CONFIG_RUSTC_VERSION_TEXT)
+want_bindgen=$(config_value CONFIG_BINDGEN_VERSION_TEXT)
+want_gcc=$(config_value CONFIG_GCC_VERSION)
+have_rustc=$(rustc --version 2>/dev/null || echo "no rustc")
+have_bindgen=$(bindgen --version 2>/dev/null || echo "no bindgen")
+[ "$have_rustc" = "$want_rustc" ] ||
+	die "kernel $release was built with $want_rustc; this rustc is: $have_rustc.
+  Install that rustc and its rust-src (on Debian: apt install rustc rust-src, from the
+  suite that has version ${want_rustc#rustc }) and put it first on PATH."
+[ "$have_bindgen" = "$want_bindgen" ] ||
+	die "kernel $release was built with $want_bindgen; this bindgen is: $have_bindgen.
+  Install that bindgen (on Debian: apt install bindgen) and put it first on PATH."
+[ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core" ] ||
+	die "$want_rustc has no Rust library source: install its rust-src (apt install rust-src)"
+cc_cmd=gcc
+for a in "${kmake[@]}"; do
+	case "$a" in CC=*) cc_cmd=${a#CC=} ;; esac
+done
+have_gcc=$("$cc_cmd" -dumpfullversion 2>/dev/null | awk -F. '{printf "%d%02d%02d", $1, $2, $3}' || true)
+[ "$have_gcc" = "$want_gcc" ] ||
+	die "kernel $release was built with $(config_value CONFIG_CC_VERSION_TEXT) (CONFIG_GCC_VERSION=$want_gcc);
+  $cc_cmd is ${have_gcc:-missing}. Install that compiler (on Debian: apt install gcc-${want_gcc:0:2})."
+command -v pahole >/dev/null || ! grep -q '^CONFIG_PAHOLE_VERSION=[1-9]' "$config" ||
+	die "kernel $release was configured with pahole: install it (apt install dwarves)"
+
+# What OUT was prepared from; the same inputs again: nothing to do.
+stamp=$(
+	echo "release=$release rustc=$have_rustc bindgen=$have_bindgen gcc=$have_gcc"
+	echo "kmake=${kmake[*]}"
+	sha256sum "$config" "$headers/Module.symvers" "$0" | cut -d' ' -f1
+	if [ -d "$source" ]; then echo "source=$(cd "$source" && pwd)"; else ls -l --time-style=+%s "$source"; fi
+)
+if [ -f "$out/.rust-tree" ] && [ "$(cat "$out/.rust-tree")" = "$stamp" ]; then
+	echo "kernel tree for $release: $out"
+	exit 0
+fi
+
+# The source: the kernel's own version.
+if [ -d "$source" ]; then
+	src=$(cd "$source" && pwd)
+else
+	[ -f "$source" ] || die "no kernel source $source (on Debian: apt install linux-source-${release%%.*}.$(echo "$release" | cut -d. -f2))"
+	src=$out/source
+	if [ ! -f "$src/.unpacked" ] || [ "$source" -nt "$src/.unpacked" ]; then
+		echo "==> unpacking $source"
+		rm -rf "$src"
+		mkdir -p "$src"
+		tar -xf "$source" -C "$src" --strip-components=1
+		touch "$src/.unpacked"
+	fi
+fi
+src_version=$(make -s -C "$src" kernelversion 2>/dev/null)
+case "$release" in
+"$src_version" | "$src_version"[+-]*) ;;
+*) die "the source in $src is $src_version, the kernel is $release: install the kernel's own source" ;;
+esac
+
+rm -f "$out/.rust-tree"
+mkdir -p "$out"
+cp "$config" "$out/.config"
+echo "==> configure ($release, in $out)"
+make -s -C "$src" O="$out" "${kmake[@]}" olddefconfig
+# The options a toolchain test sets, against the kernel's. The C compiler's
+# version text may differ by its package revision (CONFIG_GCC_VERSION may
+# not): Debian's own module builds allow that too.
+differs=$(diff <(grep -v '^CONFIG_CC_VERSION_TEXT=' "$config") \
+	<(grep -v '^CONFIG_CC_VERSION_TEXT=' "$out/.config") | grep '^[<>]' || true)
+[ -z "$differs" ] ||
+	die "the source configured with kernel $release's .config does not give it back
+  (< the kernel's, > this toolchain's):
+$(echo "$differs" | head -n 20 | sed 's/^/    /')
+  Install what sets these options (pahole: dwarves; openssl; the compilers above)."
+
+echo "==> modules_prepare and the Rust crates ($release)"
+make -s -C "$src" O="$out" "${kmake[@]}" -j"$(($(nproc) + 1))" modules_prepare
+make -s -C "$src" O="$out" "${kmake[@]}" -j"$(($(nproc) + 1))" rust/
+# What the kernel exports (modpost checks a module against it), and the
+# BTF-only vmlinux the headers carry for modules' BTF.
+cp "$headers/Module.symvers" "$out/Module.symvers"
+[ ! -f "$headers/vmlinux" ] || cp "$headers/vmlinux" "$out/vmlinux"
+
+# Every Rust symbol the rebuilt kernel crate exports must be the kernel's:
+# same crate hash, same names.
+ours=$(nm -g --defined-only "$out/rust/kernel.o" | awk '$3 ~ /^_R/ {print $3}' | sort -u)
+theirs=$(awk '$2 ~ /^_R/ {print $2}' "$headers/Module.symvers" | sort -u)
+missing=$(comm -23 <(echo "$ours") <(echo "$theirs"))
+[ -n "$ours" ] || die "the rebuilt kernel crate exports no Rust symbol"
+if [ -n "$missing" ]; then
+	die "the kernel crate rebuilt here is not kernel $release's: $(echo "$missing" | wc -l) of
+  its $(echo "$ours" | wc -l) symbols are not in the kernel's Module.symvers, e.g.
+    $(echo "$missing" | head -n1)
+  A module built against it would not load. The toolchain or the source differ
+  from the kernel's."
+fi
+echo "the kernel crate's $(echo "$ours" | wc -l) exported symbols are all kernel $release's"
+echo "$stamp" >"$out/.rust-tree"
+echo "kernel tree for $release: $out"
