@@ -150,6 +150,9 @@ check:
 # lockdep, kmemleak, failslab): any report fails it. Then a second boot, of
 # the plain dev kernel, for the long stress test (at least 100 000 tasks).
 check-debug:
+ifeq ($(KERNEL),debian)
+	$(error make check-debug runs the debug kernel: it takes no KERNEL=debian)
+endif
 	@WORLD_STORAGE_EXTRA_FRAGMENT=.config.debug.fragment scripts/check.sh --debug \
 		$(if $(T),--only '$(T)')
 

@@ -10,16 +10,27 @@
 # ratio and met/missed. Both tables are also written to
 # $OUT/bench/results-<time>.txt.
 
+#
+# KERNEL=debian: the same boots of Debian's own kernel, and its goals next
+# to the benchmark kernel's from that kernel's last run (make bench).
+
 . "$(dirname "$0")/lib.sh"
 cd "$WS_TOP"
 
 export WORLD_STORAGE_EXTRA_FRAGMENT=.config.bench.fragment
 WS_EXTRA_FRAGMENT=$WORLD_STORAGE_EXTRA_FRAGMENT
 OUT=$(out_dir)
+# The benchmark kernel's results, whichever kernel this run boots.
+BENCH_KERNEL_OUT=$(WORLD_STORAGE_KERNEL=dev scripts/paths.sh out)
 
 check_vm_cpus
 step "setup" scripts/setup.sh
-step "benchmark kernel ($WORLD_STORAGE_EXTRA_FRAGMENT)" scripts/build-kernel.sh
+if [ "$WS_KERNEL" = debian ]; then
+	step "Debian's kernel: toolchain, headers, source and image" scripts/debian.sh setup
+	step "Debian's kernel: build tree with Rust" scripts/debian.sh kernel
+else
+	step "benchmark kernel ($WORLD_STORAGE_EXTRA_FRAGMENT)" scripts/build-kernel.sh
+fi
 check_vm_cpus "$(kernel_build_dir)"
 step "modules" make -s --no-print-directory modules
 step "benchmark programs" make -s --no-print-directory -C bench OUTPUT="$OUT/bench" \
@@ -78,6 +89,7 @@ cases() {
 # or under the goal, "must met" between the goal and the floor, "missed"
 # over the floor.
 goals() {
+	local dir=$1
 	awk '
 	{ v[$1] = $2 }
 	function verdict(x, goal, must) {
@@ -182,13 +194,26 @@ goals() {
 			     "<= 100 ms", "<= 100 ms", verdict(ms, 100, 100))
 		} else
 			absent("Destroy of a region of 1,000 worlds", "no destroy_1000_more_threads_ms")
-	}' "$OUT/bench/bench-icount.txt" "$OUT/bench/bench-lazy.txt"
+	}' "$dir/bench-icount.txt" "$dir/bench-lazy.txt"
 }
 
 result=$OUT/bench/results-$(date +%Y%m%d-%H%M%S).txt
 {
 	cases
 	echo
-	goals
+	if [ "$WS_KERNEL" = debian ]; then
+		echo "Debian's kernel ($WS_DEBIAN_RELEASE):"
+		goals "$OUT/bench"
+		echo
+		if [ -f "$BENCH_KERNEL_OUT/bench/bench-lazy.txt" ]; then
+			echo "The benchmark kernel ($(date -u -r "$BENCH_KERNEL_OUT/bench/bench-lazy.txt" \
+				'+its make bench of %F %H:%M UTC')):"
+			goals "$BENCH_KERNEL_OUT/bench"
+		else
+			echo "The benchmark kernel: no results yet (make bench)"
+		fi
+	else
+		goals "$OUT/bench"
+	fi
 } | tee "$result"
 echo "written to $result"

@@ -170,8 +170,8 @@ kmake_args() {
 	if [ -n "${KMAKE_ARGS+set}" ]; then
 		echo "$KMAKE_ARGS"
 	elif [ "$WS_KERNEL" = debian ]; then
-		# As Debian's headers build modules (their .kernelvariables).
-		echo "ARCH=x86 CROSS_COMPILE=x86_64-linux-gnu- CC=x86_64-linux-gnu-gcc-$WS_DEBIAN_GCC"
+		# None: the tree has Debian's (scripts/rust-tree.sh).
+		:
 	elif [ -z "${KDIR:-}" ]; then
 		echo "LLVM=-$WS_LLVM_VERSION BINDGEN=$WS_BINDGEN RUST_LIB_SRC=$(rust_src_dir)"
 	fi

@@ -28,9 +28,10 @@
 # the kernel's Module.symvers. Each check fails with what to install.
 #
 # Run it with the kernel's toolchain on PATH, as root or as any user that
-# can write OUT. Arguments for the kernel's make (ARCH=, CROSS_COMPILE=,
-# CC=) come from HEADERS/.kernelvariables where Debian puts them, else from
-# $KMAKE_ARGS. It does nothing if OUT was prepared from the same inputs.
+# can write OUT. The kernel's make arguments (ARCH=, CROSS_COMPILE=, CC=)
+# come from HEADERS/.kernelvariables where Debian puts them, else from
+# $KMAKE_ARGS (they must then be given to each module build too). It does
+# nothing if OUT was prepared from the same inputs.
 
 set -euo pipefail
 
@@ -50,16 +51,23 @@ config=$headers/.config
 release=$(cat "$headers/include/config/kernel.release")
 grep -qx 'CONFIG_RUST=y' "$config" || die "kernel $release is built without Rust (CONFIG_RUST)"
 
-# The kernel's make arguments: Debian's .kernelvariables sets the compiler.
-kmake=(KERNELRELEASE="$release")
+# The kernel's make arguments. Debian's are in the headers'
+# .kernelvariables (ARCH, the compiler, the release), which Debian's top
+# Makefile reads from the build tree: copied there, they hold for every
+# module built against OUT too.
+kmake=()
+read -r -a kmake <<<"${KMAKE_ARGS:-}"
+cc_cmd=gcc
 if [ -f "$headers/.kernelvariables" ]; then
 	cross=$(sed -n 's/^override CROSS_COMPILE = //p' "$headers/.kernelvariables")
 	cc=$(sed -n 's/^CC = .*)\(gcc.*\)$/\1/p' "$headers/.kernelvariables")
-	arch=$(sed -n 's/^override ARCH = //p' "$headers/.kernelvariables")
-	kmake+=(${arch:+ARCH=$arch} ${cross:+CROSS_COMPILE=$cross} ${cc:+CC=$cross$cc})
+	cc_cmd=$cross${cc:-gcc}
+else
+	kmake+=(KERNELRELEASE="$release")
 fi
-read -r -a extra <<<"${KMAKE_ARGS:-}"
-kmake+=("${extra[@]}")
+for a in "${kmake[@]}"; do
+	case "$a" in CC=*) cc_cmd=${a#CC=} ;; esac
+done
 
 config_value() {
 	sed -n "s/^$1=\"\\{0,1\\}\\([^\"]*\\)\"\\{0,1\\}$/\\1/p" "$config"
@@ -80,10 +88,6 @@ have_bindgen=$(bindgen --version 2>/dev/null || echo "no bindgen")
   Install that bindgen (on Debian: apt install bindgen) and put it first on PATH."
 [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core" ] ||
 	die "$want_rustc has no Rust library source: install its rust-src (apt install rust-src)"
-cc_cmd=gcc
-for a in "${kmake[@]}"; do
-	case "$a" in CC=*) cc_cmd=${a#CC=} ;; esac
-done
 have_gcc=$("$cc_cmd" -dumpfullversion 2>/dev/null | awk -F. '{printf "%d%02d%02d", $1, $2, $3}' || true)
 [ "$have_gcc" = "$want_gcc" ] ||
 	die "kernel $release was built with $(config_value CONFIG_CC_VERSION_TEXT) (CONFIG_GCC_VERSION=$want_gcc);
@@ -126,6 +130,7 @@ esac
 rm -f "$out/.rust-tree"
 mkdir -p "$out"
 cp "$config" "$out/.config"
+[ ! -f "$headers/.kernelvariables" ] || cp "$headers/.kernelvariables" "$out/.kernelvariables"
 echo "==> configure ($release, in $out)"
 make -s -C "$src" O="$out" "${kmake[@]}" olddefconfig
 # The options a toolchain test sets, against the kernel's. The C compiler's

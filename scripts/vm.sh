@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Boot the dev kernel (or Debian's own, KERNEL=debian) in QEMU with an
-# initramfs of busybox, the project's modules, test programs and guest scripts, run one thing, and return its
-# exit status.
+# initramfs of busybox, the project's modules, test programs and guest
+# scripts, run one thing, and return its exit status.
 #
 #   vm.sh --name NAME [--interactive | --script FILE | --cmd CMD]
 #         [--extra DIR] [--append KERNEL-ARGS] [--timeout SECONDS]

@@ -115,6 +115,27 @@ kselftests() {
 	done
 }
 
+# The suite harness/taint: after the tests, the kernel is tainted by
+# nothing but loading out-of-tree modules (O, 4096), unsigned ones where the
+# kernel checks signatures (E, 8192; Debian's), and KUnit's tests (N,
+# 262144). A warning (W), a forced load or anything else fails it.
+taint_report() {
+	taint=$(cat /proc/sys/kernel/tainted)
+	other=$((taint & ~(4096 | 8192 | 262144)))
+	emit "WS-SUITE-BEGIN kselftest harness/taint"
+	{
+		echo "KTAP version 1"
+		echo "1..1"
+		echo "# tainted: $taint"
+		if [ "$other" -eq 0 ]; then
+			echo "ok 1 tainted_only_by_out_of_tree_unsigned_or_test_modules"
+		else
+			echo "not ok 1 tainted_only_by_out_of_tree_unsigned_or_test_modules # other bits: $other"
+		fi
+	} >/dev/results
+	emit "WS-SUITE-END kselftest harness/taint 0"
+}
+
 [ "$plant" != hang ] || while :; do sleep 1000; done
 
 harness_args=""
@@ -162,6 +183,7 @@ kselftests world_storage harness
 [ "$plant" = missing ] || rmmod ws_harness
 rmmod $loaded ws_test_client || exit 1
 rmmod world_storage || exit 1
+taint_report
 
 if [ -w "$kmemleak" ]; then
 	# Objects must stay unreferenced across two scans to be reported.
