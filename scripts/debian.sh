@@ -35,15 +35,24 @@ debian_series() {
 	echo "$WS_DEBIAN_RELEASE" | cut -d. -f1,2
 }
 
+# The packages of root/, as a Debian user installs them to build Rust
+# modules for the kernel: its toolchain (gcc-N, rustc, rust-src, bindgen;
+# clippy and rustfmt, as make check builds), what sets config options
+# (pahole, openssl), what kbuild runs, and dkms.
+ROOT_PACKAGES="rustc rust-src bindgen rust-clippy rustfmt gcc-$WS_DEBIAN_GCC gcc make bc flex
+bison libelf-dev libssl-dev openssl dwarves python3 kmod cpio xz-utils dkms"
+
 # What root/ is made of; a change makes a new one.
 root_key() {
+	echo "packages=$(echo $ROOT_PACKAGES)"
 	echo "toolchain=$WS_DEBIAN_TOOLCHAIN_SUITE kernel=$WS_DEBIAN_KERNEL_SUITE" \
 		"release=$WS_DEBIAN_RELEASE rustc=$WS_DEBIAN_RUSTC bindgen=$WS_DEBIAN_BINDGEN" \
 		"gcc=$WS_DEBIAN_GCC"
 }
 
 # run CMD...: CMD in root/, in a mount namespace of its own where /proc,
-# /dev, the checkout and the cache are mounted at their own paths.
+# /dev, the checkout and the cache are mounted at their own paths, with
+# the project's settings (WORLD_STORAGE_*) and make's flags.
 run() {
 	[ -f "$ROOT/.ready" ] || die "no Debian root in $ROOT: run $0 setup"
 	as_root unshare --mount --propagation private bash -c '
@@ -59,6 +68,7 @@ run() {
 		# chroot starts in /: back to where CMD was given.
 		exec chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 			LANG=C.UTF-8 ${MAKEFLAGS:+MAKEFLAGS="$MAKEFLAGS"} \
+			$(env | grep -E "^WORLD_STORAGE_[A-Z_]+=" || true) \
 			sh -c '"'"'cd "$0" && exec "$@"'"'"' "$PWD" "$@"' \
 		_ "$ROOT" "$@"
 }
@@ -70,7 +80,7 @@ export WS_TOP WS_CACHE
 setup_root() {
 	local tmp=$ROOT.tmp mirror
 	if [ -f "$ROOT/.ready" ] && [ "$(cat "$ROOT/.ready")" = "$(root_key)" ]; then
-		echo "Debian root: $(cat "$ROOT/.ready")"
+		echo "Debian root: $(tail -n1 "$ROOT/.ready")"
 		return
 	fi
 	mirror=$(debian_mirror)
@@ -82,7 +92,7 @@ setup_root() {
 	mkdir -p "$tmp"
 	echo "==> debootstrap $WS_DEBIAN_TOOLCHAIN_SUITE into $ROOT"
 	as_root debootstrap --variant=minbase \
-		--include=rustc,rust-src,bindgen,gcc-$WS_DEBIAN_GCC,gcc,make,bc,flex,bison,libelf-dev,libssl-dev,openssl,dwarves,python3,kmod,cpio,xz-utils,dkms \
+		--include="$(echo $ROOT_PACKAGES | tr ' ' ,)" \
 		"$WS_DEBIAN_TOOLCHAIN_SUITE" "$tmp" "$mirror" >"$WS_DEBIAN/debootstrap.log" 2>&1 ||
 		die "debootstrap failed: see $WS_DEBIAN/debootstrap.log"
 	echo "deb $mirror $WS_DEBIAN_KERNEL_SUITE main" >"$tmp/etc/apt/sources.list.d/kernel.list"

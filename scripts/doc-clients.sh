@@ -22,14 +22,21 @@
 # inputs stay the same): `own-kernel` builds this tree with `make KDIR=...`,
 # `clients` everything about the clients (after `own-kernel`), `editor`
 # rust-analyzer on the project. Without an argument: all three, in order.
+#
+# doc-clients.sh dkms (make check KERNEL=debian, in the Debian system of
+# scripts/debian.sh): install this tree with DKMS as the README says, for
+# Debian's kernel; build the clients against the installed copy with the
+# document's settings for it; leave the module DKMS installed in
+# $OUT/dkms/ (the VM's tests load it instead of make's) and the clients
+# where the doc_clients kselftest finds them.
 
 . "$(dirname "$0")/lib.sh"
 cd "$WS_TOP"
 
 part=${1:-all}
 case "$part" in
-all | own-kernel | clients | editor) ;;
-*) die "usage: $0 [own-kernel | clients | editor]" ;;
+all | own-kernel | clients | editor | dkms) ;;
+*) die "usage: $0 [own-kernel | clients | editor | dkms]" ;;
 esac
 want() { [ "$part" = all ] || [ "$part" = "$1" ]; }
 
@@ -55,6 +62,47 @@ build() {
 	ls "$dir"/*.ko >/dev/null
 	echo "  $lang client: built, no warning ($dir)"
 }
+
+# What the doc_clients kselftest reads: each client's expected output, and
+# the shell examples.
+leave_expected() {
+	mkdir -p "$OUT/selftests/world_storage/doc-clients"
+	cp "$clients"/*/*.expected "$clients"/trace/*.sh "$OUT/selftests/world_storage/doc-clients/"
+}
+
+# Installed with DKMS for Debian's kernel (in its Debian system): the
+# document's commands and settings, with the kernel DKMS built for
+# standing in for the running one (`uname -r` in the settings).
+dkms_installed() {
+	local version release=$WS_DEBIAN_RELEASE log ko
+	version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
+	dkms remove -m world-storage -v "$version" --all >/dev/null 2>&1 || true
+	rm -rf "/usr/src/world-storage-$version"
+	dkms add "$WS_TOP" >/dev/null
+	log=$(dkms install -m world-storage -v "$version" -k "$release" 2>&1) ||
+		die "dkms install failed:"$'\n'"$log"$'\n'"$(cat "/var/lib/dkms/world-storage/$version/build/make.log" 2>/dev/null)"
+	ko=$(ls "/lib/modules/$release/updates/dkms/"world_storage.ko*)
+	echo "  dkms install: $ko"
+	rm -rf "$OUT/dkms"
+	mkdir -p "$OUT/dkms"
+	case "$ko" in
+	*.xz) xz -dc "$ko" >"$OUT/dkms/world_storage.ko" ;;
+	*) cp "$ko" "$OUT/dkms/world_storage.ko" ;;
+	esac
+	rm -rf "$clients"
+	scripts/doc-clients.py Documentation/world-storage.rst "$clients"
+	uname() { echo "$release"; }
+	. "$clients/settings-dkms.sh"
+	unset -f uname
+	build c "$clients/c"
+	build rust "$clients/rust"
+	build rust "$clients/fallible"
+	leave_expected
+}
+if [ "$part" = dkms ]; then
+	dkms_installed
+	exit 0
+fi
 
 # The settings of the document, as written.
 WS=$WS_TOP
@@ -137,5 +185,4 @@ else
 	echo "  rust-analyzer not installed: the client's editor check skipped"
 fi
 
-mkdir -p "$OUT/selftests/world_storage/doc-clients"
-cp "$clients"/*/*.expected "$clients"/trace/*.sh "$OUT/selftests/world_storage/doc-clients/"
+leave_expected

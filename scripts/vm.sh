@@ -77,6 +77,9 @@ build_initramfs() {
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,modules,selftests,guest}
 	cp /bin/busybox "$root/bin/busybox"
 	find "$OUT/modules" -name '*.ko' -exec cp {} "$root/modules/" \;
+	# The module DKMS installed (make check KERNEL=debian), which the tests
+	# then load.
+	[ ! -d "$OUT/dkms" ] || cp -r "$OUT/dkms" "$root/modules/dkms"
 	[ ! -d "$OUT/selftests" ] || cp -r "$OUT/selftests/." "$root/selftests/"
 	[ ! -d "$OUT/bench" ] || cp -r "$OUT/bench" "$root/bench"
 	cp "$WS_TOP"/scripts/guest/*.sh "$root/guest/"
