@@ -178,12 +178,39 @@ doc_clients() {
 	cached_step "the documentation's example clients, as its recipes build them" \
 		"$doc_client_inputs" scripts/doc-clients.sh clients
 }
+# This machine's rustc is not the one Debian's kernel was built with:
+# preparing a tree for that kernel with it must fail at once, before
+# anything is written, saying which rustc to install.
+toolchain_mismatch_fails_early() {
+	local root=$WS_DEBIAN/root tree log rc=0 start=$SECONDS
+	tree=$(mktemp -u)
+	if [ "$(rustc --version)" = "$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' \
+		"$root/usr/src/linux-headers-$WS_DEBIAN_RELEASE/.config")" ]; then
+		echo "  this machine's rustc is the kernel's: nothing to check"
+		echo "0 0 1" >"$WS_STEP_COUNTS"
+		return
+	fi
+	log=$(scripts/rust-tree.sh "$root/usr/src/linux-headers-$WS_DEBIAN_RELEASE" \
+		"$root/usr/src/linux-source-$(echo "$WS_DEBIAN_RELEASE" | cut -d. -f1,2).tar.xz" \
+		"$tree" 2>&1) || rc=$?
+	echo "$log" | sed 's/^/  /'
+	if [ "$rc" -ne 0 ] && [ ! -e "$tree" ] && [ $((SECONDS - start)) -lt 30 ] &&
+		grep -qF "Install rustc $WS_DEBIAN_RUSTC and its rust-src" <<<"$log"; then
+		echo "1 0 0" >"$WS_STEP_COUNTS"
+	else
+		echo "  not the early failure wanted (exit status $rc)"
+		echo "0 1 0" >"$WS_STEP_COUNTS"
+	fi
+}
+
 # On Debian's kernel only what depends on the kernel runs: the checks of
 # the sources, the documentation and the harness are make check's. The
 # install is DKMS's, in the Debian system; the tests load what it built.
 if [ "$WS_KERNEL" = debian ]; then
 	step "DKMS: install for Debian's kernel, the documented clients against it" \
 		scripts/debian.sh run scripts/doc-clients.sh dkms
+	cached_step "a toolchain that is not the kernel's fails early" "scripts/rust-tree.sh tool:rustc" \
+		toolchain_mismatch_fails_early
 elif [ -z "$only" ]; then
 	cached_step "rustfmt" "$rustfmt_inputs" scripts/rustfmt.sh --check
 	cached_step "documentation (docutils)" "$docs_inputs" scripts/check-docs.py

@@ -101,6 +101,12 @@ setup_root() {
 	touch "$ROOT/.ready"
 	# The kernel's headers and source, as a Debian user installs them.
 	run apt-get update -qq
+	if [ -z "$(run apt-cache madison "linux-headers-$WS_DEBIAN_RELEASE")" ]; then
+		die "$WS_DEBIAN_KERNEL_SUITE has no kernel $WS_DEBIAN_RELEASE; it has:
+$(run apt-cache search --names-only '^linux-headers-[0-9.]+\+deb[0-9]+-amd64$' |
+			awk '{print "  " substr($1, 15)}')
+  Choose one with WORLD_STORAGE_DEBIAN_RELEASE=<release>."
+	fi
 	run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		"linux-headers-$WS_DEBIAN_RELEASE" "linux-source-$(debian_series)" \
 		>"$WS_DEBIAN/apt.log" 2>&1 || die "apt in the Debian root failed: see $WS_DEBIAN/apt.log"

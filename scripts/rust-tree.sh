@@ -79,10 +79,12 @@ want_bindgen=$(config_value CONFIG_BINDGEN_VERSION_TEXT)
 want_gcc=$(config_value CONFIG_GCC_VERSION)
 have_rustc=$(rustc --version 2>/dev/null || echo "no rustc")
 have_bindgen=$(bindgen --version 2>/dev/null || echo "no bindgen")
+rustc_version=$(echo "$want_rustc" | awk '{print $2}')
 [ "$have_rustc" = "$want_rustc" ] ||
-	die "kernel $release was built with $want_rustc; this rustc is: $have_rustc.
-  Install that rustc and its rust-src (on Debian: apt install rustc rust-src, from the
-  suite that has version ${want_rustc#rustc }) and put it first on PATH."
+	die "kernel $release was built with $want_rustc;
+  this rustc is: $have_rustc.
+  Install rustc $rustc_version and its rust-src and put them first on PATH (on Debian:
+  apt install rustc rust-src, from the suite whose rustc is $rustc_version, not a backports one)."
 [ "$have_bindgen" = "$want_bindgen" ] ||
 	die "kernel $release was built with $want_bindgen; this bindgen is: $have_bindgen.
   Install that bindgen (on Debian: apt install bindgen) and put it first on PATH."
