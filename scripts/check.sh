@@ -246,11 +246,15 @@ all_kunit_modules=$kunit_modules
 # runner (selftests/ws_kunit.h).
 [ "$WS_KERNEL" != debian ] || kunit_modules=${kunit_modules/world_storage_kunit/}
 
+# A C file with KUnit suites includes KUnit or its stand-in for a kernel
+# without KUnit (selftests/ws_kunit.h).
+kunit_include='^#include (<kunit/test\.h>|"(\.\./)*ws_kunit\.h")'
+
 # suites_of FILE...: the KUnit suites declared in these files.
 suites_of() {
 	{ grep -hoE 'kunit_tests\([a-z0-9_]+\)' "$@" 2>/dev/null || true; } |
 		sed -E 's/.*\((.*)\)/\1/'
-	{ grep -lE '^#include <kunit/test.h>' "$@" 2>/dev/null || true; } |
+	{ grep -lE "$kunit_include" "$@" 2>/dev/null || true; } |
 		xargs -r sed -nE 's/^\t\.name = "([a-z0-9_]+)",$/\1/p'
 }
 
@@ -289,7 +293,7 @@ base_suites() {
 	all=$({
 		grep -rhoE 'kunit_tests\([a-z0-9_]+\)' rust samples selftests 2>/dev/null |
 			sed -E 's/kunit_tests\((.*)\)/kunit\/\1/'
-		grep -rlE '^#include <kunit/test.h>' rust samples selftests 2>/dev/null |
+		grep -rlE "$kunit_include" rust samples selftests 2>/dev/null |
 			xargs -r sed -nE 's/^\t\.name = "([a-z0-9_]+)",$/kunit\/\1/p'
 	} | sort -u)
 	for unit in $all_kunit_modules; do

@@ -5,13 +5,17 @@
  * `make check` boots the VM once per failure path with one of these planted
  * and asserts that the harness reports it:
  *   fail=1  the KUnit suite "ws_harness" has a failing case;
- *   warn=1  module init hits WARN_ON(), a kernel splat in the log.
+ *   warn=1  the case hits WARN_ON(), a kernel splat in the log.
  * With neither set, the suite passes and nothing is printed.
+ *
+ * The module has no init of its own: without KUnit, kunit_test_suite()
+ * (../ws_kunit.h) is its init.
  */
 
-#include <kunit/test.h>
 #include <linux/bug.h>
 #include <linux/module.h>
+
+#include "../ws_kunit.h"
 
 static bool fail;
 module_param(fail, bool, 0444);
@@ -19,10 +23,11 @@ MODULE_PARM_DESC(fail, "make the KUnit case fail");
 
 static bool warn;
 module_param(warn, bool, 0444);
-MODULE_PARM_DESC(warn, "WARN_ON() in module init");
+MODULE_PARM_DESC(warn, "WARN_ON() in the KUnit case");
 
 static void ws_harness_case(struct kunit *test)
 {
+	WARN_ON(warn);
 	KUNIT_EXPECT_EQ(test, fail ? 1 : 0, 0);
 }
 
@@ -36,18 +41,6 @@ static struct kunit_suite ws_harness_suite = {
 	.test_cases = ws_harness_cases,
 };
 kunit_test_suite(ws_harness_suite);
-
-static int __init ws_harness_init(void)
-{
-	WARN_ON(warn);
-	return 0;
-}
-module_init(ws_harness_init);
-
-static void __exit ws_harness_exit(void)
-{
-}
-module_exit(ws_harness_exit);
 
 MODULE_DESCRIPTION("Test-only module that plants failures for the harness tests");
 MODULE_LICENSE("GPL");

@@ -12,7 +12,6 @@
  * raw spinlocks.
  */
 
-#include <kunit/test.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/delay.h>
@@ -27,6 +26,7 @@
 #include <linux/spinlock.h>
 
 #include "../../include/world_storage.h"
+#include "../ws_kunit.h"
 
 static atomic_t ctor_calls, dtor_calls;
 static bool fail_constructor;
