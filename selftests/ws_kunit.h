@@ -139,19 +139,28 @@ static inline __printf(2, 3) void ws_kunit_log(struct kunit_suite *suite, const 
 #define kunit_info(test, fmt, ...) \
 	ws_kunit_log((test)->suite, "    # %s: " fmt, (test)->name, ##__VA_ARGS__)
 
-/* Marks the case failed and reports where and why, as KUnit words it. */
-static inline __printf(5, 6) void __ws_kunit_fail(struct kunit *test, bool assert,
-						  const char *file, int line, const char *fmt, ...)
+/*
+ * A failure, in KUnit's words: where, then why (the macro's lines), then
+ * the caller's message if any (fmt NULL: none, as in KUnit).
+ */
+static inline void __ws_kunit_fail(struct kunit *test, bool assert, const char *file, int line)
+{
+	test->failed = true;
+	ws_kunit_log(test->suite, "    # %s: %s FAILED at %s:%d", test->name,
+		     assert ? "ASSERTION" : "EXPECTATION", file, line);
+}
+
+static inline __printf(2, 3) void __ws_kunit_msg(struct kunit *test, const char *fmt, ...)
 {
 	struct va_format vaf;
 	va_list args;
 
-	test->failed = true;
+	if (!fmt)
+		return;
 	va_start(args, fmt);
 	vaf.fmt = fmt;
 	vaf.va = &args;
-	ws_kunit_log(test->suite, "    # %s: %s FAILED at %s:%d\n%pV", test->name,
-		     assert ? "ASSERTION" : "EXPECTATION", file, line, &vaf);
+	ws_kunit_log(test->suite, "%pV", &vaf);
 	va_end(args);
 }
 
@@ -161,69 +170,91 @@ static inline void __noreturn __ws_kunit_abort(struct kunit *test)
 	kthread_complete_and_exit(&test->done, 0);
 }
 
-#define __WS_KUNIT_FAIL(test, assert, fmt, ...)					\
+/* KUnit shows no operand that is its own value's literal ("0"). */
+static inline bool ws_kunit_is_literal(const char *text, long long value)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", value);
+	return !strcmp(text, buf);
+}
+
+static inline void __ws_kunit_binary(struct kunit *test, const char *left, const char *op,
+				     const char *right, long long lv, long long rv)
+{
+	ws_kunit_log(test->suite, "    Expected %s %s %s, but", left, op, right);
+	if (!ws_kunit_is_literal(left, lv))
+		ws_kunit_log(test->suite, "        %s == %lld (0x%llx)", left, lv, lv);
+	if (!ws_kunit_is_literal(right, rv))
+		ws_kunit_log(test->suite, "        %s == %lld (0x%llx)", right, rv, rv);
+}
+
+#define __WS_KUNIT_FAILED(test, assert, why, fmt, ...)				\
 	do {									\
-		__ws_kunit_fail(test, assert, __FILE__, __LINE__, fmt, ##__VA_ARGS__); \
+		__ws_kunit_fail(test, assert, __FILE__, __LINE__);		\
+		why;								\
+		__ws_kunit_msg(test, fmt, ##__VA_ARGS__);			\
 		if (assert)							\
 			__ws_kunit_abort(test);					\
 	} while (0)
 
 /* Integers: compared in their own types, shown as long long (KUnit's way). */
-#define __WS_KUNIT_BINARY(test, assert, left, op, right, msg, ...)		\
+#define __WS_KUNIT_BINARY(test, assert, left, op, right, fmt, ...)		\
 	do {									\
 		const typeof(left) __left = (left);				\
 		const typeof(right) __right = (right);				\
 										\
 		if (!(__left op __right))					\
-			__WS_KUNIT_FAIL(test, assert,				\
-				"    Expected %s %s %s, but\n"			\
-				"        %s == %lld (0x%llx)\n"			\
-				"        %s == %lld (0x%llx)" msg,		\
-				#left, #op, #right,				\
-				#left, (long long)__left, (long long)__left,	\
-				#right, (long long)__right, (long long)__right,	\
-				##__VA_ARGS__);					\
+			__WS_KUNIT_FAILED(test, assert,				\
+				__ws_kunit_binary(test, #left, #op, #right,	\
+						  (long long)__left,		\
+						  (long long)__right),		\
+				fmt, ##__VA_ARGS__);				\
 	} while (0)
 
-#define __WS_KUNIT_PTR(test, assert, left, op, right, msg, ...)		\
+#define __WS_KUNIT_PTR(test, assert, left, op, right)				\
 	do {									\
 		const void *__left = (left);					\
 		const void *__right = (right);					\
 										\
 		if (!(__left op __right))					\
-			__WS_KUNIT_FAIL(test, assert,				\
-				"    Expected %s %s %s, but\n"			\
-				"        %s == %px\n        %s == %px" msg,	\
-				#left, #op, #right, #left, __left,		\
-				#right, __right, ##__VA_ARGS__);		\
+			__WS_KUNIT_FAILED(test, assert,				\
+				ws_kunit_log((test)->suite,			\
+					"    Expected %s %s %s, but\n"		\
+					"        %s == %px\n        %s == %px",	\
+					#left, #op, #right, #left, __left,	\
+					#right, __right),			\
+				NULL);						\
 	} while (0)
 
 #define __WS_KUNIT_BOOL(test, assert, cond, expected)				\
 	do {									\
 		if (!(cond) != !(expected))					\
-			__WS_KUNIT_FAIL(test, assert,				\
-				"    Expected %s to be %s, but is %s", #cond,	\
-				(expected) ? "true" : "false",			\
-				(expected) ? "false" : "true");			\
+			__WS_KUNIT_FAILED(test, assert,				\
+				ws_kunit_log((test)->suite,			\
+					"    Expected %s to be %s, but is %s",	\
+					#cond, (expected) ? "true" : "false",	\
+					(expected) ? "false" : "true"),		\
+				NULL);						\
 	} while (0)
 
 /*
  * KUNIT_EXPECT_*(test, ...): on failure, the case is marked failed and
  * goes on. KUNIT_ASSERT_*(test, ...): on failure, the case ends.
  */
-#define KUNIT_EXPECT_EQ(test, l, r) __WS_KUNIT_BINARY(test, false, l, ==, r, "")
+#define KUNIT_EXPECT_EQ(test, l, r) __WS_KUNIT_BINARY(test, false, l, ==, r, NULL)
 #define KUNIT_EXPECT_EQ_MSG(test, l, r, fmt, ...) \
-	__WS_KUNIT_BINARY(test, false, l, ==, r, "\n" fmt, ##__VA_ARGS__)
-#define KUNIT_EXPECT_NE(test, l, r) __WS_KUNIT_BINARY(test, false, l, !=, r, "")
-#define KUNIT_EXPECT_GE(test, l, r) __WS_KUNIT_BINARY(test, false, l, >=, r, "")
-#define KUNIT_EXPECT_GT(test, l, r) __WS_KUNIT_BINARY(test, false, l, >, r, "")
-#define KUNIT_EXPECT_PTR_EQ(test, l, r) __WS_KUNIT_PTR(test, false, l, ==, r, "")
-#define KUNIT_EXPECT_NOT_NULL(test, p) __WS_KUNIT_PTR(test, false, p, !=, NULL, "")
+	__WS_KUNIT_BINARY(test, false, l, ==, r, fmt, ##__VA_ARGS__)
+#define KUNIT_EXPECT_NE(test, l, r) __WS_KUNIT_BINARY(test, false, l, !=, r, NULL)
+#define KUNIT_EXPECT_GE(test, l, r) __WS_KUNIT_BINARY(test, false, l, >=, r, NULL)
+#define KUNIT_EXPECT_GT(test, l, r) __WS_KUNIT_BINARY(test, false, l, >, r, NULL)
+#define KUNIT_EXPECT_PTR_EQ(test, l, r) __WS_KUNIT_PTR(test, false, l, ==, r)
+#define KUNIT_EXPECT_NOT_NULL(test, p) __WS_KUNIT_PTR(test, false, p, !=, NULL)
 #define KUNIT_EXPECT_TRUE(test, c) __WS_KUNIT_BOOL(test, false, c, true)
 #define KUNIT_EXPECT_FALSE(test, c) __WS_KUNIT_BOOL(test, false, c, false)
-#define KUNIT_ASSERT_EQ(test, l, r) __WS_KUNIT_BINARY(test, true, l, ==, r, "")
-#define KUNIT_ASSERT_GE(test, l, r) __WS_KUNIT_BINARY(test, true, l, >=, r, "")
-#define KUNIT_ASSERT_NOT_NULL(test, p) __WS_KUNIT_PTR(test, true, p, !=, NULL, "")
+#define KUNIT_ASSERT_EQ(test, l, r) __WS_KUNIT_BINARY(test, true, l, ==, r, NULL)
+#define KUNIT_ASSERT_GE(test, l, r) __WS_KUNIT_BINARY(test, true, l, >=, r, NULL)
+#define KUNIT_ASSERT_NOT_NULL(test, p) __WS_KUNIT_PTR(test, true, p, !=, NULL)
 #define KUNIT_ASSERT_FALSE(test, c) __WS_KUNIT_BOOL(test, true, c, false)
 
 /**
@@ -231,7 +262,8 @@ static inline void __noreturn __ws_kunit_abort(struct kunit *test)
  * @test: the case's context.
  * @fmt: a printk() format, and its arguments.
  */
-#define KUNIT_FAIL_AND_ABORT(test, fmt, ...) __WS_KUNIT_FAIL(test, true, fmt, ##__VA_ARGS__)
+#define KUNIT_FAIL_AND_ABORT(test, fmt, ...) \
+	__WS_KUNIT_FAILED(test, true, (void)0, fmt, ##__VA_ARGS__)
 
 /* A kunit_kmalloc() block: kept on the case's list until the case ends. */
 struct ws_kunit_alloc {
