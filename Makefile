@@ -12,6 +12,16 @@ export WORLD_STORAGE_CACHE ?= $(HOME)/.cache/world-storage
 KERNEL ?= $(or $(WORLD_STORAGE_KERNEL),dev)
 export WORLD_STORAGE_KERNEL := $(KERNEL)
 
+# The debug kernel's check and the editor and rustdoc builds are the dev
+# kernel's (Debian's rustc builds the same sources).
+ifeq ($(KERNEL),debian)
+ifneq ($(filter check-debug rust-analyzer rustdoc,$(or $(MAKECMDGOALS),all)),)
+$(error make $(filter check-debug rust-analyzer rustdoc,$(MAKECMDGOALS)) is the dev kernel's: it takes no KERNEL=debian)
+endif
+else ifneq ($(KERNEL),dev)
+$(error KERNEL=$(KERNEL): it is dev (the default) or debian)
+endif
+
 # With KDIR given, nothing is downloaded and no kernel is built, and the
 # kernel's own make arguments (LLVM=1, CROSS_COMPILE=...) go in KMAKE_ARGS
 # (default: none). scripts/paths.sh answers for either kernel.
@@ -114,6 +124,8 @@ help:
 	@echo 'Variables:'
 	@echo '  KDIR=<built kernel tree> [KMAKE_ARGS=<its make arguments, e.g. LLVM=1>]'
 	@echo '                 build against your own kernel (no download, no kernel build)'
+	@echo '  KERNEL=debian  build for Debian'"'"'s own kernel and boot it (make, run, check, bench,'
+	@echo '                 vm, vm-run); README.md, "The kernels it runs on"'
 	@echo '  WERROR=1 CLIPPY=1   warnings are errors, clippy (as make check builds)'
 	@echo 'Your own module: Documentation/world-storage.rst, "Building a client".'
 
@@ -150,9 +162,6 @@ check:
 # lockdep, kmemleak, failslab): any report fails it. Then a second boot, of
 # the plain dev kernel, for the long stress test (at least 100 000 tasks).
 check-debug:
-ifeq ($(KERNEL),debian)
-	$(error make check-debug runs the debug kernel: it takes no KERNEL=debian)
-endif
 	@WORLD_STORAGE_EXTRA_FRAGMENT=.config.debug.fragment scripts/check.sh --debug \
 		$(if $(T),--only '$(T)')
 
