@@ -109,6 +109,20 @@ if [ -f "$out/.rust-tree" ] && [ "$(cat "$out/.rust-tree")" = "$stamp" ]; then
 	exit 0
 fi
 
+# Where both come from packages (Debian's): the same package version, as
+# the same upstream version may carry other patches.
+package_version() {
+	local pkg
+	pkg=$(dpkg-query -S "$1" 2>/dev/null | head -n1 | cut -d: -f1) || return 0
+	[ -z "$pkg" ] || dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true
+}
+if command -v dpkg-query >/dev/null; then
+	headers_pkg=$(package_version "$(readlink -f "$config")")
+	source_pkg=$(package_version "$(readlink -f "$source")")
+	[ -z "$headers_pkg" ] || [ -z "$source_pkg" ] || [ "$headers_pkg" = "$source_pkg" ] ||
+		die "kernel $release's headers are version $headers_pkg, its source $source_pkg:
+  install the source of the same version (apt install linux-source-<series>=$headers_pkg)"
+fi
 # The source: the kernel's own version.
 if [ -d "$source" ]; then
 	src=$(cd "$source" && pwd)
