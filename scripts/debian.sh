@@ -20,12 +20,16 @@
 # This machine's own rustc cannot build them: a module links to the
 # kernel's Rust symbols only if built by the very rustc that built the
 # kernel (rust-tree.sh says why), and that one is Debian's, built for
-# Debian's own C library. So the builds run in root/, with chroot (root
-# needed, as for apt). Downloads come from the mirror the system's apt
+# Debian's own C library. So the builds run in root/, with chroot (as
+# root). Downloads come from the mirror the system's apt
 # configuration names; nothing of the system's is changed.
 
 export WORLD_STORAGE_KERNEL=debian
 . "$(dirname "$0")/lib.sh"
+
+# debootstrap, chroot and mounts: root only (the builds' output in the
+# cache is then root's too).
+[ "$(id -u)" -eq 0 ] || die "$0 (KERNEL=debian) runs as root: it makes and enters a Debian system"
 
 ROOT=$WS_DEBIAN/root
 IMAGE=$WS_DEBIAN/image
@@ -52,27 +56,32 @@ root_key() {
 
 # run CMD...: CMD in root/, in a mount namespace of its own where /proc,
 # /dev, the checkout and the cache are mounted at their own paths, with
-# the project's settings (WORLD_STORAGE_*) and make's flags.
+# the project's settings (WORLD_STORAGE_*) and make's flags, in the
+# directory it was given in (or /, if that is not mounted there).
 run() {
-	[ -f "$ROOT/.ready" ] || die "no Debian root in $ROOT: run $0 setup"
-	as_root unshare --mount --propagation private bash -c '
+	[ -f "$ROOT/.ready" ] || [ -n "${SETTING_UP:-}" ] || die "no Debian root in $ROOT: run $0 setup"
+	local envs=(PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8) v
+	# make's jobs, without a jobserver named by a path of this system's (a
+	# fifo in /tmp, from make 4.4 on): make in the root then runs its own.
+	[ -z "${MAKEFLAGS:-}" ] ||
+		envs+=("MAKEFLAGS=$(sed 's/--jobserver-auth=fifo:[^ ]*//' <<<"$MAKEFLAGS")")
+	while IFS= read -r v; do
+		envs+=("$v")
+	done < <(env | grep -E '^WORLD_STORAGE_[A-Z_]+=' || true)
+	unshare --mount --propagation private bash -c '
 		set -e
-		root=$1
-		shift
+		root=$1 top=$2 cache=$3 dir=$4 n=$5
+		shift 5
 		mount -t proc proc "$root/proc"
 		mount --rbind /dev "$root/dev"
-		for p in "$WS_TOP" "$WS_CACHE"; do
+		for p in "$top" "$cache"; do
 			mkdir -p "$root$p"
 			mount --bind "$p" "$root$p"
 		done
-		# chroot starts in /: back to where CMD was given.
-		exec chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-			LANG=C.UTF-8 ${MAKEFLAGS:+MAKEFLAGS="$MAKEFLAGS"} \
-			$(env | grep -E "^WORLD_STORAGE_[A-Z_]+=" || true) \
-			sh -c '"'"'cd "$0" && exec "$@"'"'"' "$PWD" "$@"' \
-		_ "$ROOT" "$@"
+		exec chroot "$root" env -i "${@:1:n}" \
+			sh -c '"'"'cd "$0" 2>/dev/null || cd /; exec "$@"'"'"' "$dir" "${@:n+1}"' \
+		_ "$ROOT" "$WS_TOP" "$WS_CACHE" "$PWD" "${#envs[@]}" "${envs[@]}" "$@"
 }
-export WS_TOP WS_CACHE
 
 # The packages, at the versions the kernel was built with: the toolchain's
 # are checked by upstream version (Debian revisions of one upstream version
@@ -85,20 +94,20 @@ setup_root() {
 	fi
 	mirror=$(debian_mirror)
 	command -v debootstrap >/dev/null || {
-		as_root apt-get update -qq
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
 	}
 	rm -rf "$tmp" "$ROOT"
 	mkdir -p "$tmp"
 	echo "==> debootstrap $WS_DEBIAN_TOOLCHAIN_SUITE into $ROOT"
-	as_root debootstrap --variant=minbase \
+	debootstrap --variant=minbase \
 		--include="$(echo $ROOT_PACKAGES | tr ' ' ,)" \
 		"$WS_DEBIAN_TOOLCHAIN_SUITE" "$tmp" "$mirror" >"$WS_DEBIAN/debootstrap.log" 2>&1 ||
 		die "debootstrap failed: see $WS_DEBIAN/debootstrap.log"
 	echo "deb $mirror $WS_DEBIAN_KERNEL_SUITE main" >"$tmp/etc/apt/sources.list.d/kernel.list"
 	cp /etc/resolv.conf "$tmp/etc/resolv.conf"
 	mv "$tmp" "$ROOT"
-	touch "$ROOT/.ready"
+	local SETTING_UP=1
 	# The kernel's headers and source, as a Debian user installs them.
 	run apt-get update -qq
 	if [ -z "$(run apt-cache madison "linux-headers-$WS_DEBIAN_RELEASE")" ]; then
@@ -131,11 +140,13 @@ check_toolchain() {
 # The kernel image, from the package that carries it, unpacked.
 setup_image() {
 	local version deb
-	if [ -f "$IMAGE/VERSION" ] && [ -f "$(kernel_image)" ]; then
+	# The image of the headers' package version.
+	version=$(run dpkg-query -W -f='${Version}' "linux-headers-$WS_DEBIAN_RELEASE")
+	if [ "$(cat "$IMAGE/VERSION" 2>/dev/null)" = "linux-binary-$WS_DEBIAN_RELEASE $version" ] &&
+		[ -f "$(kernel_image)" ]; then
 		echo "Debian kernel image: $(cat "$IMAGE/VERSION")"
 		return
 	fi
-	version=$(run dpkg-query -W -f='${Version}' "linux-headers-$WS_DEBIAN_RELEASE")
 	rm -rf "$IMAGE" "$WS_DEBIAN/downloads"
 	mkdir -p "$WS_DEBIAN/downloads"
 	(cd "$WS_DEBIAN/downloads" && run apt-get -o APT::Sandbox::User=root download -qq "linux-binary-$WS_DEBIAN_RELEASE=$version")

@@ -76,6 +76,8 @@ leave_expected() {
 dkms_installed() {
 	local version release=$WS_DEBIAN_RELEASE log ko
 	version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
+	# No earlier run's module for the tests, whatever happens below.
+	rm -rf "$OUT/dkms"
 	dkms remove -m world-storage -v "$version" --all >/dev/null 2>&1 || true
 	rm -rf "/usr/src/world-storage-$version"
 	dkms add "$WS_TOP" >/dev/null
@@ -83,7 +85,6 @@ dkms_installed() {
 		die "dkms install failed:"$'\n'"$log"$'\n'"$(cat "/var/lib/dkms/world-storage/$version/build/make.log" 2>/dev/null)"
 	ko=$(ls "/lib/modules/$release/updates/dkms/"world_storage.ko*)
 	echo "  dkms install: $ko"
-	rm -rf "$OUT/dkms"
 	mkdir -p "$OUT/dkms"
 	case "$ko" in
 	*.xz) xz -dc "$ko" >"$OUT/dkms/world_storage.ko" ;;

@@ -97,17 +97,30 @@ have_gcc=$("$cc_cmd" -dumpfullversion 2>/dev/null | awk -F. '{printf "%d%02d%02d
 command -v pahole >/dev/null || ! grep -q '^CONFIG_PAHOLE_VERSION=[1-9]' "$config" ||
 	die "kernel $release was configured with pahole: install it (apt install dwarves)"
 
+# What names the source: a directory's path, a tarball's size, time and
+# path (dpkg gives each package version's tarball its own time).
+source_id() {
+	if [ -d "$source" ]; then
+		echo "source=$(cd "$source" && pwd)"
+	else
+		ls -l --time-style=+%s "$source"
+	fi
+}
+
 # What OUT was prepared from; the same inputs again: nothing to do.
 stamp=$(
 	echo "release=$release rustc=$have_rustc bindgen=$have_bindgen gcc=$have_gcc"
 	echo "kmake=${kmake[*]}"
 	sha256sum "$config" "$headers/Module.symvers" "$0" | cut -d' ' -f1
-	if [ -d "$source" ]; then echo "source=$(cd "$source" && pwd)"; else ls -l --time-style=+%s "$source"; fi
+	[ ! -f "$headers/vmlinux" ] || sha256sum "$headers/vmlinux" | cut -d' ' -f1
+	source_id
 )
 if [ -f "$out/.rust-tree" ] && [ "$(cat "$out/.rust-tree")" = "$stamp" ]; then
 	echo "kernel tree for $release: $out"
 	exit 0
 fi
+# From here on OUT is not a prepared tree until it is one again.
+rm -f "$out/.rust-tree"
 
 # Where both come from packages (Debian's): the same package version, as
 # the same upstream version may carry other patches.
@@ -123,27 +136,37 @@ if command -v dpkg-query >/dev/null; then
 		die "kernel $release's headers are version $headers_pkg, its source $source_pkg:
   install the source of the same version (apt install linux-source-<series>=$headers_pkg)"
 fi
+# check_source_version DIR: the source in DIR is the kernel's version.
+check_source_version() {
+	local version
+	version=$(make -s -C "$1" kernelversion 2>/dev/null)
+	case "$release" in
+	"$version" | "$version"[+-]*) ;;
+	*) die "the source in $source is $version, the kernel is $release: install the kernel's own source" ;;
+	esac
+}
+
 # The source: the kernel's own version.
 if [ -d "$source" ]; then
 	src=$(cd "$source" && pwd)
 else
 	[ -f "$source" ] || die "no kernel source $source (on Debian: apt install linux-source-${release%%.*}.$(echo "$release" | cut -d. -f2))"
 	src=$out/source
-	if [ ! -f "$src/.unpacked" ] || [ "$source" -nt "$src/.unpacked" ]; then
+	# Unpacked beside the one there, which stays until this one is the
+	# kernel's version.
+	if [ "$(cat "$src/.unpacked" 2>/dev/null)" != "$(source_id)" ]; then
 		echo "==> unpacking $source"
+		rm -rf "$src.new"
+		mkdir -p "$src.new"
+		tar -xf "$source" -C "$src.new" --strip-components=1
+		source_id >"$src.new/.unpacked"
+		check_source_version "$src.new"
 		rm -rf "$src"
-		mkdir -p "$src"
-		tar -xf "$source" -C "$src" --strip-components=1
-		touch "$src/.unpacked"
+		mv "$src.new" "$src"
 	fi
 fi
-src_version=$(make -s -C "$src" kernelversion 2>/dev/null)
-case "$release" in
-"$src_version" | "$src_version"[+-]*) ;;
-*) die "the source in $src is $src_version, the kernel is $release: install the kernel's own source" ;;
-esac
+check_source_version "$src"
 
-rm -f "$out/.rust-tree"
 mkdir -p "$out"
 cp "$config" "$out/.config"
 [ ! -f "$headers/.kernelvariables" ] || cp "$headers/.kernelvariables" "$out/.kernelvariables"
@@ -168,19 +191,31 @@ make -s -C "$src" O="$out" "${kmake[@]}" -j"$(($(nproc) + 1))" rust/
 cp "$headers/Module.symvers" "$out/Module.symvers"
 [ ! -f "$headers/vmlinux" ] || cp "$headers/vmlinux" "$out/vmlinux"
 
-# Every Rust symbol the rebuilt kernel crate exports must be the kernel's:
-# same crate hash, same names.
-ours=$(nm -g --defined-only "$out/rust/kernel.o" | awk '$3 ~ /^_R/ {print $3}' | sort -u)
-theirs=$(awk '$2 ~ /^_R/ {print $2}' "$headers/Module.symvers" | sort -u)
+# What the kernel's layouts are generated into (structure offsets, the
+# configuration as C and Rust see it) must be the kernel's.
+for f in asm-offsets.h bounds.h rq-offsets.h autoconf.h rustc_cfg utsrelease.h; do
+	[ ! -f "$headers/include/generated/$f" ] ||
+		cmp -s "$headers/include/generated/$f" "$out/include/generated/$f" ||
+		die "include/generated/$f of the tree prepared here differs from kernel $release's:
+  the source or the toolchain differ from the kernel's"
+done
+
+# Every symbol the rebuilt Rust crates export (core, the kernel crate, the
+# bindings, the C helpers) must be the kernel's, and the kernel's Rust
+# exports must all be theirs: same crate hashes, same names.
+ours=$(cat "$out"/rust/exports_*_generated.h | sed -n 's/^EXPORT_SYMBOL_RUST_GPL(\(.*\));$/\1/p' |
+	sort -u)
+theirs=$(awk '{print $2}' "$headers/Module.symvers" | sort -u)
 missing=$(comm -23 <(echo "$ours") <(echo "$theirs"))
-[ -n "$ours" ] || die "the rebuilt kernel crate exports no Rust symbol"
-if [ -n "$missing" ]; then
-	die "the kernel crate rebuilt here is not kernel $release's: $(echo "$missing" | wc -l) of
-  its $(echo "$ours" | wc -l) symbols are not in the kernel's Module.symvers, e.g.
-    $(echo "$missing" | head -n1)
-  A module built against it would not load. The toolchain or the source differ
+extra=$(comm -13 <(echo "$ours") <(awk '$2 ~ /^_R/ {print $2}' "$headers/Module.symvers" | sort -u))
+[ -n "$ours" ] || die "the rebuilt Rust crates export nothing"
+if [ -n "$missing$extra" ]; then
+	die "the Rust crates rebuilt here are not kernel $release's: of their $(echo "$ours" | wc -l)
+  exports, $(echo "$missing" | grep -c . || true) are not the kernel's (e.g. $(echo "$missing" | head -n1)),
+  and $(echo "$extra" | grep -c . || true) of the kernel's are not theirs (e.g. $(echo "$extra" | head -n1)).
+  A module built against them would not load. The toolchain or the source differ
   from the kernel's."
 fi
-echo "the kernel crate's $(echo "$ours" | wc -l) exported symbols are all kernel $release's"
+echo "the Rust crates' $(echo "$ours" | wc -l) exports are all kernel $release's, and all its Rust ones"
 echo "$stamp" >"$out/.rust-tree"
 echo "kernel tree for $release: $out"
