@@ -116,9 +116,10 @@ kselftests() {
 }
 
 # The suite harness/taint: after the tests, the kernel is tainted by
-# nothing but loading out-of-tree modules (O, 4096), unsigned ones where the
-# kernel checks signatures (E, 8192; Debian's), and KUnit's tests (N,
-# 262144). A warning (W), a forced load or anything else fails it.
+# nothing but loading out-of-tree modules (O, 4096), modules without a
+# signature it can verify where it checks them (E, 8192; Debian's, which
+# does not know DKMS's key), and KUnit's tests (N, 262144). A warning (W),
+# a forced load or anything else fails it.
 taint_report() {
 	taint=$(cat /proc/sys/kernel/tainted)
 	other=$((taint & ~(4096 | 8192 | 262144)))
