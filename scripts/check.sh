@@ -133,9 +133,8 @@ if [ "$WS_KERNEL" = debian ]; then
 	step "Debian's kernel: toolchain, headers, source and image" scripts/debian.sh setup
 	step "Debian's kernel: build tree with Rust" scripts/debian.sh kernel
 	check_vm_cpus "$KBUILD"
-	# Debian's rustc package has no clippy; make check runs it.
-	step "modules for Debian's kernel (warnings are errors)" \
-		make -s --no-print-directory modules WERROR=1
+	step "modules for Debian's kernel (clippy, warnings are errors)" \
+		make -s --no-print-directory modules WERROR=1 CLIPPY=1
 else
 	step "kernel${WS_EXTRA_FRAGMENT:+ + $WS_EXTRA_FRAGMENT}" scripts/build-kernel.sh
 	check_vm_cpus "$KBUILD"
