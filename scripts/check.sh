@@ -190,7 +190,7 @@ toolchain_mismatch_fails_early() {
 		return
 	fi
 	log=$(scripts/rust-tree.sh "$root/usr/src/linux-headers-$WS_DEBIAN_RELEASE" \
-		"$root/usr/src/linux-source-$(echo "$WS_DEBIAN_RELEASE" | cut -d. -f1,2).tar.xz" \
+		"$root/usr/src/linux-source-$WS_DEBIAN_SERIES.tar.xz" \
 		"$tree" 2>&1) || rc=$?
 	echo "$log" | sed 's/^/  /'
 	if [ "$rc" -ne 0 ] && [ ! -e "$tree" ] && [ $((SECONDS - start)) -lt 30 ] &&

@@ -34,11 +34,6 @@ export WORLD_STORAGE_KERNEL=debian
 ROOT=$WS_DEBIAN/root
 IMAGE=$WS_DEBIAN/image
 
-# The release's series: 7.3 of 7.3.4+deb13-amd64.
-debian_series() {
-	echo "$WS_DEBIAN_RELEASE" | cut -d. -f1,2
-}
-
 # The packages of root/, as a Debian user installs them to build Rust
 # modules for the kernel: its toolchain (gcc-N, rustc, rust-src, bindgen;
 # clippy and rustfmt, as make check builds), what sets config options
@@ -117,7 +112,7 @@ $(run apt-cache search --names-only '^linux-headers-[0-9.]+\+deb[0-9]+-amd64$' |
   Choose one with WORLD_STORAGE_DEBIAN_RELEASE=<release>."
 	fi
 	run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"linux-headers-$WS_DEBIAN_RELEASE" "linux-source-$(debian_series)" \
+		"linux-headers-$WS_DEBIAN_RELEASE" "linux-source-$WS_DEBIAN_SERIES" \
 		>"$WS_DEBIAN/apt.log" 2>&1 || die "apt in the Debian root failed: see $WS_DEBIAN/apt.log"
 	check_toolchain
 	root_key >"$ROOT/.ready"
@@ -161,7 +156,7 @@ setup_image() {
 # The source tarball of the kernel's series, as linux-source-<series> installs it.
 kernel() {
 	run "$WS_TOP/scripts/rust-tree.sh" "/usr/src/linux-headers-$WS_DEBIAN_RELEASE" \
-		"/usr/src/linux-source-$(debian_series).tar.xz" "$(kernel_build_dir)"
+		"/usr/src/linux-source-$WS_DEBIAN_SERIES.tar.xz" "$(kernel_build_dir)"
 }
 
 case "${1:-}" in

@@ -37,6 +37,8 @@ WS_DEBIAN_GCC=${WORLD_STORAGE_DEBIAN_GCC:-14}
 # kernel image, unpacked), kbuild/ (the build tree with Rust, prepared by
 # scripts/rust-tree.sh).
 WS_DEBIAN=$WS_CACHE/debian-$WS_DEBIAN_RELEASE
+# Its series: 7.3 of 7.3.4+deb13-amd64 (linux-source-<series>).
+WS_DEBIAN_SERIES=$(echo "$WS_DEBIAN_RELEASE" | cut -d. -f1,2)
 
 WS_TOOLS=$WS_CACHE/tools
 WS_BINDGEN=$WS_TOOLS/bindgen-$WS_BINDGEN_VERSION/bin/bindgen

@@ -359,6 +359,10 @@ static inline bool ws_kunit_suite_ok(const struct kunit_suite *suite)
 	return !suite->ws_failed && !suite->ws_lost;
 }
 
+/* The lines KUnit prints before a suite's cases: the suite's name, its count. */
+#define WS_KUNIT_SUITE_HEADER \
+	"KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: %s\n    1..%zu\n"
+
 /*
  * The results file: what KUnit's debugfs prints, the headers it prints
  * around the kept lines included.
@@ -367,8 +371,7 @@ static inline int ws_kunit_results_show(struct seq_file *m, void *v)
 {
 	struct kunit_suite *suite = m->private;
 
-	seq_printf(m, "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: %s\n    1..%zu\n",
-		   suite->name, suite->ws_cases);
+	seq_printf(m, WS_KUNIT_SUITE_HEADER, suite->name, suite->ws_cases);
 	seq_puts(m, suite->ws_log ?: "");
 	seq_printf(m, "%s 1 %s\n", ws_kunit_suite_ok(suite) ? "ok" : "not ok", suite->name);
 	return 0;
@@ -390,8 +393,7 @@ static inline int ws_kunit_run_suite(struct kunit_suite *suite)
 	for (c = suite->test_cases; c->run_case; c++)
 		suite->ws_cases++;
 	/* KUnit prints its headers; its results file adds them when read. */
-	printk(KERN_INFO "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: %s\n    1..%zu\n",
-	       suite->name, suite->ws_cases);
+	printk(KERN_INFO WS_KUNIT_SUITE_HEADER, suite->name, suite->ws_cases);
 	for (c = suite->test_cases; c->run_case; c++)
 		ws_kunit_run_case(suite, c, ++n);
 	passed = n - suite->ws_failed;
